@@ -1,0 +1,268 @@
+//! Options, read once from the environment into a typed [`Config`].
+//!
+//! Every bad value is a [`ConfigError`] that names the variable and the
+//! value. The caller prints one line per error and leaves the program to run
+//! on unwatched; no value is silently replaced by a default.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use crate::filter::{Filter, FilterError};
+use crate::log::Output;
+
+pub const FILTER: &str = "FORKMON_FILTER";
+pub const QUIET: &str = "FORKMON_QUIET";
+pub const NO_COLORS: &str = "FORKMON_NO_COLORS";
+pub const NO_COLOR: &str = "NO_COLOR";
+pub const RESTART_DELAY: &str = "FORKMON_RESTART_DELAY";
+pub const IGNORE_DELAY: &str = "FORKMON_IGNORE_DELAY";
+/// Set in a resumed child: how many resumes happened so far (1 on the first).
+pub const RESTART_TICKS: &str = "FORKMON_RESTART_TICKS";
+
+/// Quiet window after the last change event (of a file whose writer has
+/// closed it) before the program resumes.
+pub const DEFAULT_RESTART_DELAY: Duration = Duration::from_millis(10);
+/// Changes seen this soon after a resume are dropped. Off by default: the
+/// settling above already folds one save into one resume.
+pub const DEFAULT_IGNORE_DELAY: Duration = Duration::ZERO;
+/// The longest delay accepted, so that a typo cannot freeze resumes.
+pub const MAX_DELAY_MS: u64 = 60_000;
+
+#[derive(Debug)]
+pub struct Config {
+    pub filter: Filter,
+    pub output: Output,
+    pub restart_delay: Duration,
+    pub ignore_delay: Duration,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{FILTER} is not set: say which files to watch, for example {FILTER}='%.lua$'")]
+    FilterUnset,
+    #[error("{FILTER}='{value}' has no pattern: give at least one, for example '%.lua$'")]
+    FilterEmpty { value: String },
+    #[error("{FILTER}: {source}")]
+    Filter { source: FilterError },
+    #[error("{var}='{value}' is not a whole number of milliseconds")]
+    NotANumber { var: &'static str, value: String },
+    #[error("{var}='{value}' is negative: a delay is 0 or more milliseconds")]
+    Negative { var: &'static str, value: String },
+    #[error("{var}='{value}' is too long: at most {MAX_DELAY_MS} milliseconds")]
+    TooLong { var: &'static str, value: String },
+    #[error("{var}='{value}' is not a switch: use 1 or 0 (also true/false, yes/no, on/off)")]
+    NotASwitch { var: &'static str, value: String },
+    #[error("{var} is not valid UTF-8: {value}")]
+    NotUtf8 { var: &'static str, value: String },
+}
+
+/// Where the values come from: the process environment in production, a
+/// map in tests.
+pub trait Source {
+    fn get(&self, var: &str) -> Option<OsString>;
+}
+
+/// The real environment.
+pub struct Environment;
+
+impl Source for Environment {
+    fn get(&self, var: &str) -> Option<OsString> {
+        std::env::var_os(var)
+    }
+}
+
+impl<F: Fn(&str) -> Option<OsString>> Source for F {
+    fn get(&self, var: &str) -> Option<OsString> {
+        self(var)
+    }
+}
+
+/// An unset or empty variable is absent.
+fn text(source: &dyn Source, var: &'static str) -> Result<Option<String>, ConfigError> {
+    match source.get(var) {
+        None => Ok(None),
+        Some(value) if value.is_empty() => Ok(None),
+        Some(value) => value.into_string().map(Some).map_err(|raw| ConfigError::NotUtf8 {
+            var,
+            value: raw.to_string_lossy().into_owned(),
+        }),
+    }
+}
+
+pub fn parse_switch(var: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::NotASwitch { var, value: value.to_owned() }),
+    }
+}
+
+fn switch(source: &dyn Source, var: &'static str) -> Result<bool, ConfigError> {
+    match text(source, var)? {
+        None => Ok(false),
+        Some(value) => parse_switch(var, &value),
+    }
+}
+
+pub fn parse_delay(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    let owned = || value.to_owned();
+    if let Some(rest) = value.strip_prefix('-') {
+        if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ConfigError::Negative { var, value: owned() });
+        }
+    }
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ConfigError::NotANumber { var, value: owned() });
+    }
+    match value.parse::<u64>() {
+        Ok(ms) if ms <= MAX_DELAY_MS => Ok(Duration::from_millis(ms)),
+        _ => Err(ConfigError::TooLong { var, value: owned() }),
+    }
+}
+
+fn delay(source: &dyn Source, var: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+    match text(source, var)? {
+        None => Ok(default),
+        Some(value) => parse_delay(var, &value),
+    }
+}
+
+pub fn parse_filter(value: &str) -> Result<Filter, ConfigError> {
+    let filter = Filter::parse(value).map_err(|source| ConfigError::Filter { source })?;
+    if filter.is_empty() {
+        return Err(ConfigError::FilterEmpty { value: value.to_owned() });
+    }
+    Ok(filter)
+}
+
+/// The output options alone: they decide how the other errors are shown.
+pub fn output(source: &dyn Source, stderr_is_terminal: bool) -> (Output, Vec<ConfigError>) {
+    let mut errors = Vec::new();
+    let quiet = switch(source, QUIET).unwrap_or_else(|e| {
+        errors.push(e);
+        false
+    });
+    let no_colours = switch(source, NO_COLORS).unwrap_or_else(|e| {
+        errors.push(e);
+        false
+    });
+    // NO_COLOR (no-color.org): present and not empty disables colour.
+    let no_color = source.get(NO_COLOR).is_some_and(|v| !v.is_empty());
+    let colours = stderr_is_terminal && !no_colours && !no_color;
+    (Output { quiet, colours }, errors)
+}
+
+/// All options. `default_filter` is used when FORKMON_FILTER is unset (the
+/// Lua module has one; the preload library has none and requires it).
+pub fn load(
+    source: &dyn Source,
+    stderr_is_terminal: bool,
+    default_filter: Option<&str>,
+) -> Result<Config, (Output, Vec<ConfigError>)> {
+    let (output, mut errors) = output(source, stderr_is_terminal);
+    let filter = match text(source, FILTER) {
+        Ok(Some(value)) => parse_filter(&value).map_err(|e| errors.push(e)).ok(),
+        Ok(None) => match default_filter {
+            Some(value) => parse_filter(value).map_err(|e| errors.push(e)).ok(),
+            None => {
+                errors.push(ConfigError::FilterUnset);
+                None
+            }
+        },
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
+    let restart_delay = delay(source, RESTART_DELAY, DEFAULT_RESTART_DELAY)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let ignore_delay = delay(source, IGNORE_DELAY, DEFAULT_IGNORE_DELAY)
+        .map_err(|e| errors.push(e))
+        .ok();
+    match (filter, restart_delay, ignore_delay) {
+        (Some(filter), Some(restart_delay), Some(ignore_delay)) if errors.is_empty() => {
+            Ok(Config { filter, output, restart_delay, ignore_delay })
+        }
+        _ => Err((output, errors)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
+        let map: HashMap<String, OsString> =
+            pairs.iter().map(|(k, v)| (k.to_string(), OsString::from(v))).collect();
+        move |var: &str| map.get(var).cloned()
+    }
+
+    fn errors_of(pairs: &[(&str, &str)]) -> Vec<String> {
+        match load(&env(pairs), false, None) {
+            Ok(_) => vec![],
+            Err((_, errors)) => errors.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_filter_is_given() {
+        let config = load(&env(&[(FILTER, "%.lua$")]), true, None).expect("valid");
+        assert_eq!(config.restart_delay, DEFAULT_RESTART_DELAY);
+        assert_eq!(config.ignore_delay, DEFAULT_IGNORE_DELAY);
+        assert_eq!(config.output, Output { quiet: false, colours: true });
+    }
+
+    #[test]
+    fn the_preload_library_requires_a_filter() {
+        assert_eq!(errors_of(&[]), vec![ConfigError::FilterUnset.to_string()]);
+        assert!(load(&env(&[]), false, Some("%.lua$")).is_ok());
+    }
+
+    #[test]
+    fn bad_numbers_name_the_variable_and_the_value() {
+        let errors = errors_of(&[(FILTER, "%.lua$"), (RESTART_DELAY, "abc"), (IGNORE_DELAY, "-5")]);
+        assert_eq!(
+            errors,
+            vec![
+                "FORKMON_RESTART_DELAY='abc' is not a whole number of milliseconds",
+                "FORKMON_IGNORE_DELAY='-5' is negative: a delay is 0 or more milliseconds",
+            ]
+        );
+        for bad in ["1.5", " 5", "5ms", "0x10", "-", "99999999999999999999999"] {
+            assert!(parse_delay(RESTART_DELAY, bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(parse_delay(RESTART_DELAY, "0"), Ok(Duration::ZERO));
+        assert_eq!(parse_delay(RESTART_DELAY, "60000"), Ok(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn colours_follow_the_terminal_and_both_opt_outs() {
+        let on = |pairs: &[(&str, &str)], tty| output(&env(pairs), tty).0.colours;
+        assert!(on(&[], true));
+        assert!(!on(&[], false));
+        assert!(!on(&[(NO_COLOR, "1")], true));
+        assert!(on(&[(NO_COLOR, "")], true));
+        assert!(!on(&[(NO_COLORS, "1")], true));
+    }
+
+    #[test]
+    fn switches_accept_the_usual_words_and_reject_others() {
+        assert_eq!(parse_switch(QUIET, "YES"), Ok(true));
+        assert_eq!(parse_switch(QUIET, "off"), Ok(false));
+        let errors = errors_of(&[(FILTER, "%.lua$"), (QUIET, "maybe")]);
+        assert_eq!(
+            errors,
+            vec!["FORKMON_QUIET='maybe' is not a switch: use 1 or 0 (also true/false, yes/no, on/off)"]
+        );
+    }
+
+    #[test]
+    fn an_empty_filter_list_is_an_error() {
+        assert_eq!(
+            errors_of(&[(FILTER, ";;")]),
+            vec!["FORKMON_FILTER=';;' has no pattern: give at least one, for example '%.lua$'"]
+        );
+    }
+}

@@ -1,0 +1,131 @@
+//! The holder of a checkpoint: a process frozen just before a file is read.
+//! It waits for its child to end (and says so once) or for the watcher's
+//! order to resume, and then replaces the child's whole subtree with a fresh
+//! child forked from this point.
+
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{ForkResult, Pid};
+
+use crate::{info, sys, warn};
+
+/// Signals a holder takes with sigwaitinfo rather than by handler.
+pub fn held_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGCHLD);
+    // nix's Signal has no real-time signals: add the resume signal by number.
+    with_realtime(set, sys::resume_signal())
+}
+
+fn with_realtime(set: SigSet, signal: i32) -> SigSet {
+    let mut raw: libc::sigset_t = *set.as_ref();
+    // SAFETY: `raw` is a valid, initialised sigset_t and `signal` a valid
+    // signal number (SIGRTMIN).
+    unsafe { libc::sigaddset(&mut raw, signal) };
+    // SAFETY: `raw` was initialised from a valid SigSet and sigaddset.
+    unsafe { SigSet::from_sigset_t_unchecked(raw) }
+}
+
+pub struct Holder {
+    child: Option<Pid>,
+    watcher: Pid,
+    /// Children this process had before the checkpoint: they belong to the
+    /// program's past, not to the run a resume replaces.
+    older_children: Vec<Pid>,
+    signals: sys::SavedSignals,
+}
+
+impl Holder {
+    pub fn new(child: Pid, watcher: Pid, signals: sys::SavedSignals) -> Holder {
+        let older_children =
+            sys::children().unwrap_or_default().into_iter().filter(|pid| *pid != child).collect();
+        Holder { child: Some(child), watcher, older_children, signals }
+    }
+
+    /// Holds until told to resume; returns the resume number, in the new
+    /// child only.
+    pub fn hold(mut self) -> u64 {
+        // Orphans of the replaced run are re-parented here, to be killed and
+        // reaped rather than left running.
+        let _ = nix::sys::prctl::set_child_subreaper(true);
+        let waited = held_signals();
+        loop {
+            self.reap();
+            match sys::wait_signal(&waited) {
+                Ok((signal, number)) if signal == sys::resume_signal() => {
+                    self.end_run();
+                    sys::flush_stdio();
+                    match sys::fork() {
+                        Ok(ForkResult::Child) => {
+                            self.signals.restore();
+                            return number;
+                        }
+                        Ok(ForkResult::Parent { child }) => self.child = Some(child),
+                        Err(error) => warn!("cannot resume: fork failed ({error}); waiting for the next change"),
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    warn!("a checkpoint stopped waiting ({error}); ending the program");
+                    self.end_run();
+                    sys::exit_now(1);
+                }
+            }
+        }
+    }
+
+    /// Reaps every ended child; says once how the program ended.
+    fn reap(&mut self) {
+        loop {
+            let status = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => return,
+                Ok(status) => status,
+            };
+            let Some(pid) = status.pid() else { return };
+            if Some(pid) == self.child {
+                self.child = None;
+                match status {
+                    WaitStatus::Exited(_, code) => {
+                        info!("program exited with status {code}; waiting for a change")
+                    }
+                    WaitStatus::Signaled(_, signal, _) => {
+                        warn!("program ended by {signal}; waiting for a change")
+                    }
+                    _ => {}
+                }
+            } else if pid == self.watcher {
+                warn!("the watcher process ended; ending the program");
+                self.end_run();
+                sys::exit_now(1);
+            }
+        }
+    }
+
+    /// Kills and reaps the current run: the child and everything below it,
+    /// so no process of the old run is alive when the new one starts.
+    fn end_run(&mut self) {
+        if let Some(child) = self.child.take() {
+            let _ = kill(child, Signal::SIGKILL);
+            let _ = waitpid(child, None);
+        }
+        // Below the child, holders die by their parent-death signal and
+        // the program's own subprocesses are orphans: all are re-parented
+        // here (subreaper), one level at a time.
+        for _ in 0..10_000 {
+            let Ok(children) = sys::children() else { return };
+            let run: Vec<Pid> = children
+                .into_iter()
+                .filter(|pid| *pid != self.watcher && !self.older_children.contains(pid))
+                .collect();
+            if run.is_empty() {
+                return;
+            }
+            for pid in &run {
+                let _ = kill(*pid, Signal::SIGKILL);
+            }
+            for pid in &run {
+                let _ = waitpid(*pid, None);
+            }
+        }
+    }
+}

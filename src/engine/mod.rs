@@ -1,0 +1,166 @@
+//! The checkpoint engine: safe Rust, shared by both ways in.
+//!
+//! The process that opens a newly seen watched file forks. The parent
+//! becomes the holder of that checkpoint ([`holder`]) and the child returns
+//! to the program, which goes on to read the file. The program's first pid
+//! is the first holder, so the shell's job, the terminal's foreground group
+//! and `kill <pid>` keep working as the user expects.
+
+mod holder;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use nix::sys::signal::Signal;
+use nix::unistd::{ForkResult, Pid};
+
+use crate::config::{Config, RESTART_TICKS};
+use crate::log::shown;
+use crate::paths::AbsolutePath;
+use crate::watcher::protocol::{Link, Registration};
+use crate::watcher::watchlist::Timing;
+use crate::watcher::{WatchError, WatcherLink};
+use crate::{info, sys, warn};
+use holder::Holder;
+
+/// How long a writer may keep a changed file open before its change is
+/// taken as it is.
+const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("the program has {0} threads at a checkpoint and forking it is not safe")]
+    Threads(usize),
+    #[error("cannot count the program's threads: {0}")]
+    Proc(std::io::Error),
+    #[error(transparent)]
+    Watch(#[from] WatchError),
+    #[error("cannot make a checkpoint: fork failed ({0}); if the process limit is reached, raise it with: ulimit -u")]
+    Fork(nix::Error),
+    #[error("cannot make a checkpoint: {0}")]
+    Signals(nix::Error),
+}
+
+/// Checkpoint state of one process; a child inherits its parent's copy.
+pub struct Engine {
+    config: &'static Config,
+    /// Files that have a checkpoint in this process's past.
+    tied: HashSet<Vec<u8>>,
+    /// The holders above this process, first checkpoint first.
+    lineage: Vec<Link>,
+    watcher: Option<WatcherLink>,
+    /// Checkpoints stopped after an error (said once).
+    stopped: bool,
+}
+
+static ENGINE: Mutex<Option<Engine>> = Mutex::new(None);
+static RESUMES: AtomicU64 = AtomicU64::new(0);
+
+fn engine() -> MutexGuard<'static, Option<Engine>> {
+    // A panic caught at a hook boundary must not disable the next hooks.
+    ENGINE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Makes the engine ready with `config` (first caller wins).
+pub fn start(config: &'static Config) {
+    let mut engine = engine();
+    if engine.is_none() {
+        *engine = Some(Engine {
+            config,
+            tied: HashSet::new(),
+            lineage: Vec::new(),
+            watcher: None,
+            stopped: false,
+        });
+    }
+}
+
+/// How many times this run was resumed (0 on the first run).
+pub fn resume_count() -> u64 {
+    RESUMES.load(Ordering::Relaxed)
+}
+
+/// The program is about to read the watched file `path`: make a checkpoint
+/// unless the file has one already. Returns in the program (the first child,
+/// or a resumed one); the holder never returns from here.
+pub fn before_read(path: &AbsolutePath) {
+    if let Some(engine) = engine().as_mut() {
+        engine.before_read(path);
+    }
+}
+
+impl Engine {
+    fn before_read(&mut self, path: &AbsolutePath) {
+        if self.stopped || self.tied.contains(path.as_bytes()) {
+            return;
+        }
+        self.tied.insert(path.as_bytes().to_vec());
+        if let Err(error) = self.checkpoint(path) {
+            self.stopped = true;
+            warn!("{error}; the program runs on without new checkpoints");
+        }
+    }
+
+    fn timing(&self) -> Timing {
+        Timing {
+            restart_delay: self.config.restart_delay,
+            ignore_delay: self.config.ignore_delay,
+            writer_wait: WRITER_WAIT,
+        }
+    }
+
+    fn checkpoint(&mut self, path: &AbsolutePath) -> Result<(), EngineError> {
+        let threads = sys::thread_count().map_err(EngineError::Proc)?;
+        if threads > 1 {
+            return Err(EngineError::Threads(threads));
+        }
+        let timing = self.timing();
+        let watcher = match &mut self.watcher {
+            Some(watcher) => watcher,
+            none => none.insert(WatcherLink::spawn(timing)?),
+        };
+        let dir_watch = watcher.watch_dir(path.split_parent().0)?;
+        info!("watch '{}'", shown(path.as_bytes()));
+        let me = nix::unistd::getpid().as_raw();
+        // Blocked before the fork, so no SIGCHLD of the new child is lost.
+        let signals = sys::take_over_signals(&holder::held_signals()).map_err(EngineError::Signals)?;
+        sys::flush_stdio();
+        match sys::fork() {
+            Err(error) => {
+                signals.restore();
+                Err(EngineError::Fork(error))
+            }
+            Ok(ForkResult::Child) => {
+                signals.restore();
+                self.enter_child(Link { holder: me, generation: 0 });
+                Ok(())
+            }
+            Ok(ForkResult::Parent { child }) => {
+                let mut lineage = self.lineage.clone();
+                lineage.push(Link { holder: me, generation: 0 });
+                let registration = Registration { lineage, dir_watch, path: path.as_bytes().to_vec() };
+                if let Err(error) = watcher.register(&registration) {
+                    warn!("{error}: changes of '{}' will not be seen", shown(path.as_bytes()));
+                }
+                let watcher_pid = watcher.pid();
+                let generation = Holder::new(child, watcher_pid, signals).hold();
+                // Only a resumed child gets here.
+                RESUMES.store(generation, Ordering::Relaxed);
+                std::env::set_var(RESTART_TICKS, generation.to_string());
+                self.enter_child(Link { holder: me, generation });
+                Ok(())
+            }
+        }
+    }
+
+    /// First steps of a child: die with its holder, and remember it.
+    fn enter_child(&mut self, link: Link) {
+        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+        if nix::unistd::getppid() != Pid::from_raw(link.holder) {
+            // The holder died before the line above took effect.
+            sys::exit_now(1);
+        }
+        self.lineage.push(link);
+    }
+}

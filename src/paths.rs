@@ -1,0 +1,129 @@
+//! Absolute, lexically normalised paths built in a fixed buffer, so the hot
+//! path of every hooked open allocates nothing.
+
+use std::ffi::CStr;
+
+/// Linux's PATH_MAX, counting the terminating NUL.
+pub const CAPACITY: usize = 4096;
+
+/// A normalised absolute path (`/a/b`, no `.`, `..` or `//`), NUL-terminated.
+pub struct AbsolutePath {
+    bytes: [u8; CAPACITY],
+    /// Length without the NUL. 0 stands for the root while building.
+    len: usize,
+}
+
+impl AbsolutePath {
+    /// `path` made absolute against `base` (itself absolute) and normalised
+    /// lexically: `..` removes the previous component, as a user reading
+    /// the path would expect. `None` if the result does not fit.
+    pub fn resolve(base: &[u8], path: &[u8]) -> Option<AbsolutePath> {
+        let mut out = AbsolutePath { bytes: [0; CAPACITY], len: 0 };
+        if !path.starts_with(b"/") {
+            out.push_all(base)?;
+        }
+        out.push_all(path)?;
+        if out.len == 0 {
+            out.bytes[0] = b'/';
+            out.len = 1;
+        }
+        *out.bytes.get_mut(out.len)? = 0;
+        Some(out)
+    }
+
+    fn push_all(&mut self, path: &[u8]) -> Option<()> {
+        for component in path.split(|&b| b == b'/') {
+            match component {
+                b"" | b"." => {}
+                b".." => self.pop(),
+                name => self.push(name)?,
+            }
+        }
+        Some(())
+    }
+
+    fn pop(&mut self) {
+        let slash = self.bytes[..self.len].iter().rposition(|&b| b == b'/');
+        self.len = slash.unwrap_or(0);
+    }
+
+    fn push(&mut self, name: &[u8]) -> Option<()> {
+        // Room for '/', the name and the NUL.
+        let end = self.len + 1 + name.len();
+        if end >= CAPACITY {
+            return None;
+        }
+        self.bytes[self.len] = b'/';
+        self.bytes[self.len + 1..end].copy_from_slice(name);
+        self.len = end;
+        Some(())
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    pub fn as_c_str(&self) -> &CStr {
+        // The buffer always holds a NUL at `len` and none before it: names
+        // come from C strings or from split on '/', which contain no NUL.
+        CStr::from_bytes_until_nul(&self.bytes[..=self.len]).unwrap_or(c"/")
+    }
+
+    /// The directory holding the file and the file's name.
+    pub fn split_parent(&self) -> (&[u8], &[u8]) {
+        split_parent(self.as_bytes())
+    }
+}
+
+/// `/a/b/c` gives (`/a/b`, `c`); `/c` gives (`/`, `c`).
+pub fn split_parent(path: &[u8]) -> (&[u8], &[u8]) {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(0) => (b"/", &path[1..]),
+        Some(slash) => (&path[..slash], &path[slash + 1..]),
+        None => (b".", path),
+    }
+}
+
+/// Kernel file systems whose files are not sources and change on their own.
+pub fn is_kernel_path(path: &[u8]) -> bool {
+    ["/proc", "/sys", "/dev"].iter().any(|root| {
+        path.strip_prefix(root.as_bytes())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(b"/"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(base: &str, path: &str) -> String {
+        let resolved = AbsolutePath::resolve(base.as_bytes(), path.as_bytes()).expect("fits");
+        assert_eq!(resolved.as_c_str().to_bytes(), resolved.as_bytes());
+        String::from_utf8(resolved.as_bytes().to_vec()).expect("utf8")
+    }
+
+    #[test]
+    fn relative_paths_join_the_base_and_normalise() {
+        assert_eq!(resolve("/home/u/app", "src/./m.lua"), "/home/u/app/src/m.lua");
+        assert_eq!(resolve("/home/u/app", "../lib//x.lua"), "/home/u/lib/x.lua");
+        assert_eq!(resolve("/home/u", "/etc/../tmp/a.lua"), "/tmp/a.lua");
+        assert_eq!(resolve("/", "../../a"), "/a");
+        assert_eq!(resolve("/a", ".."), "/");
+    }
+
+    #[test]
+    fn overlong_paths_are_refused_not_truncated() {
+        let long = "x/".repeat(CAPACITY);
+        assert!(AbsolutePath::resolve(b"/", long.as_bytes()).is_none());
+    }
+
+    #[test]
+    fn parents_and_kernel_paths() {
+        assert_eq!(split_parent(b"/a/b.lua"), (&b"/a"[..], &b"b.lua"[..]));
+        assert_eq!(split_parent(b"/b.lua"), (&b"/"[..], &b"b.lua"[..]));
+        assert!(is_kernel_path(b"/proc/self/status"));
+        assert!(is_kernel_path(b"/dev"));
+        assert!(!is_kernel_path(b"/devel/a.lua"));
+        assert!(!is_kernel_path(b"/tmp/a.lua"));
+    }
+}

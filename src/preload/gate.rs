@@ -1,0 +1,111 @@
+//! The hooks' question, in safe code: is this open the first read of a
+//! watched file? If so, the engine makes the checkpoint.
+//!
+//! Cheap checks come first (the access mode, whether forkmon is on), and
+//! nothing allocates or locks before the path matches the filter.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+
+use crate::config::Config;
+use crate::paths::{is_kernel_path, AbsolutePath, CAPACITY};
+use crate::{engine, sys, warn};
+
+static ON: AtomicBool = AtomicBool::new(false);
+static CONFIG: OnceLock<Config> = OnceLock::new();
+
+/// Turns the hooks on with `config` (once).
+pub fn switch_on(config: Config) {
+    if CONFIG.set(config).is_ok() {
+        if let Some(config) = CONFIG.get() {
+            crate::log::set_output(config.output);
+            engine::start(config);
+            ON.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// Where the opened path is relative to.
+#[derive(Clone, Copy)]
+pub enum Base {
+    CurrentDir,
+    Directory(i32),
+}
+
+/// Whether `flags` of open(2) only read an existing file.
+pub fn reads_only(flags: i32) -> bool {
+    flags & libc::O_ACCMODE == libc::O_RDONLY
+        && flags & (libc::O_DIRECTORY | libc::O_PATH | libc::O_TRUNC | libc::O_TMPFILE) == 0
+}
+
+/// Whether an fopen(3) mode only reads: it starts with 'r' and has no '+'.
+pub fn mode_reads_only(mode: &[u8]) -> bool {
+    let flags = mode.split(|&b| b == b',').next().unwrap_or_default();
+    flags.first() == Some(&b'r') && !flags.contains(&b'+')
+}
+
+/// Called by every hook before the real open, with the path as given.
+pub fn before_open(base: Base, path: &[u8]) {
+    if !ON.load(Ordering::Acquire) || path.is_empty() {
+        return;
+    }
+    let Some(config) = CONFIG.get() else { return };
+    let mut base_buffer = [0u8; CAPACITY];
+    let base_path: &[u8] = if path.starts_with(b"/") {
+        b"/"
+    } else {
+        let found = match base {
+            Base::CurrentDir => sys::current_dir(&mut base_buffer),
+            Base::Directory(fd) if fd == libc::AT_FDCWD => sys::current_dir(&mut base_buffer),
+            Base::Directory(fd) => sys::fd_path(fd, &mut base_buffer),
+        };
+        let Some(found) = found else { return };
+        found
+    };
+    let Some(absolute) = AbsolutePath::resolve(base_path, path) else { return };
+    if is_kernel_path(absolute.as_bytes()) {
+        return;
+    }
+    match config.filter.matches(absolute.as_bytes()) {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(error) => {
+            warn!("FORKMON_FILTER: {error}; '{}' is not watched", crate::log::shown(absolute.as_bytes()));
+            return;
+        }
+    }
+    if !is_regular_file(&absolute) {
+        return;
+    }
+    engine::before_read(&absolute);
+}
+
+fn is_regular_file(path: &AbsolutePath) -> bool {
+    nix::sys::stat::stat(path.as_c_str())
+        .is_ok_and(|stat| stat.st_mode & libc::S_IFMT == libc::S_IFREG)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_read_only_opens_and_modes_count() {
+        assert!(reads_only(libc::O_RDONLY | libc::O_CLOEXEC));
+        assert!(!reads_only(libc::O_WRONLY));
+        assert!(!reads_only(libc::O_RDWR));
+        assert!(!reads_only(libc::O_RDONLY | libc::O_DIRECTORY));
+        assert!(!reads_only(libc::O_PATH));
+        for mode in ["r", "rb", "re", "rbe", "r,ccs=UTF-8"] {
+            assert!(mode_reads_only(mode.as_bytes()), "{mode}");
+        }
+        for mode in ["w", "r+", "rb+", "a", "", "x"] {
+            assert!(!mode_reads_only(mode.as_bytes()), "{mode}");
+        }
+    }
+}
+
+/// Whether the hooks are on (a single atomic load, for the hot path).
+pub fn is_on() -> bool {
+    ON.load(Ordering::Acquire)
+}

@@ -1,0 +1,228 @@
+//! The libc read-opens forkmon stands in front of. Each detour asks the gate
+//! (safe code) whether this open is the first read of a watched file, which
+//! may make a checkpoint, and then makes the real call with the caller's
+//! arguments unchanged.
+//!
+//! `open` and `openat` are variadic in C. On the x86-64 and AArch64 Linux
+//! ABIs a variadic integer argument travels in the same register as a
+//! declared one, so declaring the optional `mode` as a plain parameter
+//! receives exactly what the caller passed (garbage when the caller passed
+//! none, which the real open then ignores, as it would have).
+
+use std::ffi::{c_char, c_int, CStr};
+
+use libc::{mode_t, FILE};
+
+use super::gate::{self, Base};
+use super::guard::Bypass;
+use super::real::{self, Symbol};
+use crate::sys;
+
+/// Runs the gate for one open, outside any re-entry, with `errno` and
+/// panics kept from the host.
+///
+/// # Safety
+/// `path` is null or a NUL-terminated string, as open(2) requires.
+unsafe fn consider(base: Base, path: *const c_char, reads_only: bool) {
+    if !reads_only || path.is_null() || !gate::is_on() {
+        return;
+    }
+    let Some(_bypass) = Bypass::enter() else { return };
+    let saved_errno = sys::errno();
+    // SAFETY: non-null and NUL-terminated per this function's contract.
+    let path = unsafe { CStr::from_ptr(path) }.to_bytes();
+    let _ = std::panic::catch_unwind(|| gate::before_open(base, path));
+    sys::set_errno(saved_errno);
+}
+
+/// # Safety
+/// `mode` is null or a NUL-terminated string, as fopen(3) requires.
+unsafe fn mode_reads_only(mode: *const c_char) -> bool {
+    // SAFETY: per this function's contract.
+    !mode.is_null() && gate::mode_reads_only(unsafe { CStr::from_ptr(mode) }.to_bytes())
+}
+
+/// The real function as type `F`, or `None` if libc has no such symbol.
+fn real<F: Copy>(symbol: &Symbol) -> Option<F> {
+    let address = symbol.address();
+    if address.is_null() || size_of::<F>() != size_of::<*mut libc::c_void>() {
+        return None;
+    }
+    // SAFETY: F is one of the function pointer types of `real`, declared
+    // with the C signature of the libc function this symbol names.
+    Some(unsafe { std::mem::transmute_copy::<*mut libc::c_void, F>(&address) })
+}
+
+fn missing_int() -> c_int {
+    sys::set_errno(libc::ENOSYS);
+    -1
+}
+
+fn missing_file() -> *mut FILE {
+    sys::set_errno(libc::ENOSYS);
+    std::ptr::null_mut()
+}
+
+macro_rules! open_detour {
+    ($(#[$doc:meta])* $name:ident, $symbol:ident) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// Same contract as the libc function.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
+            // SAFETY: the caller honours open(2)'s contract for `path`.
+            unsafe { consider(Base::CurrentDir, path, gate::reads_only(flags)) };
+            match real::<real::Open>(&real::$symbol) {
+                // SAFETY: the real function with the caller's arguments.
+                Some(open) => unsafe { open(path, flags, mode) },
+                None => missing_int(),
+            }
+        }
+    };
+}
+
+macro_rules! open_fortified_detour {
+    ($(#[$doc:meta])* $name:ident, $symbol:ident) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// Same contract as the libc function.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(path: *const c_char, flags: c_int) -> c_int {
+            // SAFETY: the caller honours open(2)'s contract for `path`.
+            unsafe { consider(Base::CurrentDir, path, gate::reads_only(flags)) };
+            match real::<real::OpenFortified>(&real::$symbol) {
+                // SAFETY: the real function with the caller's arguments.
+                Some(open) => unsafe { open(path, flags) },
+                None => missing_int(),
+            }
+        }
+    };
+}
+
+macro_rules! openat_detour {
+    ($(#[$doc:meta])* $name:ident, $symbol:ident) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// Same contract as the libc function.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(dir: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
+            // SAFETY: the caller honours openat(2)'s contract for `path`.
+            unsafe { consider(Base::Directory(dir), path, gate::reads_only(flags)) };
+            match real::<real::OpenAt>(&real::$symbol) {
+                // SAFETY: the real function with the caller's arguments.
+                Some(openat) => unsafe { openat(dir, path, flags, mode) },
+                None => missing_int(),
+            }
+        }
+    };
+}
+
+macro_rules! openat_fortified_detour {
+    ($(#[$doc:meta])* $name:ident, $symbol:ident) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// Same contract as the libc function.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(dir: c_int, path: *const c_char, flags: c_int) -> c_int {
+            // SAFETY: the caller honours openat(2)'s contract for `path`.
+            unsafe { consider(Base::Directory(dir), path, gate::reads_only(flags)) };
+            match real::<real::OpenAtFortified>(&real::$symbol) {
+                // SAFETY: the real function with the caller's arguments.
+                Some(openat) => unsafe { openat(dir, path, flags) },
+                None => missing_int(),
+            }
+        }
+    };
+}
+
+macro_rules! fopen_detour {
+    ($(#[$doc:meta])* $name:ident, $symbol:ident) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// Same contract as the libc function.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(path: *const c_char, mode: *const c_char) -> *mut FILE {
+            // SAFETY: the caller honours fopen(3)'s contract for both strings.
+            unsafe { consider(Base::CurrentDir, path, mode_reads_only(mode)) };
+            match real::<real::Fopen>(&real::$symbol) {
+                // SAFETY: the real function with the caller's arguments.
+                Some(fopen) => unsafe { fopen(path, mode) },
+                None => missing_file(),
+            }
+        }
+    };
+}
+
+macro_rules! freopen_detour {
+    ($(#[$doc:meta])* $name:ident, $symbol:ident) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// Same contract as the libc function.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(path: *const c_char, mode: *const c_char, stream: *mut FILE) -> *mut FILE {
+            // SAFETY: the caller honours freopen(3)'s contract; a null path
+            // (only a mode change) is skipped by `consider`.
+            unsafe { consider(Base::CurrentDir, path, mode_reads_only(mode)) };
+            match real::<real::Freopen>(&real::$symbol) {
+                // SAFETY: the real function with the caller's arguments.
+                Some(freopen) => unsafe { freopen(path, mode, stream) },
+                None => missing_file(),
+            }
+        }
+    };
+}
+
+open_detour!(
+    /// open(2): tcc reads its sources and headers with it.
+    open, OPEN
+);
+open_detour!(
+    /// open64(2): what Rust's std and large-file builds call.
+    open64, OPEN64
+);
+open_fortified_detour!(
+    /// __open_2: open(2) as compiled with _FORTIFY_SOURCE.
+    __open_2, OPEN_2
+);
+open_fortified_detour!(
+    /// __open64_2: open64(2) as compiled with _FORTIFY_SOURCE.
+    __open64_2, OPEN64_2
+);
+openat_detour!(
+    /// openat(2): relative to a directory descriptor.
+    openat, OPENAT
+);
+openat_detour!(
+    /// openat64(2).
+    openat64, OPENAT64
+);
+openat_fortified_detour!(
+    /// __openat_2: openat(2) as compiled with _FORTIFY_SOURCE.
+    __openat_2, OPENAT_2
+);
+openat_fortified_detour!(
+    /// __openat64_2: openat64(2) as compiled with _FORTIFY_SOURCE.
+    __openat64_2, OPENAT64_2
+);
+fopen_detour!(
+    /// fopen(3).
+    fopen, FOPEN
+);
+fopen_detour!(
+    /// fopen64(3): lua5.4 loads scripts and modules with it.
+    fopen64, FOPEN64
+);
+freopen_detour!(
+    /// freopen(3).
+    freopen, FREOPEN
+);
+freopen_detour!(
+    /// freopen64(3): lua5.4 reopens binary chunks with it.
+    freopen64, FREOPEN64
+);

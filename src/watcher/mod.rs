@@ -1,0 +1,124 @@
+//! The one watcher of a process tree: a process of its own, forked at the
+//! first checkpoint, with one inotify instance for every watched file.
+//!
+//! Checkpointing processes share the inotify descriptor (inherited through
+//! fork) and add the watch of their file's directory themselves, so the watch
+//! exists before the file is read. They then tell the watcher over a
+//! `SOCK_SEQPACKET` socket which holder owns which file. Watching directories
+//! rather than files sees every way editors save (a rename over the file
+//! replaces the inode a file watch would follow) and needs one watch per
+//! directory, not per file.
+
+mod event_loop;
+pub mod protocol;
+pub mod watchlist;
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+
+use inotify::{Inotify, WatchMask};
+use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::unistd::{ForkResult, Pid};
+
+use crate::sys;
+use protocol::Registration;
+use watchlist::Timing;
+
+/// What a directory watch reports: every step of every save style.
+pub fn directory_events() -> WatchMask {
+    WatchMask::MODIFY
+        | WatchMask::CLOSE_WRITE
+        | WatchMask::CREATE
+        | WatchMask::MOVED_TO
+        | WatchMask::MOVED_FROM
+        | WatchMask::DELETE
+        | WatchMask::ATTRIB
+        | WatchMask::DELETE_SELF
+        | WatchMask::MOVE_SELF
+        | WatchMask::ONLYDIR
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error("cannot start inotify: {limit}; raise it with: sudo sysctl fs.inotify.max_user_instances=1024")]
+    Instances { limit: String },
+    #[error("cannot watch '{dir}': {limit}; raise it with: sudo sysctl fs.inotify.max_user_watches=524288")]
+    Watches { dir: String, limit: String },
+    #[error("cannot watch '{dir}': {source}")]
+    Watch { dir: String, source: io::Error },
+    #[error("cannot start inotify: {0}")]
+    Inotify(io::Error),
+    #[error("cannot start the watcher process: {0}")]
+    Spawn(nix::Error),
+    #[error("cannot reach the watcher process: {0}")]
+    Unreachable(nix::Error),
+}
+
+fn limit(name: &str) -> String {
+    let value = std::fs::read_to_string(format!("/proc/sys/fs/inotify/{name}"))
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_else(|_| "?".to_owned());
+    format!("the per-user limit fs.inotify.{name} = {value} is reached")
+}
+
+/// The checkpointing side's handle on the watcher.
+pub struct WatcherLink {
+    inotify: Inotify,
+    socket: OwnedFd,
+    pid: Pid,
+}
+
+impl WatcherLink {
+    /// Forks the watcher process. Called once, by the first checkpoint.
+    pub fn spawn(timing: Timing) -> Result<WatcherLink, WatchError> {
+        let inotify = Inotify::init().map_err(|e| match e.raw_os_error() {
+            Some(libc::EMFILE) => WatchError::Instances { limit: limit("max_user_instances") },
+            _ => WatchError::Inotify(e),
+        })?;
+        let (ours, theirs) = socket::socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(WatchError::Spawn)?;
+        let parent = nix::unistd::getpid();
+        sys::flush_stdio();
+        match sys::fork().map_err(WatchError::Spawn)? {
+            ForkResult::Child => {
+                drop(ours);
+                event_loop::run(parent, inotify, theirs, timing)
+            }
+            ForkResult::Parent { child } => Ok(WatcherLink { inotify, socket: ours, pid: child }),
+        }
+    }
+
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// Adds (or finds) the watch of a directory; returns its descriptor.
+    pub fn watch_dir(&mut self, dir: &[u8]) -> Result<i32, WatchError> {
+        let path = std::ffi::OsStr::from_bytes(dir);
+        let shown = || crate::log::shown(dir).into_owned();
+        match self.inotify.watches().add(path, directory_events()) {
+            Ok(watch) => Ok(watch.get_watch_descriptor_id()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
+                Err(WatchError::Watches { dir: shown(), limit: limit("max_user_watches") })
+            }
+            Err(source) => Err(WatchError::Watch { dir: shown(), source }),
+        }
+    }
+
+    pub fn register(&self, registration: &Registration) -> Result<(), WatchError> {
+        let packet = registration.encode();
+        loop {
+            match socket::send(self.socket.as_raw_fd(), &packet, MsgFlags::empty()) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(WatchError::Unreachable(e)),
+                Ok(_) => return Ok(()),
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! What a checkpointing process tells the watcher, as one datagram.
+
+/// One holder in the chain of checkpoints above a process.
+///
+/// `generation` is the resume number of the child that holder runs now (0
+/// for its first child): a registration sent by a child the holder has since
+/// replaced carries an old generation, so the watcher knows it is stale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub holder: i32,
+    pub generation: u64,
+}
+
+/// "I hold a new checkpoint for `path`": `lineage` ends with the new
+/// holder; `dir_watch` is the inotify watch of the file's directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registration {
+    pub lineage: Vec<Link>,
+    pub dir_watch: i32,
+    pub path: Vec<u8>,
+}
+
+impl Registration {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 + self.lineage.len() * 12 + self.path.len());
+        out.extend_from_slice(&(self.lineage.len() as u32).to_le_bytes());
+        for link in &self.lineage {
+            out.extend_from_slice(&link.holder.to_le_bytes());
+            out.extend_from_slice(&link.generation.to_le_bytes());
+        }
+        out.extend_from_slice(&self.dir_watch.to_le_bytes());
+        out.extend_from_slice(&self.path);
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<Registration> {
+        let mut reader = Reader(bytes);
+        let count = u32::from_le_bytes(reader.take()?) as usize;
+        let mut lineage = Vec::with_capacity(count.min(bytes.len() / 12));
+        for _ in 0..count {
+            let holder = i32::from_le_bytes(reader.take()?);
+            let generation = u64::from_le_bytes(reader.take()?);
+            lineage.push(Link { holder, generation });
+        }
+        let dir_watch = i32::from_le_bytes(reader.take()?);
+        let path = reader.0.to_vec();
+        (!lineage.is_empty() && path.starts_with(b"/")).then_some(Registration {
+            lineage,
+            dir_watch,
+            path,
+        })
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, rest) = self.0.split_first_chunk::<N>()?;
+        self.0 = rest;
+        Some(*head)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_registration_survives_the_round_trip() {
+        let registration = Registration {
+            lineage: vec![Link { holder: 10, generation: 0 }, Link { holder: 11, generation: 7 }],
+            dir_watch: 3,
+            path: b"/tmp/app/m\xffod.lua".to_vec(),
+        };
+        assert_eq!(Registration::decode(&registration.encode()), Some(registration));
+    }
+
+    #[test]
+    fn truncated_or_odd_packets_are_refused() {
+        let registration = Registration {
+            lineage: vec![Link { holder: 10, generation: 0 }],
+            dir_watch: 3,
+            path: b"/a".to_vec(),
+        };
+        let bytes = registration.encode();
+        // Anything shorter than the header and a '/' is refused.
+        for cut in 0..bytes.len() - 1 {
+            assert_eq!(Registration::decode(&bytes[..cut]), None, "cut at {cut}");
+        }
+        assert_eq!(Registration::decode(&u32::MAX.to_le_bytes()), None);
+    }
+}

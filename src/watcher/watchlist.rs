@@ -1,0 +1,420 @@
+//! The watcher's bookkeeping, free of system calls: which checkpoints exist,
+//! what happened to their files, and when a save has settled enough to
+//! resume.
+//!
+//! A save has settled when (1) no writer still has the file open (inotify
+//! reports the close, or a rename put a finished file in place), (2) the file
+//! exists, and (3) no further event came for `restart_delay`. Everything that
+//! settles together is one resume, from the earliest checkpoint among the
+//! changed files.
+
+use std::time::{Duration, Instant};
+
+use super::protocol::{Link, Registration};
+
+/// What inotify said about a watched name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileEvent {
+    /// Content written (IN_MODIFY): a writer has it open.
+    Written,
+    /// A writer closed it (IN_CLOSE_WRITE).
+    Closed,
+    /// Created in place (IN_CREATE): a writer usually still has it open.
+    Created,
+    /// A finished file renamed onto the name (IN_MOVED_TO).
+    MovedIn,
+    /// Deleted or renamed away (IN_DELETE, IN_MOVED_FROM).
+    Removed,
+    /// Metadata changed (IN_ATTRIB): `touch` counts as an edit.
+    Touched,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    pub restart_delay: Duration,
+    pub ignore_delay: Duration,
+    /// How long a writer may keep a changed file open before the change is
+    /// taken as it is.
+    pub writer_wait: Duration,
+}
+
+#[derive(Debug)]
+struct Change {
+    writing: bool,
+    gone: bool,
+    gone_reported: bool,
+    last: Instant,
+}
+
+#[derive(Debug)]
+struct Checkpoint {
+    link: Link,
+    dir_watch: i32,
+    path: Vec<u8>,
+    change: Option<Change>,
+}
+
+impl Checkpoint {
+    fn name(&self) -> &[u8] {
+        crate::paths::split_parent(&self.path).1
+    }
+}
+
+/// Tell holder `holder` (checkpoint number `depth`, from 0) to resume; this is
+/// resume number `number` of the session.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Resume {
+    pub holder: i32,
+    pub depth: usize,
+    pub number: u64,
+    pub from: Vec<u8>,
+    pub changed: Vec<Vec<u8>>,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub resume: Option<Resume>,
+    /// Files found deleted, reported once each.
+    pub gone: Vec<Vec<u8>>,
+    /// When to look again if nothing else happens.
+    pub next: Option<Instant>,
+}
+
+#[derive(Debug)]
+pub struct Watchlist {
+    checkpoints: Vec<Checkpoint>,
+    timing: Timing,
+    ignore_until: Option<Instant>,
+    resumes: u64,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Stale;
+
+impl Watchlist {
+    pub fn new(timing: Timing) -> Watchlist {
+        Watchlist { checkpoints: Vec::new(), timing, ignore_until: None, resumes: 0 }
+    }
+
+    pub fn len(&self) -> usize {
+        self.checkpoints.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.checkpoints.is_empty()
+    }
+
+    /// Adds a checkpoint, replacing any deeper ones (they belonged to a run
+    /// that has ended). Refuses one from a process that was already
+    /// replaced by a resume.
+    pub fn register(&mut self, registration: Registration) -> Result<(), Stale> {
+        let Some((&new, parents)) = registration.lineage.split_last() else {
+            return Err(Stale);
+        };
+        let current = self.checkpoints.get(..parents.len()).ok_or(Stale)?;
+        if !current.iter().map(|c| c.link).eq(parents.iter().copied()) {
+            return Err(Stale);
+        }
+        self.checkpoints.truncate(parents.len());
+        self.checkpoints.push(Checkpoint {
+            link: new,
+            dir_watch: registration.dir_watch,
+            path: registration.path,
+            change: None,
+        });
+        Ok(())
+    }
+
+    pub fn file_event(&mut self, dir_watch: i32, name: &[u8], event: FileEvent, now: Instant) {
+        if self.ignore_until.is_some_and(|until| now < until) {
+            return;
+        }
+        let Some(checkpoint) =
+            self.checkpoints.iter_mut().find(|c| c.dir_watch == dir_watch && c.name() == name)
+        else {
+            return;
+        };
+        if event == FileEvent::Closed && checkpoint.change.is_none() {
+            // Opened for writing and closed without a write: nothing changed.
+            return;
+        }
+        let change = checkpoint.change.get_or_insert(Change {
+            writing: false,
+            gone: false,
+            gone_reported: false,
+            last: now,
+        });
+        change.last = now;
+        match event {
+            FileEvent::Written | FileEvent::Created => {
+                change.writing = true;
+                change.gone = false;
+            }
+            FileEvent::Closed => change.writing = false,
+            FileEvent::MovedIn => {
+                change.writing = false;
+                change.gone = false;
+            }
+            FileEvent::Removed => {
+                change.writing = false;
+                change.gone = true;
+            }
+            FileEvent::Touched => {}
+        }
+    }
+
+    /// The watched directory itself was deleted or moved away.
+    pub fn directory_gone(&mut self, dir_watch: i32, now: Instant) {
+        let names: Vec<Vec<u8>> = self
+            .checkpoints
+            .iter()
+            .filter(|c| c.dir_watch == dir_watch)
+            .map(|c| c.name().to_vec())
+            .collect();
+        for name in names {
+            self.file_event(dir_watch, &name, FileEvent::Removed, now);
+        }
+    }
+
+    /// Decides, at `now`, whether to resume. `exists` tells whether a path
+    /// is there now (a removed file may have come back unseen).
+    pub fn settle(&mut self, now: Instant, exists: impl Fn(&[u8]) -> bool) -> Outcome {
+        let mut outcome = Outcome::default();
+        let pending = || self.checkpoints.iter().filter_map(|c| c.change.as_ref());
+        let Some(latest) = pending().map(|c| c.last).max() else {
+            return outcome;
+        };
+        let quiet_from = latest + self.timing.restart_delay;
+        if now < quiet_from {
+            outcome.next = Some(quiet_from);
+            return outcome;
+        }
+        let writer_deadline = pending()
+            .filter(|c| c.writing)
+            .map(|c| c.last + self.timing.writer_wait)
+            .filter(|deadline| now < *deadline)
+            .min();
+        if writer_deadline.is_some() {
+            outcome.next = writer_deadline;
+            return outcome;
+        }
+        let mut earliest = None;
+        for (depth, checkpoint) in self.checkpoints.iter_mut().enumerate() {
+            let Some(change) = checkpoint.change.as_mut() else { continue };
+            if change.gone && !exists(&checkpoint.path) {
+                if !change.gone_reported {
+                    change.gone_reported = true;
+                    outcome.gone.push(checkpoint.path.clone());
+                }
+                continue;
+            }
+            earliest.get_or_insert(depth);
+            outcome.resume.get_or_insert_with(|| Resume {
+                holder: checkpoint.link.holder,
+                depth,
+                number: 0,
+                from: checkpoint.path.clone(),
+                changed: Vec::new(),
+            });
+            if let Some(resume) = outcome.resume.as_mut() {
+                resume.changed.push(checkpoint.path.clone());
+            }
+            checkpoint.change = None;
+        }
+        if let Some(depth) = earliest {
+            self.start_resume(depth, now, &mut outcome);
+        }
+        outcome
+    }
+
+    /// The holder at `depth` is gone: drop it and the checkpoints after it,
+    /// and resume from the one before it, if any.
+    pub fn holder_gone(&mut self, depth: usize, changed: Vec<Vec<u8>>, now: Instant) -> Option<Resume> {
+        self.checkpoints.truncate(depth);
+        let before = depth.checked_sub(1)?;
+        let checkpoint = self.checkpoints.get(before)?;
+        let mut outcome = Outcome {
+            resume: Some(Resume {
+                holder: checkpoint.link.holder,
+                depth: before,
+                number: 0,
+                from: checkpoint.path.clone(),
+                changed,
+            }),
+            ..Outcome::default()
+        };
+        self.start_resume(before, now, &mut outcome);
+        outcome.resume
+    }
+
+    fn start_resume(&mut self, depth: usize, now: Instant, outcome: &mut Outcome) {
+        self.resumes += 1;
+        self.checkpoints.truncate(depth + 1);
+        if let Some(checkpoint) = self.checkpoints.get_mut(depth) {
+            checkpoint.link.generation = self.resumes;
+        }
+        if let Some(resume) = outcome.resume.as_mut() {
+            resume.number = self.resumes;
+        }
+        if !self.timing.ignore_delay.is_zero() {
+            self.ignore_until = Some(now + self.timing.ignore_delay);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use FileEvent::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn timing() -> Timing {
+        Timing { restart_delay: 10 * MS, ignore_delay: Duration::ZERO, writer_wait: 1000 * MS }
+    }
+
+    /// Checkpoints for a.lua, b.lua, c.lua in /app (dir watch 1), holders
+    /// 100, 101, 102.
+    fn three() -> Watchlist {
+        let mut list = Watchlist::new(timing());
+        let mut lineage = Vec::new();
+        for (i, name) in ["a", "b", "c"].iter().enumerate() {
+            lineage.push(Link { holder: 100 + i as i32, generation: 0 });
+            let path = format!("/app/{name}.lua").into_bytes();
+            list.register(Registration { lineage: lineage.clone(), dir_watch: 1, path })
+                .expect("fresh");
+        }
+        list
+    }
+
+    fn always(_: &[u8]) -> bool {
+        true
+    }
+
+    #[test]
+    fn write_in_place_resumes_once_after_the_close_and_the_quiet_window() {
+        let mut list = three();
+        let t0 = Instant::now();
+        list.file_event(1, b"b.lua", Written, t0);
+        assert_eq!(list.settle(t0 + 5 * MS, always).next, Some(t0 + 10 * MS));
+        // Still open for writing: wait for the writer.
+        assert!(list.settle(t0 + 20 * MS, always).resume.is_none());
+        list.file_event(1, b"b.lua", Closed, t0 + 30 * MS);
+        assert!(list.settle(t0 + 35 * MS, always).resume.is_none());
+        let resume = list.settle(t0 + 40 * MS, always).resume.expect("settled");
+        assert_eq!((resume.holder, resume.depth, resume.number), (101, 1, 1));
+        assert_eq!(resume.changed, vec![b"/app/b.lua".to_vec()]);
+        assert_eq!(list.len(), 2, "checkpoints after b belonged to the old run");
+        assert_eq!(list.settle(t0 + 100 * MS, always), Outcome::default());
+    }
+
+    #[test]
+    fn rename_over_delete_recreate_each_settle_to_one_resume() {
+        for events in [
+            vec![MovedIn],
+            vec![Removed, Created, Written, Closed, Touched],
+            vec![Removed, MovedIn],
+            vec![Written, Written, Closed],
+        ] {
+            let mut list = three();
+            let t0 = Instant::now();
+            for (i, event) in events.iter().enumerate() {
+                list.file_event(1, b"c.lua", *event, t0 + i as u32 * MS);
+            }
+            let resume = list.settle(t0 + 50 * MS, always).resume.expect("settled");
+            assert_eq!(resume.depth, 2, "{events:?}");
+            assert!(list.settle(t0 + 100 * MS, always).resume.is_none(), "{events:?}");
+        }
+    }
+
+    #[test]
+    fn a_close_without_a_write_is_no_change() {
+        let mut list = three();
+        let t0 = Instant::now();
+        list.file_event(1, b"a.lua", Closed, t0);
+        assert_eq!(list.settle(t0 + 50 * MS, always), Outcome::default());
+    }
+
+    #[test]
+    fn changes_together_resume_once_from_the_earliest() {
+        let mut list = three();
+        let t0 = Instant::now();
+        list.file_event(1, b"c.lua", MovedIn, t0);
+        list.file_event(1, b"b.lua", MovedIn, t0 + 5 * MS);
+        let resume = list.settle(t0 + 15 * MS, always).resume.expect("settled");
+        assert_eq!(resume.depth, 1);
+        assert_eq!(resume.changed, vec![b"/app/b.lua".to_vec(), b"/app/c.lua".to_vec()]);
+        assert!(list.settle(t0 + 100 * MS, always).resume.is_none());
+    }
+
+    #[test]
+    fn a_deleted_file_is_reported_once_and_waits() {
+        let mut list = three();
+        let t0 = Instant::now();
+        list.file_event(1, b"b.lua", Removed, t0);
+        let never = |_: &[u8]| false;
+        let first = list.settle(t0 + 20 * MS, never);
+        assert_eq!(first.gone, vec![b"/app/b.lua".to_vec()]);
+        assert!(first.resume.is_none());
+        assert_eq!(list.settle(t0 + 40 * MS, never), Outcome::default());
+        list.file_event(1, b"b.lua", MovedIn, t0 + 50 * MS);
+        assert_eq!(list.settle(t0 + 60 * MS, never).resume.map(|r| r.depth), Some(1));
+    }
+
+    #[test]
+    fn a_writer_that_never_closes_is_taken_as_done_after_the_wait() {
+        let mut list = three();
+        let t0 = Instant::now();
+        list.file_event(1, b"a.lua", Written, t0);
+        assert_eq!(list.settle(t0 + 20 * MS, always).next, Some(t0 + 1000 * MS));
+        assert!(list.settle(t0 + 1000 * MS, always).resume.is_some());
+    }
+
+    #[test]
+    fn stale_registrations_from_a_replaced_run_are_refused() {
+        let mut list = three();
+        let t0 = Instant::now();
+        list.file_event(1, b"a.lua", MovedIn, t0);
+        let resume = list.settle(t0 + 20 * MS, always).resume.expect("settled");
+        assert_eq!(resume.number, 1);
+        // The killed run's child of holder 100 still had generation 0.
+        let stale = Registration {
+            lineage: vec![Link { holder: 100, generation: 0 }, Link { holder: 555, generation: 0 }],
+            dir_watch: 1,
+            path: b"/app/b.lua".to_vec(),
+        };
+        assert_eq!(list.register(stale), Err(Stale));
+        let fresh = Registration {
+            lineage: vec![Link { holder: 100, generation: 1 }, Link { holder: 556, generation: 0 }],
+            dir_watch: 1,
+            path: b"/app/b.lua".to_vec(),
+        };
+        assert_eq!(list.register(fresh), Ok(()));
+        assert_eq!(list.len(), 2);
+    }
+
+    #[test]
+    fn a_dead_holder_falls_back_to_the_checkpoint_before_it() {
+        let mut list = three();
+        let t0 = Instant::now();
+        let resume = list.holder_gone(2, vec![b"/app/c.lua".to_vec()], t0).expect("b remains");
+        assert_eq!((resume.holder, resume.depth, resume.number), (101, 1, 1));
+        assert_eq!(list.len(), 2);
+        assert!(Watchlist::new(timing()).holder_gone(0, vec![], t0).is_none());
+    }
+
+    #[test]
+    fn the_ignore_delay_drops_changes_right_after_a_resume() {
+        let mut list = Watchlist::new(Timing { ignore_delay: 200 * MS, ..timing() });
+        let link = Link { holder: 1, generation: 0 };
+        let path = b"/app/a.lua".to_vec();
+        list.register(Registration { lineage: vec![link], dir_watch: 1, path }).expect("fresh");
+        let t0 = Instant::now();
+        list.file_event(1, b"a.lua", MovedIn, t0);
+        assert!(list.settle(t0 + 10 * MS, always).resume.is_some());
+        list.file_event(1, b"a.lua", MovedIn, t0 + 100 * MS);
+        assert!(list.settle(t0 + 150 * MS, always).resume.is_none());
+        list.file_event(1, b"a.lua", MovedIn, t0 + 300 * MS);
+        assert!(list.settle(t0 + 310 * MS, always).resume.is_some());
+    }
+}
