@@ -82,10 +82,13 @@ fn text(source: &dyn Source, var: &'static str) -> Result<Option<String>, Config
     match source.get(var) {
         None => Ok(None),
         Some(value) if value.is_empty() => Ok(None),
-        Some(value) => value.into_string().map(Some).map_err(|raw| ConfigError::NotUtf8 {
-            var,
-            value: raw.to_string_lossy().into_owned(),
-        }),
+        Some(value) => value
+            .into_string()
+            .map(Some)
+            .map_err(|raw| ConfigError::NotUtf8 {
+                var,
+                value: raw.to_string_lossy().into_owned(),
+            }),
     }
 }
 
@@ -93,7 +96,10 @@ pub fn parse_switch(var: &'static str, value: &str) -> Result<bool, ConfigError>
     match value.to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(ConfigError::NotASwitch { var, value: value.to_owned() }),
+        _ => Err(ConfigError::NotASwitch {
+            var,
+            value: value.to_owned(),
+        }),
     }
 }
 
@@ -108,19 +114,32 @@ pub fn parse_delay(var: &'static str, value: &str) -> Result<Duration, ConfigErr
     let owned = || value.to_owned();
     if let Some(rest) = value.strip_prefix('-') {
         if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ConfigError::Negative { var, value: owned() });
+            return Err(ConfigError::Negative {
+                var,
+                value: owned(),
+            });
         }
     }
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ConfigError::NotANumber { var, value: owned() });
+        return Err(ConfigError::NotANumber {
+            var,
+            value: owned(),
+        });
     }
     match value.parse::<u64>() {
         Ok(ms) if ms <= MAX_DELAY_MS => Ok(Duration::from_millis(ms)),
-        _ => Err(ConfigError::TooLong { var, value: owned() }),
+        _ => Err(ConfigError::TooLong {
+            var,
+            value: owned(),
+        }),
     }
 }
 
-fn delay(source: &dyn Source, var: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+fn delay(
+    source: &dyn Source,
+    var: &'static str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
     match text(source, var)? {
         None => Ok(default),
         Some(value) => parse_delay(var, &value),
@@ -130,7 +149,9 @@ fn delay(source: &dyn Source, var: &'static str, default: Duration) -> Result<Du
 pub fn parse_filter(value: &str) -> Result<Filter, ConfigError> {
     let filter = Filter::parse(value).map_err(|source| ConfigError::Filter { source })?;
     if filter.is_empty() {
-        return Err(ConfigError::FilterEmpty { value: value.to_owned() });
+        return Err(ConfigError::FilterEmpty {
+            value: value.to_owned(),
+        });
     }
     Ok(filter)
 }
@@ -182,7 +203,12 @@ pub fn load(
         .ok();
     match (filter, restart_delay, ignore_delay) {
         (Some(filter), Some(restart_delay), Some(ignore_delay)) if errors.is_empty() => {
-            Ok(Config { filter, output, restart_delay, ignore_delay })
+            Ok(Config {
+                filter,
+                output,
+                restart_delay,
+                ignore_delay,
+            })
         }
         _ => Err((output, errors)),
     }
@@ -194,8 +220,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
-        let map: HashMap<String, OsString> =
-            pairs.iter().map(|(k, v)| (k.to_string(), OsString::from(v))).collect();
+        let map: HashMap<String, OsString> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
         move |var: &str| map.get(var).cloned()
     }
 
@@ -211,7 +239,13 @@ mod tests {
         let config = load(&env(&[(FILTER, "%.lua$")]), true, None).expect("valid");
         assert_eq!(config.restart_delay, DEFAULT_RESTART_DELAY);
         assert_eq!(config.ignore_delay, DEFAULT_IGNORE_DELAY);
-        assert_eq!(config.output, Output { quiet: false, colours: true });
+        assert_eq!(
+            config.output,
+            Output {
+                quiet: false,
+                colours: true
+            }
+        );
     }
 
     #[test]
@@ -222,7 +256,11 @@ mod tests {
 
     #[test]
     fn bad_numbers_name_the_variable_and_the_value() {
-        let errors = errors_of(&[(FILTER, "%.lua$"), (RESTART_DELAY, "abc"), (IGNORE_DELAY, "-5")]);
+        let errors = errors_of(&[
+            (FILTER, "%.lua$"),
+            (RESTART_DELAY, "abc"),
+            (IGNORE_DELAY, "-5"),
+        ]);
         assert_eq!(
             errors,
             vec![
@@ -234,7 +272,10 @@ mod tests {
             assert!(parse_delay(RESTART_DELAY, bad).is_err(), "{bad:?} accepted");
         }
         assert_eq!(parse_delay(RESTART_DELAY, "0"), Ok(Duration::ZERO));
-        assert_eq!(parse_delay(RESTART_DELAY, "60000"), Ok(Duration::from_secs(60)));
+        assert_eq!(
+            parse_delay(RESTART_DELAY, "60000"),
+            Ok(Duration::from_secs(60))
+        );
     }
 
     #[test]
@@ -254,7 +295,9 @@ mod tests {
         let errors = errors_of(&[(FILTER, "%.lua$"), (QUIET, "maybe")]);
         assert_eq!(
             errors,
-            vec!["FORKMON_QUIET='maybe' is not a switch: use 1 or 0 (also true/false, yes/no, on/off)"]
+            vec![
+                "FORKMON_QUIET='maybe' is not a switch: use 1 or 0 (also true/false, yes/no, on/off)"
+            ]
         );
     }
 

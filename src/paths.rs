@@ -18,7 +18,10 @@ impl AbsolutePath {
     /// lexically: `..` removes the previous component, as a user reading
     /// the path would expect. `None` if the result does not fit.
     pub fn resolve(base: &[u8], path: &[u8]) -> Option<AbsolutePath> {
-        let mut out = AbsolutePath { bytes: [0; CAPACITY], len: 0 };
+        let mut out = AbsolutePath {
+            bytes: [0; CAPACITY],
+            len: 0,
+        };
         if !path.starts_with(b"/") {
             out.push_all(base)?;
         }
@@ -104,7 +107,10 @@ mod tests {
 
     #[test]
     fn relative_paths_join_the_base_and_normalise() {
-        assert_eq!(resolve("/home/u/app", "src/./m.lua"), "/home/u/app/src/m.lua");
+        assert_eq!(
+            resolve("/home/u/app", "src/./m.lua"),
+            "/home/u/app/src/m.lua"
+        );
         assert_eq!(resolve("/home/u/app", "../lib//x.lua"), "/home/u/lib/x.lua");
         assert_eq!(resolve("/home/u", "/etc/../tmp/a.lua"), "/tmp/a.lua");
         assert_eq!(resolve("/", "../../a"), "/a");

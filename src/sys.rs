@@ -35,7 +35,9 @@ pub fn flush_stdio() {
 
 /// Sends `signal` with an integer payload (sigqueue(3)).
 pub fn send_with_value(pid: Pid, signal: i32, value: u64) -> io::Result<()> {
-    let payload = libc::sigval { sival_ptr: value as usize as *mut libc::c_void };
+    let payload = libc::sigval {
+        sival_ptr: value as usize as *mut libc::c_void,
+    };
     // SAFETY: plain system call on integers; the payload is copied.
     match unsafe { libc::sigqueue(pid.as_raw(), signal, payload) } {
         0 => Ok(()),
@@ -96,7 +98,11 @@ pub fn fd_path(fd: i32, buffer: &mut [u8]) -> Option<&[u8]> {
     // SAFETY: `link` is NUL-terminated above; readlink writes at most
     // buffer.len() bytes and does not terminate them.
     let len = unsafe {
-        libc::readlink(link.as_ptr().cast(), buffer.as_mut_ptr().cast(), buffer.len())
+        libc::readlink(
+            link.as_ptr().cast(),
+            buffer.as_mut_ptr().cast(),
+            buffer.len(),
+        )
     };
     let len = usize::try_from(len).ok()?;
     buffer.get(..len).filter(|path| path.starts_with(b"/"))
@@ -136,7 +142,11 @@ pub fn thread_count() -> io::Result<usize> {
 pub fn children() -> io::Result<Vec<Pid>> {
     let me = nix::unistd::getpid();
     let list = std::fs::read_to_string(format!("/proc/self/task/{me}/children"))?;
-    Ok(list.split_whitespace().filter_map(|n| n.parse().ok()).map(Pid::from_raw).collect())
+    Ok(list
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .map(Pid::from_raw)
+        .collect())
 }
 
 /// The signal dispositions and mask of the program, saved while forkmon's
@@ -157,7 +167,7 @@ const TAKEN_OVER: [nix::sys::signal::Signal; 5] = {
 /// Sets the signals above to their default action and the mask to exactly
 /// `blocked`; returns what the program had, to restore in its next child.
 pub fn take_over_signals(blocked: &SigSet) -> nix::Result<SavedSignals> {
-    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigmaskHow};
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigmaskHow, sigaction};
     let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
     let mut mask = SigSet::empty();
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(blocked), Some(&mut mask))?;
@@ -173,7 +183,7 @@ pub fn take_over_signals(blocked: &SigSet) -> nix::Result<SavedSignals> {
 impl SavedSignals {
     /// Puts back the program's dispositions and mask (in a fresh child).
     pub fn restore(&self) {
-        use nix::sys::signal::{sigaction, SigmaskHow};
+        use nix::sys::signal::{SigmaskHow, sigaction};
         for (signal, action) in &self.actions {
             // SAFETY: reinstalls exactly the action the program had set, in
             // a copy of the same program's memory.

@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{chain, save, LuaApp, Save};
-use nix::sys::signal::{kill, Signal};
+use common::{LuaApp, Save, chain, save};
+use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 fn app(test: &str, tail: &str) -> LuaApp {
@@ -75,7 +75,9 @@ fn sigkill_of_a_holder_in_the_middle_ends_what_was_below_it_and_the_rest_works()
     assert_eq!(holders.len(), 4, "{:#?}", session.processes());
     kill(Pid::from_raw(holders[1]), Signal::SIGKILL).expect("kill the holder of a.lua");
     session.wait_for_processes("the holder and everything below it to end", |processes| {
-        holders[1..].iter().all(|pid| processes.iter().all(|p| p.pid != *pid || p.state == 'Z'))
+        holders[1..]
+            .iter()
+            .all(|pid| processes.iter().all(|p| p.pid != *pid || p.state == 'Z'))
     });
     session.wait_for("program ended by SIGKILL; waiting for a change");
     // The first checkpoint still works: an edit of a.lua resumes from the
@@ -92,7 +94,11 @@ fn sigkill_of_the_watcher_ends_the_whole_tree() {
     let app = app("kill-watcher", "print('reading'); io.read('l')");
     let mut session = app.launch().start();
     session.wait_for("reading");
-    let watcher = session.processes().into_iter().find(|p| p.name == "forkmon-watch").expect("a watcher");
+    let watcher = session
+        .processes()
+        .into_iter()
+        .find(|p| p.name == "forkmon-watch")
+        .expect("a watcher");
     kill(Pid::from_raw(watcher.pid), Signal::SIGKILL).expect("kill the watcher");
     session.wait_for("the watcher process ended");
     session.assert_all_gone();
@@ -113,7 +119,10 @@ fn the_program_reads_the_terminal_also_after_a_resume() {
 
 #[test]
 fn the_end_of_each_run_is_said_once_with_its_status() {
-    let app = app("exit-status", "if require('b') == nil then end; os.exit(tonumber(os.getenv('FORKMON_RESTART_TICKS') or '0') + 3)");
+    let app = app(
+        "exit-status",
+        "if require('b') == nil then end; os.exit(tonumber(os.getenv('FORKMON_RESTART_TICKS') or '0') + 3)",
+    );
     let session = app.launch().start();
     session.wait_for("program exited with status 3; waiting for a change");
     save(&app.module("b"), "error('boom')\n", Save::InPlace);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{chain, inotify_fds, save, LuaApp, Save, ALL_SAVES};
+use common::{ALL_SAVES, LuaApp, Save, chain, inotify_fds, save};
 
 #[test]
 fn an_edit_resumes_from_the_changed_file_without_rerunning_what_came_before() {
@@ -16,13 +16,30 @@ fn an_edit_resumes_from_the_changed_file_without_rerunning_what_came_before() {
     session.wait_for("done 1");
     let output = session.output();
     let program = session.program_output();
-    assert!(program.contains("b=2\nc=1\ndone 1"), "b and what follows it re-ran:\n{output}");
-    assert_eq!(session.count("startup"), 1, "the start-up ran again:\n{output}");
-    assert_eq!(session.count("a=1"), 1, "a module before the change ran again:\n{output}");
-    assert!(output.contains("changed, resuming from it (resume #1)"), "{output}");
+    assert!(
+        program.contains("b=2\nc=1\ndone 1"),
+        "b and what follows it re-ran:\n{output}"
+    );
+    assert_eq!(
+        session.count("startup"),
+        1,
+        "the start-up ran again:\n{output}"
+    );
+    assert_eq!(
+        session.count("a=1"),
+        1,
+        "a module before the change ran again:\n{output}"
+    );
+    assert!(
+        output.contains("changed, resuming from it (resume #1)"),
+        "{output}"
+    );
     // Files read after the resumed one get new checkpoints in the new run.
     for (module, times) in [("main", 1), ("a", 1), ("b", 1), ("c", 2)] {
-        let line = format!("[forkmon] watch '{}'", app.dir.path(&format!("{module}.lua")).display());
+        let line = format!(
+            "[forkmon] watch '{}'",
+            app.dir.path(&format!("{module}.lua")).display()
+        );
         assert_eq!(session.count(&line), times, "{line} {times}x:\n{output}");
     }
 }
@@ -37,7 +54,11 @@ fn every_editor_save_style_gives_exactly_one_resume_with_the_new_content() {
         save(&app.module("b"), &format!("print(\"b={value}\")\n"), *how);
         session.wait_for(&format!("done {}", n + 1));
         let expected = format!("b={value}\ndone {}", n + 1);
-        assert!(session.program_output().contains(&expected), "{}", session.output());
+        assert!(
+            session.program_output().contains(&expected),
+            "{}",
+            session.output()
+        );
     }
     // A last edit is a barrier: any second resume of an earlier save would
     // have printed before it.
@@ -45,10 +66,22 @@ fn every_editor_save_style_gives_exactly_one_resume_with_the_new_content() {
     let last = ALL_SAVES.len() + 1;
     session.wait_for(&format!("done {last}"));
     let output = session.output();
-    assert_eq!(session.count("done "), last + 1, "one run per save:\n{output}");
-    assert_eq!(session.count("changed, resuming"), last, "one resume per save:\n{output}");
+    assert_eq!(
+        session.count("done "),
+        last + 1,
+        "one run per save:\n{output}"
+    );
+    assert_eq!(
+        session.count("changed, resuming"),
+        last,
+        "one resume per save:\n{output}"
+    );
     for how in ALL_SAVES {
-        assert_eq!(session.count(&format!("b={how:?}\n")), 1, "{how:?}:\n{output}");
+        assert_eq!(
+            session.count(&format!("b={how:?}\n")),
+            1,
+            "{how:?}:\n{output}"
+        );
     }
     assert_eq!(session.count("startup"), 1, "{output}");
     assert_eq!(session.count("a=1"), 1, "{output}");
@@ -68,7 +101,10 @@ fn files_changed_together_resume_once_from_the_earliest() {
     save(&app.module("d"), "print(\"d=3\")\n", Save::InPlace);
     session.wait_for("done 2");
     let output = session.output();
-    assert!(session.program_output().contains("b=2\nc=2\nd=2\ndone 1\n"), "{output}");
+    assert!(
+        session.program_output().contains("b=2\nc=2\nd=2\ndone 1\n"),
+        "{output}"
+    );
     assert_eq!(session.count("changed, resuming"), 2, "{output}");
     let from_b = format!("resuming from '{}' (resume #1)", app.module("b").display());
     assert!(output.contains(&from_b), "expected {from_b}:\n{output}");
@@ -83,18 +119,27 @@ fn two_hundred_watched_files_share_one_watcher_and_one_inotify_instance() {
     let mut session = app.launch().start();
     session.wait_for("done first");
     let processes = session.processes();
-    let watchers: Vec<_> = processes.iter().filter(|p| p.name == "forkmon-watch").collect();
+    let watchers: Vec<_> = processes
+        .iter()
+        .filter(|p| p.name == "forkmon-watch")
+        .collect();
     assert_eq!(watchers.len(), 1, "{watchers:#?}");
     // A holder for main.lua and each module; the program itself has exited.
     assert_eq!(chain(&processes, session.pid()).len(), 201);
     for process in &processes {
-        assert!(inotify_fds(process.pid) <= 1, "{process:?} has several inotify instances");
+        assert!(
+            inotify_fds(process.pid) <= 1,
+            "{process:?} has several inotify instances"
+        );
     }
 
     save(&app.module("m150"), "print(\"m150=2\")\n", Save::RenameOver);
     session.wait_for("done 1");
     let output = session.output();
-    assert!(session.program_output().contains("m150=2\nm151=1"), "{output}");
+    assert!(
+        session.program_output().contains("m150=2\nm151=1"),
+        "{output}"
+    );
     assert_eq!(session.count("m149=1"), 1, "{output}");
     save(&app.module("m1"), "print(\"m1=2\")\n", Save::InPlace);
     session.wait_for("done 2");
@@ -110,16 +155,28 @@ fn a_resume_leaves_no_process_of_the_old_run_behind() {
     let app = LuaApp::new("subtree", &["a", "b"], "os.execute('sleep 300 &')");
     let session = app.launch().start();
     session.wait_for("done first");
-    let before = session.wait_for_processes("the sleep to start", |ps| ps.iter().any(|p| p.name == "sleep"));
+    let before = session.wait_for_processes("the sleep to start", |ps| {
+        ps.iter().any(|p| p.name == "sleep")
+    });
     let old_sleep = before.iter().find(|p| p.name == "sleep").map(|p| p.pid);
 
     save(&app.module("b"), "print(\"b=2\")\n", Save::InPlace);
     session.wait_for("done 1");
     let after = session.wait_for_processes("one sleep of the new run", |ps| {
-        ps.iter().filter(|p| p.name == "sleep" && p.state != 'Z').count() == 1
+        ps.iter()
+            .filter(|p| p.name == "sleep" && p.state != 'Z')
+            .count()
+            == 1
     });
-    let sleeps: Vec<_> = after.iter().filter(|p| p.name == "sleep" && p.state != 'Z').collect();
-    assert_ne!(Some(sleeps[0].pid), old_sleep, "the old run's subprocess is still running");
+    let sleeps: Vec<_> = after
+        .iter()
+        .filter(|p| p.name == "sleep" && p.state != 'Z')
+        .collect();
+    assert_ne!(
+        Some(sleeps[0].pid),
+        old_sleep,
+        "the old run's subprocess is still running"
+    );
     let chain = chain(&after, session.pid());
     for process in &after {
         assert!(

@@ -3,8 +3,8 @@
 //! order to resume, and then replaces the child's whole subtree with a fresh
 //! child forked from this point.
 
-use nix::sys::signal::{kill, SigSet, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::sys::signal::{SigSet, Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid};
 
 use crate::{info, sys, warn};
@@ -37,9 +37,17 @@ pub struct Holder {
 
 impl Holder {
     pub fn new(child: Pid, watcher: Pid, signals: sys::SavedSignals) -> Holder {
-        let older_children =
-            sys::children().unwrap_or_default().into_iter().filter(|pid| *pid != child).collect();
-        Holder { child: Some(child), watcher, older_children, signals }
+        let older_children = sys::children()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|pid| *pid != child)
+            .collect();
+        Holder {
+            child: Some(child),
+            watcher,
+            older_children,
+            signals,
+        }
     }
 
     /// Holds until told to resume; returns the resume number, in the new
@@ -61,7 +69,9 @@ impl Holder {
                             return number;
                         }
                         Ok(ForkResult::Parent { child }) => self.child = Some(child),
-                        Err(error) => warn!("cannot resume: fork failed ({error}); waiting for the next change"),
+                        Err(error) => warn!(
+                            "cannot resume: fork failed ({error}); waiting for the next change"
+                        ),
                     }
                 }
                 Ok(_) => {}
@@ -112,7 +122,9 @@ impl Holder {
         // the program's own subprocesses are orphans: all are re-parented
         // here (subreaper), one level at a time.
         for _ in 0..10_000 {
-            let Ok(children) = sys::children() else { return };
+            let Ok(children) = sys::children() else {
+                return;
+            };
             let run: Vec<Pid> = children
                 .into_iter()
                 .filter(|pid| *pid != self.watcher && !self.older_children.contains(pid))

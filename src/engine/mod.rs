@@ -36,7 +36,9 @@ pub enum EngineError {
     Proc(std::io::Error),
     #[error(transparent)]
     Watch(#[from] WatchError),
-    #[error("cannot make a checkpoint: fork failed ({0}); if the process limit is reached, raise it with: ulimit -u")]
+    #[error(
+        "cannot make a checkpoint: fork failed ({0}); if the process limit is reached, raise it with: ulimit -u"
+    )]
     Fork(nix::Error),
     #[error("cannot make a checkpoint: {0}")]
     Signals(nix::Error),
@@ -59,7 +61,9 @@ static RESUMES: AtomicU64 = AtomicU64::new(0);
 
 fn engine() -> MutexGuard<'static, Option<Engine>> {
     // A panic caught at a hook boundary must not disable the next hooks.
-    ENGINE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    ENGINE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Makes the engine ready with `config` (first caller wins).
@@ -124,7 +128,8 @@ impl Engine {
         info!("watch '{}'", shown(path.as_bytes()));
         let me = nix::unistd::getpid().as_raw();
         // Blocked before the fork, so no SIGCHLD of the new child is lost.
-        let signals = sys::take_over_signals(&holder::held_signals()).map_err(EngineError::Signals)?;
+        let signals =
+            sys::take_over_signals(&holder::held_signals()).map_err(EngineError::Signals)?;
         sys::flush_stdio();
         match sys::fork() {
             Err(error) => {
@@ -133,22 +138,40 @@ impl Engine {
             }
             Ok(ForkResult::Child) => {
                 signals.restore();
-                self.enter_child(Link { holder: me, generation: 0 });
+                self.enter_child(Link {
+                    holder: me,
+                    generation: 0,
+                });
                 Ok(())
             }
             Ok(ForkResult::Parent { child }) => {
                 let mut lineage = self.lineage.clone();
-                lineage.push(Link { holder: me, generation: 0 });
-                let registration = Registration { lineage, dir_watch, path: path.as_bytes().to_vec() };
+                lineage.push(Link {
+                    holder: me,
+                    generation: 0,
+                });
+                let registration = Registration {
+                    lineage,
+                    dir_watch,
+                    path: path.as_bytes().to_vec(),
+                };
                 if let Err(error) = watcher.register(&registration) {
-                    warn!("{error}: changes of '{}' will not be seen", shown(path.as_bytes()));
+                    warn!(
+                        "{error}: changes of '{}' will not be seen",
+                        shown(path.as_bytes())
+                    );
                 }
                 let watcher_pid = watcher.pid();
                 let generation = Holder::new(child, watcher_pid, signals).hold();
                 // Only a resumed child gets here.
                 RESUMES.store(generation, Ordering::Relaxed);
-                std::env::set_var(RESTART_TICKS, generation.to_string());
-                self.enter_child(Link { holder: me, generation });
+                // SAFETY: a checkpoint is only made in a single-threaded
+                // process, and this fresh child is a copy of it.
+                unsafe { std::env::set_var(RESTART_TICKS, generation.to_string()) };
+                self.enter_child(Link {
+                    holder: me,
+                    generation,
+                });
                 Ok(())
             }
         }

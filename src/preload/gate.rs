@@ -4,15 +4,16 @@
 //! Cheap checks come first (the access mode, whether forkmon is on), and
 //! nothing allocates or locks before the path matches the filter.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::config::Config;
-use crate::paths::{is_kernel_path, AbsolutePath, CAPACITY};
+use crate::paths::{AbsolutePath, CAPACITY, is_kernel_path};
 use crate::{engine, sys, warn};
 
 static ON: AtomicBool = AtomicBool::new(false);
 static CONFIG: OnceLock<Config> = OnceLock::new();
+static BUDGET_WARNED: AtomicBool = AtomicBool::new(false);
 
 /// Turns the hooks on with `config` (once).
 pub fn switch_on(config: Config) {
@@ -62,7 +63,9 @@ pub fn before_open(base: Base, path: &[u8]) {
         let Some(found) = found else { return };
         found
     };
-    let Some(absolute) = AbsolutePath::resolve(base_path, path) else { return };
+    let Some(absolute) = AbsolutePath::resolve(base_path, path) else {
+        return;
+    };
     if is_kernel_path(absolute.as_bytes()) {
         return;
     }
@@ -70,7 +73,12 @@ pub fn before_open(base: Base, path: &[u8]) {
         Ok(true) => {}
         Ok(false) => return,
         Err(error) => {
-            warn!("FORKMON_FILTER: {error}; '{}' is not watched", crate::log::shown(absolute.as_bytes()));
+            if !BUDGET_WARNED.swap(true, Ordering::Relaxed) {
+                warn!(
+                    "FORKMON_FILTER: {error} on '{}': such paths are not watched (said once)",
+                    crate::log::shown(absolute.as_bytes())
+                );
+            }
             return;
         }
     }

@@ -9,9 +9,9 @@
 //! receives exactly what the caller passed (garbage when the caller passed
 //! none, which the real open then ignores, as it would have).
 
-use std::ffi::{c_char, c_int, CStr};
+use std::ffi::{CStr, c_char, c_int};
 
-use libc::{mode_t, FILE};
+use libc::{FILE, mode_t};
 
 use super::gate::{self, Base};
 use super::guard::Bypass;
@@ -27,7 +27,9 @@ unsafe fn consider(base: Base, path: *const c_char, reads_only: bool) {
     if !reads_only || path.is_null() || !gate::is_on() {
         return;
     }
-    let Some(_bypass) = Bypass::enter() else { return };
+    let Some(_bypass) = Bypass::enter() else {
+        return;
+    };
     let saved_errno = sys::errno();
     // SAFETY: non-null and NUL-terminated per this function's contract.
     let path = unsafe { CStr::from_ptr(path) }.to_bytes();
@@ -69,7 +71,9 @@ macro_rules! open_detour {
         ///
         /// # Safety
         /// Same contract as the libc function.
-        #[no_mangle]
+        // SAFETY: exported under libc's name on purpose, to interpose it;
+        // the signature is libc's, and the body calls through to libc's.
+        #[unsafe(no_mangle)]
         pub unsafe extern "C" fn $name(path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
             // SAFETY: the caller honours open(2)'s contract for `path`.
             unsafe { consider(Base::CurrentDir, path, gate::reads_only(flags)) };
@@ -88,7 +92,9 @@ macro_rules! open_fortified_detour {
         ///
         /// # Safety
         /// Same contract as the libc function.
-        #[no_mangle]
+        // SAFETY: exported under libc's name on purpose, to interpose it;
+        // the signature is libc's, and the body calls through to libc's.
+        #[unsafe(no_mangle)]
         pub unsafe extern "C" fn $name(path: *const c_char, flags: c_int) -> c_int {
             // SAFETY: the caller honours open(2)'s contract for `path`.
             unsafe { consider(Base::CurrentDir, path, gate::reads_only(flags)) };
@@ -107,7 +113,9 @@ macro_rules! openat_detour {
         ///
         /// # Safety
         /// Same contract as the libc function.
-        #[no_mangle]
+        // SAFETY: exported under libc's name on purpose, to interpose it;
+        // the signature is libc's, and the body calls through to libc's.
+        #[unsafe(no_mangle)]
         pub unsafe extern "C" fn $name(dir: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
             // SAFETY: the caller honours openat(2)'s contract for `path`.
             unsafe { consider(Base::Directory(dir), path, gate::reads_only(flags)) };
@@ -126,7 +134,9 @@ macro_rules! openat_fortified_detour {
         ///
         /// # Safety
         /// Same contract as the libc function.
-        #[no_mangle]
+        // SAFETY: exported under libc's name on purpose, to interpose it;
+        // the signature is libc's, and the body calls through to libc's.
+        #[unsafe(no_mangle)]
         pub unsafe extern "C" fn $name(dir: c_int, path: *const c_char, flags: c_int) -> c_int {
             // SAFETY: the caller honours openat(2)'s contract for `path`.
             unsafe { consider(Base::Directory(dir), path, gate::reads_only(flags)) };
@@ -145,7 +155,9 @@ macro_rules! fopen_detour {
         ///
         /// # Safety
         /// Same contract as the libc function.
-        #[no_mangle]
+        // SAFETY: exported under libc's name on purpose, to interpose it;
+        // the signature is libc's, and the body calls through to libc's.
+        #[unsafe(no_mangle)]
         pub unsafe extern "C" fn $name(path: *const c_char, mode: *const c_char) -> *mut FILE {
             // SAFETY: the caller honours fopen(3)'s contract for both strings.
             unsafe { consider(Base::CurrentDir, path, mode_reads_only(mode)) };
@@ -164,7 +176,9 @@ macro_rules! freopen_detour {
         ///
         /// # Safety
         /// Same contract as the libc function.
-        #[no_mangle]
+        // SAFETY: exported under libc's name on purpose, to interpose it;
+        // the signature is libc's, and the body calls through to libc's.
+        #[unsafe(no_mangle)]
         pub unsafe extern "C" fn $name(path: *const c_char, mode: *const c_char, stream: *mut FILE) -> *mut FILE {
             // SAFETY: the caller honours freopen(3)'s contract; a null path
             // (only a mode change) is skipped by `consider`.

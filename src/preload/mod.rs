@@ -26,20 +26,28 @@ fn forkmon_preload_init() {
 }
 
 fn initialise() {
-    let Some(_bypass) = guard::Bypass::enter() else { return };
-    let Some(own_path) = sys::own_library_path() else { return };
-    let Some(preload) = std::env::var_os(PRELOAD) else { return };
+    let Some(_bypass) = guard::Bypass::enter() else {
+        return;
+    };
+    let Some(own_path) = sys::own_library_path() else {
+        return;
+    };
+    let Some(preload) = std::env::var_os(PRELOAD) else {
+        return;
+    };
     let (preloaded, others) = without_self(&preload, &own_path);
     if !preloaded {
         // Loaded by Lua's require: the Lua module switches forkmon on.
         return;
     }
     // Programs this one starts must not inherit forkmon.
-    // (set_var/remove_var: the process is still single-threaded here.)
     if others.is_empty() {
-        std::env::remove_var(PRELOAD);
+        // SAFETY: library constructors run before main, while the process
+        // has one thread, so nothing reads the environment concurrently.
+        unsafe { std::env::remove_var(PRELOAD) };
     } else {
-        std::env::set_var(PRELOAD, others);
+        // SAFETY: as above.
+        unsafe { std::env::set_var(PRELOAD, others) };
     }
     if sys::is_secure_execution() {
         return;
@@ -48,7 +56,10 @@ fn initialise() {
         Ok(config) => gate::switch_on(config),
         Err((output, errors)) => {
             // A setting that was not applied is always said, even when quiet.
-            crate::log::set_output(crate::log::Output { quiet: false, ..output });
+            crate::log::set_output(crate::log::Output {
+                quiet: false,
+                ..output
+            });
             for error in errors {
                 warn!("{error}; forkmon is off and the program runs unwatched");
             }
@@ -70,7 +81,11 @@ fn without_self(preload: &OsStr, own_path: &Path) -> (bool, OsString) {
     };
     let mut found = false;
     let mut others: Vec<&[u8]> = Vec::new();
-    for entry in preload.as_bytes().split(|&b| b == b':' || b == b' ').filter(|e| !e.is_empty()) {
+    for entry in preload
+        .as_bytes()
+        .split(|&b| b == b':' || b == b' ')
+        .filter(|e| !e.is_empty())
+    {
         if is_own(entry) {
             found = true;
         } else {
@@ -87,8 +102,10 @@ mod tests {
     #[test]
     fn only_this_library_leaves_ld_preload() {
         let own = Path::new("/opt/forkmon/forkmon.so");
-        let (found, others) =
-            without_self(OsStr::new("/usr/lib/a.so /opt/forkmon/forkmon.so:/usr/lib/b.so"), own);
+        let (found, others) = without_self(
+            OsStr::new("/usr/lib/a.so /opt/forkmon/forkmon.so:/usr/lib/b.so"),
+            own,
+        );
         assert!(found);
         assert_eq!(others, OsString::from("/usr/lib/a.so:/usr/lib/b.so"));
         let (found, others) = without_self(OsStr::new("/usr/lib/a.so"), own);

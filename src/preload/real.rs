@@ -1,10 +1,10 @@
 //! The libc functions the hooks stand in front of, found once with
 //! `dlsym(RTLD_NEXT)`.
 
-use std::ffi::{c_char, c_int, CStr};
+use std::ffi::{CStr, c_char, c_int};
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use libc::{mode_t, FILE};
+use libc::{FILE, mode_t};
 
 pub type Open = unsafe extern "C" fn(*const c_char, c_int, mode_t) -> c_int;
 pub type OpenFortified = unsafe extern "C" fn(*const c_char, c_int) -> c_int;
@@ -21,7 +21,10 @@ pub struct Symbol {
 
 impl Symbol {
     pub const fn new(name: &'static CStr) -> Symbol {
-        Symbol { name, address: AtomicPtr::new(std::ptr::null_mut()) }
+        Symbol {
+            name,
+            address: AtomicPtr::new(std::ptr::null_mut()),
+        }
     }
 
     /// The next definition after this library's, or null if there is none.

@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use inotify::{EventMask, Inotify};
 use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::socket::{recv, MsgFlags};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::socket::{MsgFlags, recv};
 use nix::unistd::Pid;
 
 use super::protocol::Registration;
@@ -95,7 +95,10 @@ fn read_events(inotify: &mut Inotify, buffer: &mut [u8], list: &mut Watchlist) {
                 warn!("too many file events at once: some changes may have been missed");
                 continue;
             }
-            if event.mask.intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF) {
+            if event
+                .mask
+                .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF)
+            {
                 list.directory_gone(watch, now);
                 continue;
             }
@@ -132,7 +135,10 @@ fn file_event(mask: EventMask) -> Option<FileEvent> {
 /// Reports and sends what the watchlist decided; returns when to look again.
 fn act(outcome: Outcome, list: &mut Watchlist) -> Option<Instant> {
     for path in &outcome.gone {
-        warn!("'{}' was removed; its checkpoint waits for it to come back", shown(path));
+        warn!(
+            "'{}' was removed; its checkpoint waits for it to come back",
+            shown(path)
+        );
     }
     let mut resume = outcome.resume;
     while let Some(order) = resume.take() {
@@ -141,7 +147,10 @@ fn act(outcome: Outcome, list: &mut Watchlist) -> Option<Instant> {
         match sys::send_with_value(holder, sys::resume_signal(), order.number) {
             Ok(()) => {}
             Err(_) => {
-                warn!("the checkpoint of '{}' is gone; resuming from the one before it", shown(&order.from));
+                warn!(
+                    "the checkpoint of '{}' is gone; resuming from the one before it",
+                    shown(&order.from)
+                );
                 resume = list.holder_gone(order.depth, order.changed, Instant::now());
                 if resume.is_none() {
                     warn!("no checkpoint is left: restart the program");
@@ -153,9 +162,17 @@ fn act(outcome: Outcome, list: &mut Watchlist) -> Option<Instant> {
 }
 
 fn announce(order: &Resume) {
-    let changed: Vec<String> = order.changed.iter().map(|p| format!("'{}'", shown(p))).collect();
+    let changed: Vec<String> = order
+        .changed
+        .iter()
+        .map(|p| format!("'{}'", shown(p)))
+        .collect();
     if order.changed.len() == 1 && order.changed.first() == Some(&order.from) {
-        change!("{} changed, resuming from it (resume #{})", changed.join(", "), order.number);
+        change!(
+            "{} changed, resuming from it (resume #{})",
+            changed.join(", "),
+            order.number
+        );
     } else {
         change!(
             "{} changed, resuming from '{}' (resume #{})",

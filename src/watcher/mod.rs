@@ -41,9 +41,13 @@ pub fn directory_events() -> WatchMask {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
-    #[error("cannot start inotify: {limit}; raise it with: sudo sysctl fs.inotify.max_user_instances=1024")]
+    #[error(
+        "cannot start inotify: {limit}; raise it with: sudo sysctl fs.inotify.max_user_instances=1024"
+    )]
     Instances { limit: String },
-    #[error("cannot watch '{dir}': {limit}; raise it with: sudo sysctl fs.inotify.max_user_watches=524288")]
+    #[error(
+        "cannot watch '{dir}': {limit}; raise it with: sudo sysctl fs.inotify.max_user_watches=524288"
+    )]
     Watches { dir: String, limit: String },
     #[error("cannot watch '{dir}': {source}")]
     Watch { dir: String, source: io::Error },
@@ -73,7 +77,9 @@ impl WatcherLink {
     /// Forks the watcher process. Called once, by the first checkpoint.
     pub fn spawn(timing: Timing) -> Result<WatcherLink, WatchError> {
         let inotify = Inotify::init().map_err(|e| match e.raw_os_error() {
-            Some(libc::EMFILE) => WatchError::Instances { limit: limit("max_user_instances") },
+            Some(libc::EMFILE) => WatchError::Instances {
+                limit: limit("max_user_instances"),
+            },
             _ => WatchError::Inotify(e),
         })?;
         let (ours, theirs) = socket::socketpair(
@@ -90,7 +96,11 @@ impl WatcherLink {
                 drop(ours);
                 event_loop::run(parent, inotify, theirs, timing)
             }
-            ForkResult::Parent { child } => Ok(WatcherLink { inotify, socket: ours, pid: child }),
+            ForkResult::Parent { child } => Ok(WatcherLink {
+                inotify,
+                socket: ours,
+                pid: child,
+            }),
         }
     }
 
@@ -104,10 +114,14 @@ impl WatcherLink {
         let shown = || crate::log::shown(dir).into_owned();
         match self.inotify.watches().add(path, directory_events()) {
             Ok(watch) => Ok(watch.get_watch_descriptor_id()),
-            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
-                Err(WatchError::Watches { dir: shown(), limit: limit("max_user_watches") })
-            }
-            Err(source) => Err(WatchError::Watch { dir: shown(), source }),
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => Err(WatchError::Watches {
+                dir: shown(),
+                limit: limit("max_user_watches"),
+            }),
+            Err(source) => Err(WatchError::Watch {
+                dir: shown(),
+                source,
+            }),
         }
     }
 

@@ -69,17 +69,32 @@ mod tests {
     #[test]
     fn a_registration_survives_the_round_trip() {
         let registration = Registration {
-            lineage: vec![Link { holder: 10, generation: 0 }, Link { holder: 11, generation: 7 }],
+            lineage: vec![
+                Link {
+                    holder: 10,
+                    generation: 0,
+                },
+                Link {
+                    holder: 11,
+                    generation: 7,
+                },
+            ],
             dir_watch: 3,
             path: b"/tmp/app/m\xffod.lua".to_vec(),
         };
-        assert_eq!(Registration::decode(&registration.encode()), Some(registration));
+        assert_eq!(
+            Registration::decode(&registration.encode()),
+            Some(registration)
+        );
     }
 
     #[test]
     fn truncated_or_odd_packets_are_refused() {
         let registration = Registration {
-            lineage: vec![Link { holder: 10, generation: 0 }],
+            lineage: vec![Link {
+                holder: 10,
+                generation: 0,
+            }],
             dir_watch: 3,
             path: b"/a".to_vec(),
         };

@@ -93,7 +93,12 @@ pub struct Stale;
 
 impl Watchlist {
     pub fn new(timing: Timing) -> Watchlist {
-        Watchlist { checkpoints: Vec::new(), timing, ignore_until: None, resumes: 0 }
+        Watchlist {
+            checkpoints: Vec::new(),
+            timing,
+            ignore_until: None,
+            resumes: 0,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -129,8 +134,10 @@ impl Watchlist {
         if self.ignore_until.is_some_and(|until| now < until) {
             return;
         }
-        let Some(checkpoint) =
-            self.checkpoints.iter_mut().find(|c| c.dir_watch == dir_watch && c.name() == name)
+        let Some(checkpoint) = self
+            .checkpoints
+            .iter_mut()
+            .find(|c| c.dir_watch == dir_watch && c.name() == name)
         else {
             return;
         };
@@ -200,7 +207,9 @@ impl Watchlist {
         }
         let mut earliest = None;
         for (depth, checkpoint) in self.checkpoints.iter_mut().enumerate() {
-            let Some(change) = checkpoint.change.as_mut() else { continue };
+            let Some(change) = checkpoint.change.as_mut() else {
+                continue;
+            };
             if change.gone && !exists(&checkpoint.path) {
                 if !change.gone_reported {
                     change.gone_reported = true;
@@ -229,7 +238,12 @@ impl Watchlist {
 
     /// The holder at `depth` is gone: drop it and the checkpoints after it,
     /// and resume from the one before it, if any.
-    pub fn holder_gone(&mut self, depth: usize, changed: Vec<Vec<u8>>, now: Instant) -> Option<Resume> {
+    pub fn holder_gone(
+        &mut self,
+        depth: usize,
+        changed: Vec<Vec<u8>>,
+        now: Instant,
+    ) -> Option<Resume> {
         self.checkpoints.truncate(depth);
         let before = depth.checked_sub(1)?;
         let checkpoint = self.checkpoints.get(before)?;
@@ -270,7 +284,11 @@ mod tests {
     const MS: Duration = Duration::from_millis(1);
 
     fn timing() -> Timing {
-        Timing { restart_delay: 10 * MS, ignore_delay: Duration::ZERO, writer_wait: 1000 * MS }
+        Timing {
+            restart_delay: 10 * MS,
+            ignore_delay: Duration::ZERO,
+            writer_wait: 1000 * MS,
+        }
     }
 
     /// Checkpoints for a.lua, b.lua, c.lua in /app (dir watch 1), holders
@@ -279,10 +297,17 @@ mod tests {
         let mut list = Watchlist::new(timing());
         let mut lineage = Vec::new();
         for (i, name) in ["a", "b", "c"].iter().enumerate() {
-            lineage.push(Link { holder: 100 + i as i32, generation: 0 });
+            lineage.push(Link {
+                holder: 100 + i as i32,
+                generation: 0,
+            });
             let path = format!("/app/{name}.lua").into_bytes();
-            list.register(Registration { lineage: lineage.clone(), dir_watch: 1, path })
-                .expect("fresh");
+            list.register(Registration {
+                lineage: lineage.clone(),
+                dir_watch: 1,
+                path,
+            })
+            .expect("fresh");
         }
         list
     }
@@ -323,7 +348,10 @@ mod tests {
             }
             let resume = list.settle(t0 + 50 * MS, always).resume.expect("settled");
             assert_eq!(resume.depth, 2, "{events:?}");
-            assert!(list.settle(t0 + 100 * MS, always).resume.is_none(), "{events:?}");
+            assert!(
+                list.settle(t0 + 100 * MS, always).resume.is_none(),
+                "{events:?}"
+            );
         }
     }
 
@@ -343,7 +371,10 @@ mod tests {
         list.file_event(1, b"b.lua", MovedIn, t0 + 5 * MS);
         let resume = list.settle(t0 + 15 * MS, always).resume.expect("settled");
         assert_eq!(resume.depth, 1);
-        assert_eq!(resume.changed, vec![b"/app/b.lua".to_vec(), b"/app/c.lua".to_vec()]);
+        assert_eq!(
+            resume.changed,
+            vec![b"/app/b.lua".to_vec(), b"/app/c.lua".to_vec()]
+        );
         assert!(list.settle(t0 + 100 * MS, always).resume.is_none());
     }
 
@@ -358,7 +389,10 @@ mod tests {
         assert!(first.resume.is_none());
         assert_eq!(list.settle(t0 + 40 * MS, never), Outcome::default());
         list.file_event(1, b"b.lua", MovedIn, t0 + 50 * MS);
-        assert_eq!(list.settle(t0 + 60 * MS, never).resume.map(|r| r.depth), Some(1));
+        assert_eq!(
+            list.settle(t0 + 60 * MS, never).resume.map(|r| r.depth),
+            Some(1)
+        );
     }
 
     #[test]
@@ -379,13 +413,31 @@ mod tests {
         assert_eq!(resume.number, 1);
         // The killed run's child of holder 100 still had generation 0.
         let stale = Registration {
-            lineage: vec![Link { holder: 100, generation: 0 }, Link { holder: 555, generation: 0 }],
+            lineage: vec![
+                Link {
+                    holder: 100,
+                    generation: 0,
+                },
+                Link {
+                    holder: 555,
+                    generation: 0,
+                },
+            ],
             dir_watch: 1,
             path: b"/app/b.lua".to_vec(),
         };
         assert_eq!(list.register(stale), Err(Stale));
         let fresh = Registration {
-            lineage: vec![Link { holder: 100, generation: 1 }, Link { holder: 556, generation: 0 }],
+            lineage: vec![
+                Link {
+                    holder: 100,
+                    generation: 1,
+                },
+                Link {
+                    holder: 556,
+                    generation: 0,
+                },
+            ],
             dir_watch: 1,
             path: b"/app/b.lua".to_vec(),
         };
@@ -397,18 +449,35 @@ mod tests {
     fn a_dead_holder_falls_back_to_the_checkpoint_before_it() {
         let mut list = three();
         let t0 = Instant::now();
-        let resume = list.holder_gone(2, vec![b"/app/c.lua".to_vec()], t0).expect("b remains");
+        let resume = list
+            .holder_gone(2, vec![b"/app/c.lua".to_vec()], t0)
+            .expect("b remains");
         assert_eq!((resume.holder, resume.depth, resume.number), (101, 1, 1));
         assert_eq!(list.len(), 2);
-        assert!(Watchlist::new(timing()).holder_gone(0, vec![], t0).is_none());
+        assert!(
+            Watchlist::new(timing())
+                .holder_gone(0, vec![], t0)
+                .is_none()
+        );
     }
 
     #[test]
     fn the_ignore_delay_drops_changes_right_after_a_resume() {
-        let mut list = Watchlist::new(Timing { ignore_delay: 200 * MS, ..timing() });
-        let link = Link { holder: 1, generation: 0 };
+        let mut list = Watchlist::new(Timing {
+            ignore_delay: 200 * MS,
+            ..timing()
+        });
+        let link = Link {
+            holder: 1,
+            generation: 0,
+        };
         let path = b"/app/a.lua".to_vec();
-        list.register(Registration { lineage: vec![link], dir_watch: 1, path }).expect("fresh");
+        list.register(Registration {
+            lineage: vec![link],
+            dir_watch: 1,
+            path,
+        })
+        .expect("fresh");
         let t0 = Instant::now();
         list.file_event(1, b"a.lua", MovedIn, t0);
         assert!(list.settle(t0 + 10 * MS, always).resume.is_some());

@@ -9,7 +9,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,19 +17,27 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 /// Generous: a loaded 2-core machine may be slow, and a deadline only bounds
 /// a failing test.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
-/// The library under test, as `cargo test` built it.
+/// The library under test, as `cargo test` built it for this run: beside
+/// the test executable in target/<profile>/deps (cargo only copies it up to
+/// target/<profile> on `cargo build`).
 pub fn library() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
-    let lib = dir.join("libforkmon.so");
-    assert!(lib.exists(), "{} is missing: run the tests with cargo test", lib.display());
+    let lib = exe
+        .parent()
+        .expect("target/<profile>/deps")
+        .join("libforkmon.so");
+    assert!(
+        lib.exists(),
+        "{} is missing: run the tests with cargo test",
+        lib.display()
+    );
     lib
 }
 
@@ -40,8 +48,8 @@ impl Scratch {
     pub fn new(name: &str) -> Scratch {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir()
-            .join(format!("forkmon-test-{}-{name}-{n}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("forkmon-test-{}-{name}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).expect("create scratch dir");
         Scratch(dir)
@@ -97,8 +105,13 @@ pub enum Save {
     DeleteRecreate,
 }
 
-pub const ALL_SAVES: [Save; 5] =
-    [Save::InPlace, Save::TruncateThenWrite, Save::RenameOver, Save::VimBackup, Save::DeleteRecreate];
+pub const ALL_SAVES: [Save; 5] = [
+    Save::InPlace,
+    Save::TruncateThenWrite,
+    Save::RenameOver,
+    Save::VimBackup,
+    Save::DeleteRecreate,
+];
 
 pub fn save(path: &Path, content: &str, how: Save) {
     let sibling = |suffix: &str| {
@@ -112,8 +125,16 @@ pub fn save(path: &Path, content: &str, how: Save) {
             file.write_all(content.as_bytes()).expect("write");
         }
         Save::TruncateThenWrite => {
-            OpenOptions::new().write(true).open(path).expect("open").set_len(0).expect("truncate");
-            let mut file = OpenOptions::new().write(true).open(path).expect("open again");
+            OpenOptions::new()
+                .write(true)
+                .open(path)
+                .expect("open")
+                .set_len(0)
+                .expect("truncate");
+            let mut file = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .expect("open again");
             file.write_all(content.as_bytes()).expect("write");
         }
         Save::RenameOver => {
@@ -169,14 +190,21 @@ impl Launch {
     /// `program args...` with forkmon preloaded and `filter`.
     pub fn preloaded(program: impl AsRef<OsStr>, filter: &str) -> Launch {
         let mut launch = Launch::plain(program);
-        launch.command.env("LD_PRELOAD", library()).env("FORKMON_FILTER", filter);
+        launch
+            .command
+            .env("LD_PRELOAD", library())
+            .env("FORKMON_FILTER", filter);
         launch
     }
 
     /// `program` without forkmon options (for tests that set them).
     pub fn plain(program: impl AsRef<OsStr>) -> Launch {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let marker = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let marker = format!(
+            "{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
         let mut command = Command::new(program);
         command
             .env_remove("LD_PRELOAD")
@@ -247,16 +275,27 @@ impl Launch {
                     continue;
                 }
                 // Ends with EIO once every holder of the terminal is gone.
-                let Ok(n) = reader.read(&mut buffer) else { break };
+                let Ok(n) = reader.read(&mut buffer) else {
+                    break;
+                };
                 if n == 0 {
                     break;
                 }
                 let (lock, changed) = &*sink;
-                lock.lock().expect("output lock").extend_from_slice(&buffer[..n]);
+                lock.lock()
+                    .expect("output lock")
+                    .extend_from_slice(&buffer[..n]);
                 changed.notify_all();
             }
         });
-        Session { child, terminal: Some(master), hung_up, output, marker: self.marker, reaped: false }
+        Session {
+            child,
+            terminal: Some(master),
+            hung_up,
+            output,
+            marker: self.marker,
+            reaped: false,
+        }
     }
 }
 
@@ -273,7 +312,11 @@ impl Session {
 
     /// What the program itself printed: the output without forkmon's lines.
     pub fn program_output(&self) -> String {
-        self.output().lines().filter(|l| !l.starts_with("[forkmon]")).map(|l| format!("{l}\n")).collect()
+        self.output()
+            .lines()
+            .filter(|l| !l.starts_with("[forkmon]"))
+            .map(|l| format!("{l}\n"))
+            .collect()
     }
 
     pub fn count(&self, needle: &str) -> usize {
@@ -291,7 +334,10 @@ impl Session {
                 return;
             }
             let left = DEADLINE.saturating_sub(start.elapsed());
-            assert!(!left.is_zero(), "waited {DEADLINE:?} for {times}x {needle:?}; output:\n{text}");
+            assert!(
+                !left.is_zero(),
+                "waited {DEADLINE:?} for {times}x {needle:?}; output:\n{text}"
+            );
             bytes = changed.wait_timeout(bytes, left).expect("output lock").0;
         }
     }
@@ -326,13 +372,24 @@ impl Session {
     pub fn processes(&self) -> Vec<Process> {
         let needle = format!("FORKMON_TEST_MARKER={}", self.marker);
         let mut found = Vec::new();
-        let Ok(entries) = fs::read_dir("/proc") else { return found };
+        let Ok(entries) = fs::read_dir("/proc") else {
+            return found;
+        };
         for entry in entries.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
                 continue;
             };
-            let Ok(environ) = fs::read(format!("/proc/{pid}/environ")) else { continue };
-            if !environ.split(|&b| b == 0).any(|var| var == needle.as_bytes()) {
+            let Ok(environ) = fs::read(format!("/proc/{pid}/environ")) else {
+                continue;
+            };
+            if !environ
+                .split(|&b| b == 0)
+                .any(|var| var == needle.as_bytes())
+            {
                 continue;
             }
             if let Some(process) = stat(pid) {
@@ -344,11 +401,18 @@ impl Session {
 
     /// Processes still running (not zombies).
     pub fn live(&self) -> Vec<Process> {
-        self.processes().into_iter().filter(|p| p.state != 'Z').collect()
+        self.processes()
+            .into_iter()
+            .filter(|p| p.state != 'Z')
+            .collect()
     }
 
     /// Waits until `ready` holds for the processes of the tree.
-    pub fn wait_for_processes(&self, what: &str, ready: impl Fn(&[Process]) -> bool) -> Vec<Process> {
+    pub fn wait_for_processes(
+        &self,
+        what: &str,
+        ready: impl Fn(&[Process]) -> bool,
+    ) -> Vec<Process> {
         let start = Instant::now();
         loop {
             let processes = self.processes();
@@ -370,15 +434,26 @@ impl Session {
     pub fn assert_all_gone(&mut self) {
         let start = Instant::now();
         while !self.reaped {
-            if self.child.try_wait().expect("wait for the program").is_some() {
+            if self
+                .child
+                .try_wait()
+                .expect("wait for the program")
+                .is_some()
+            {
                 self.reaped = true;
             } else {
-                assert!(start.elapsed() < DEADLINE, "the program did not end:\n{}", self.output());
+                assert!(
+                    start.elapsed() < DEADLINE,
+                    "the program did not end:\n{}",
+                    self.output()
+                );
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
         self.wait_for_processes("every process of the tree to end", |processes| {
-            processes.iter().all(|p| p.state == 'Z' && !is_alive(p.ppid))
+            processes
+                .iter()
+                .all(|p| p.state == 'Z' && !is_alive(p.ppid))
         });
     }
 
@@ -390,7 +465,11 @@ impl Session {
                 self.reaped = true;
                 return status;
             }
-            assert!(start.elapsed() < DEADLINE, "the program did not end:\n{}", self.output());
+            assert!(
+                start.elapsed() < DEADLINE,
+                "the program did not end:\n{}",
+                self.output()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -430,7 +509,12 @@ fn stat(pid: i32) -> Option<Process> {
     let mut rest = text.get(close + 2..)?.split_whitespace();
     let state = rest.next()?.chars().next()?;
     let ppid = rest.next()?.parse().ok()?;
-    Some(Process { pid, ppid, state, name })
+    Some(Process {
+        pid,
+        ppid,
+        state,
+        name,
+    })
 }
 
 impl Drop for Session {
@@ -466,10 +550,14 @@ pub fn chain(processes: &[Process], root: i32) -> Vec<i32> {
 
 /// Number of inotify descriptors a process holds.
 pub fn inotify_fds(pid: i32) -> usize {
-    let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fd")) else { return 0 };
+    let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return 0;
+    };
     entries
         .flatten()
-        .filter(|e| fs::read_link(e.path()).is_ok_and(|t| t.to_string_lossy() == "anon_inode:inotify"))
+        .filter(|e| {
+            fs::read_link(e.path()).is_ok_and(|t| t.to_string_lossy() == "anon_inode:inotify")
+        })
         .count()
 }
 
@@ -482,7 +570,10 @@ pub struct LuaApp {
 impl LuaApp {
     pub fn new(test: &str, modules: &[&str], main_tail: &str) -> LuaApp {
         let dir = Scratch::new(test);
-        let requires: String = modules.iter().map(|m| format!("require \"{m}\"\n")).collect();
+        let requires: String = modules
+            .iter()
+            .map(|m| format!("require \"{m}\"\n"))
+            .collect();
         dir.write(
             "main.lua",
             &format!(
@@ -490,7 +581,10 @@ impl LuaApp {
             ),
         );
         for module in modules {
-            dir.write(&format!("{module}.lua"), &format!("print(\"{module}=1\")\n"));
+            dir.write(
+                &format!("{module}.lua"),
+                &format!("print(\"{module}=1\")\n"),
+            );
         }
         LuaApp { dir }
     }
@@ -502,6 +596,8 @@ impl LuaApp {
     /// Runs `lua5.4 main.lua` in the app's directory with forkmon preloaded
     /// (modules are found through package.path's "./?.lua": relative opens).
     pub fn launch(&self) -> Launch {
-        Launch::preloaded("lua5.4", "%.lua$").arg("main.lua").dir(&self.dir.0)
+        Launch::preloaded("lua5.4", "%.lua$")
+            .arg("main.lua")
+            .dir(&self.dir.0)
     }
 }
