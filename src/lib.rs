@@ -12,6 +12,7 @@
 //!   matcher, path normalisation and the `[forkmon]` messages.
 //! - `sys`: the small set of raw system calls nix does not wrap.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod config;

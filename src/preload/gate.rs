@@ -26,6 +26,11 @@ pub fn switch_on(config: Config) {
     }
 }
 
+/// Whether the hooks are on (a single atomic load, for the hot path).
+pub fn is_on() -> bool {
+    ON.load(Ordering::Acquire)
+}
+
 /// Where the opened path is relative to.
 #[derive(Clone, Copy)]
 pub enum Base {
@@ -111,9 +116,4 @@ mod tests {
             assert!(!mode_reads_only(mode.as_bytes()), "{mode}");
         }
     }
-}
-
-/// Whether the hooks are on (a single atomic load, for the hot path).
-pub fn is_on() -> bool {
-    ON.load(Ordering::Acquire)
 }

@@ -271,7 +271,7 @@ impl Launch {
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                if !fds[0].revents().is_some_and(|r| !r.is_empty()) {
+                if fds[0].revents().is_none_or(|r| r.is_empty()) {
                     continue;
                 }
                 // Ends with EIO once every holder of the terminal is gone.
