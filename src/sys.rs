@@ -45,9 +45,18 @@ pub fn send_with_value(pid: Pid, signal: i32, value: u64) -> io::Result<()> {
     }
 }
 
-/// Waits for one of the blocked signals in `set`; returns its number, its
-/// sigqueue payload (0 if none) and the sender's pid.
-pub fn wait_signal(set: &SigSet) -> io::Result<(i32, u64)> {
+/// A signal taken by [`wait_signal`].
+pub struct Received {
+    pub signal: i32,
+    /// The sigqueue payload (meaningful only when `queued`).
+    pub value: u64,
+    /// Sent with sigqueue(3), not kill(2).
+    pub queued: bool,
+    pub sender: i32,
+}
+
+/// Waits for one of the blocked signals in `set`.
+pub fn wait_signal(set: &SigSet) -> io::Result<Received> {
     loop {
         // SAFETY: siginfo_t is plain data, so all-zero is a valid value.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
@@ -55,15 +64,32 @@ pub fn wait_signal(set: &SigSet) -> io::Result<(i32, u64)> {
         let signal = unsafe { libc::sigwaitinfo(set.as_ref(), &mut info) };
         if signal >= 0 {
             // SAFETY: for a signal sent by sigqueue the kernel filled
-            // si_value; for others it reads as 0 or junk we do not use.
-            let value = unsafe { info.si_value().sival_ptr } as usize as u64;
-            return Ok((signal, value));
+            // si_value and si_pid; for others they are not used.
+            let (value, sender) =
+                unsafe { (info.si_value().sival_ptr as usize as u64, info.si_pid()) };
+            let queued = info.si_code == libc::SI_QUEUE;
+            return Ok(Received {
+                signal,
+                value,
+                queued,
+                sender,
+            });
         }
         let error = io::Error::last_os_error();
         if error.kind() != io::ErrorKind::Interrupted {
             return Err(error);
         }
     }
+}
+
+/// Takes any pending signals of `set` without waiting (they are blocked).
+pub fn discard_pending(set: &SigSet) {
+    let zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid sigset and timespec; a null siginfo pointer is allowed.
+    while unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &zero) } > 0 {}
 }
 
 /// The signal a holder is told to resume with (a real-time signal, so it

@@ -117,7 +117,7 @@ fn two_hundred_watched_files_share_one_watcher_and_one_inotify_instance() {
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let app = LuaApp::new("many", &refs, "");
     let mut session = app.launch().start();
-    session.wait_for("done first");
+    session.wait_for("program exited with status 0");
     let processes = session.processes();
     let watchers: Vec<_> = processes
         .iter()

@@ -9,6 +9,23 @@ use nix::unistd::{ForkResult, Pid};
 
 use crate::{info, sys, warn};
 
+/// The mask of a holder (and of the watcher): every signal but those that
+/// end the tree. The program's handlers, its timers' SIGALRM and signals
+/// sent to the whole foreground group (SIGWINCH, SIGUSR1…) must not run in
+/// a frozen copy of it.
+pub fn blocked_signals() -> SigSet {
+    let mut set = SigSet::all();
+    for ending in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
+        set.remove(ending);
+    }
+    set
+}
+
 /// Signals a holder takes with sigwaitinfo rather than by handler.
 pub fn held_signals() -> SigSet {
     let mut set = SigSet::empty();
@@ -52,15 +69,15 @@ impl Holder {
 
     /// Holds until told to resume; returns the resume number, in the new
     /// child only.
+    /// The engine made this process a child subreaper before the fork, so
+    /// orphans of the run are re-parented here, to be killed and reaped.
     pub fn hold(mut self) -> u64 {
-        // Orphans of the replaced run are re-parented here, to be killed and
-        // reaped rather than left running.
-        let _ = nix::sys::prctl::set_child_subreaper(true);
         let waited = held_signals();
         loop {
             self.reap();
             match sys::wait_signal(&waited) {
-                Ok((signal, number)) if signal == sys::resume_signal() => {
+                Ok(received) if self.is_resume_order(&received) => {
+                    let number = received.value;
                     self.end_run();
                     sys::flush_stdio();
                     match sys::fork() {
@@ -82,6 +99,13 @@ impl Holder {
                 }
             }
         }
+    }
+
+    /// Only the watcher's queued signal is an order to resume.
+    fn is_resume_order(&self, received: &sys::Received) -> bool {
+        received.signal == sys::resume_signal()
+            && received.queued
+            && received.sender == self.watcher.as_raw()
     }
 
     /// Reaps every ended child; says once how the program ended.

@@ -18,11 +18,12 @@ use nix::unistd::{ForkResult, Pid};
 use crate::config::{Config, RESTART_TICKS};
 use crate::log::shown;
 use crate::paths::AbsolutePath;
-use crate::watcher::protocol::{Link, Registration};
+use crate::watcher::protocol::{Kind, Link, Registration};
 use crate::watcher::watchlist::Timing;
 use crate::watcher::{WatchError, WatcherLink};
 use crate::{info, sys, warn};
 use holder::Holder;
+pub use holder::blocked_signals;
 
 /// How long a writer may keep a changed file open before its change is
 /// taken as it is.
@@ -54,6 +55,9 @@ pub struct Engine {
     watcher: Option<WatcherLink>,
     /// Checkpoints stopped after an error (said once).
     stopped: bool,
+    /// The process this state belongs to: a copy the program forked by
+    /// itself (not through a checkpoint) makes no checkpoints.
+    pid: i32,
 }
 
 static ENGINE: Mutex<Option<Engine>> = Mutex::new(None);
@@ -76,6 +80,7 @@ pub fn start(config: &'static Config) {
             lineage: Vec::new(),
             watcher: None,
             stopped: false,
+            pid: nix::unistd::getpid().as_raw(),
         });
     }
 }
@@ -89,7 +94,15 @@ pub fn resume_count() -> u64 {
 /// unless the file has one already. Returns in the program (the first child,
 /// or a resumed one); the holder never returns from here.
 pub fn before_read(path: &AbsolutePath) {
-    if let Some(engine) = engine().as_mut() {
+    // Busy only if another thread of a threaded program is in here: that
+    // program gets no checkpoints anyway, and waiting could deadlock a copy
+    // it forks meanwhile.
+    let mut engine = match ENGINE.try_lock() {
+        Ok(engine) => engine,
+        Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => return,
+    };
+    if let Some(engine) = engine.as_mut() {
         engine.before_read(path);
     }
 }
@@ -97,6 +110,10 @@ pub fn before_read(path: &AbsolutePath) {
 impl Engine {
     fn before_read(&mut self, path: &AbsolutePath) {
         if self.stopped || self.tied.contains(path.as_bytes()) {
+            return;
+        }
+        if nix::unistd::getpid().as_raw() != self.pid {
+            self.stopped = true;
             return;
         }
         self.tied.insert(path.as_bytes().to_vec());
@@ -125,14 +142,38 @@ impl Engine {
             none => none.insert(WatcherLink::spawn(timing)?),
         };
         let dir_watch = watcher.watch_dir(path.split_parent().0)?;
-        info!("watch '{}'", shown(path.as_bytes()));
         let me = nix::unistd::getpid().as_raw();
-        // Blocked before the fork, so no SIGCHLD of the new child is lost.
+        let mut lineage = self.lineage.clone();
+        lineage.push(Link {
+            holder: me,
+            generation: 0,
+        });
+        let mut registration = Registration {
+            kind: Kind::Checkpoint,
+            lineage,
+            dir_watch,
+            path: path.as_bytes().to_vec(),
+        };
+        // Blocked before registering: a resume order that comes at once
+        // waits for the holder loop, and no SIGCHLD of the child is lost.
         let signals =
-            sys::take_over_signals(&holder::held_signals()).map_err(EngineError::Signals)?;
+            sys::take_over_signals(&holder::blocked_signals()).map_err(EngineError::Signals)?;
+        // Registered before the fork, so the watcher always learns of a
+        // checkpoint before any checkpoint made after it.
+        if let Err(error) = watcher.register(&registration) {
+            signals.restore();
+            return Err(error.into());
+        }
+        // Orphans of the child's run must come here, from its first moment.
+        let _ = nix::sys::prctl::set_child_subreaper(true);
+        info!("watch '{}'", shown(path.as_bytes()));
         sys::flush_stdio();
         match sys::fork() {
             Err(error) => {
+                let _ = nix::sys::prctl::set_child_subreaper(false);
+                registration.kind = Kind::Withdraw;
+                let _ = watcher.register(&registration);
+                sys::discard_pending(&holder::held_signals());
                 signals.restore();
                 Err(EngineError::Fork(error))
             }
@@ -145,24 +186,14 @@ impl Engine {
                 Ok(())
             }
             Ok(ForkResult::Parent { child }) => {
-                let mut lineage = self.lineage.clone();
-                lineage.push(Link {
-                    holder: me,
-                    generation: 0,
-                });
-                let registration = Registration {
-                    lineage,
-                    dir_watch,
-                    path: path.as_bytes().to_vec(),
-                };
-                if let Err(error) = watcher.register(&registration) {
-                    warn!(
-                        "{error}: changes of '{}' will not be seen",
-                        shown(path.as_bytes())
-                    );
-                }
                 let watcher_pid = watcher.pid();
-                let generation = Holder::new(child, watcher_pid, signals).hold();
+                let held = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    Holder::new(child, watcher_pid, signals).hold()
+                }));
+                // A panic must not send the holder back into the program.
+                let Ok(generation) = held else {
+                    sys::exit_now(1)
+                };
                 // Only a resumed child gets here.
                 RESUMES.store(generation, Ordering::Relaxed);
                 // SAFETY: a checkpoint is only made in a single-threaded
@@ -185,5 +216,6 @@ impl Engine {
             sys::exit_now(1);
         }
         self.lineage.push(link);
+        self.pid = nix::unistd::getpid().as_raw();
     }
 }

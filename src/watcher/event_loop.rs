@@ -57,7 +57,7 @@ fn become_watcher(parent: Pid) {
         sys::exit_now(0);
     }
     let _ = nix::sys::prctl::set_name(c"forkmon-watch");
-    let _ = sys::take_over_signals(&nix::sys::signal::SigSet::empty());
+    let _ = sys::take_over_signals(&crate::engine::blocked_signals());
 }
 
 fn receive_registrations(socket: &OwnedFd, packet: &mut [u8], list: &mut Watchlist) {

@@ -94,7 +94,11 @@ impl WatcherLink {
         match sys::fork().map_err(WatchError::Spawn)? {
             ForkResult::Child => {
                 drop(ours);
-                event_loop::run(parent, inotify, theirs, timing)
+                // A panic must not send the watcher back into the program.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    event_loop::run(parent, inotify, theirs, timing)
+                }));
+                sys::exit_now(1)
             }
             ForkResult::Parent { child } => Ok(WatcherLink {
                 inotify,

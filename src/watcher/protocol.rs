@@ -11,10 +11,20 @@ pub struct Link {
     pub generation: u64,
 }
 
-/// "I hold a new checkpoint for `path`": `lineage` ends with the new
-/// holder; `dir_watch` is the inotify watch of the file's directory.
+/// What a registration says about the checkpoint at the end of `lineage`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// "I am about to fork and hold a checkpoint for `path`."
+    Checkpoint = 1,
+    /// "The fork failed: forget that checkpoint."
+    Withdraw = 2,
+}
+
+/// A message to the watcher: `lineage` ends with the (new) holder;
+/// `dir_watch` is the inotify watch of the directory of `path`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Registration {
+    pub kind: Kind,
     pub lineage: Vec<Link>,
     pub dir_watch: i32,
     pub path: Vec<u8>,
@@ -22,7 +32,8 @@ pub struct Registration {
 
 impl Registration {
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(16 + self.lineage.len() * 12 + self.path.len());
+        let mut out = Vec::with_capacity(17 + self.lineage.len() * 12 + self.path.len());
+        out.push(self.kind as u8);
         out.extend_from_slice(&(self.lineage.len() as u32).to_le_bytes());
         for link in &self.lineage {
             out.extend_from_slice(&link.holder.to_le_bytes());
@@ -35,6 +46,11 @@ impl Registration {
 
     pub fn decode(bytes: &[u8]) -> Option<Registration> {
         let mut reader = Reader(bytes);
+        let kind = match reader.take::<1>()? {
+            [1] => Kind::Checkpoint,
+            [2] => Kind::Withdraw,
+            _ => return None,
+        };
         let count = u32::from_le_bytes(reader.take()?) as usize;
         let mut lineage = Vec::with_capacity(count.min(bytes.len() / 12));
         for _ in 0..count {
@@ -45,6 +61,7 @@ impl Registration {
         let dir_watch = i32::from_le_bytes(reader.take()?);
         let path = reader.0.to_vec();
         (!lineage.is_empty() && path.starts_with(b"/")).then_some(Registration {
+            kind,
             lineage,
             dir_watch,
             path,
@@ -69,6 +86,7 @@ mod tests {
     #[test]
     fn a_registration_survives_the_round_trip() {
         let registration = Registration {
+            kind: Kind::Withdraw,
             lineage: vec![
                 Link {
                     holder: 10,
@@ -91,6 +109,7 @@ mod tests {
     #[test]
     fn truncated_or_odd_packets_are_refused() {
         let registration = Registration {
+            kind: Kind::Checkpoint,
             lineage: vec![Link {
                 holder: 10,
                 generation: 0,
@@ -103,6 +122,7 @@ mod tests {
         for cut in 0..bytes.len() - 1 {
             assert_eq!(Registration::decode(&bytes[..cut]), None, "cut at {cut}");
         }
-        assert_eq!(Registration::decode(&u32::MAX.to_le_bytes()), None);
+        assert_eq!(Registration::decode(&[1, 255, 255, 255, 255]), None);
+        assert_eq!(Registration::decode(&[9, 0, 0, 0, 0]), None);
     }
 }

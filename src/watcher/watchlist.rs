@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::protocol::{Link, Registration};
+use super::protocol::{Kind, Link, Registration};
 
 /// What inotify said about a watched name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,18 +109,36 @@ impl Watchlist {
         self.checkpoints.is_empty()
     }
 
-    /// Adds a checkpoint, replacing any deeper ones (they belonged to a run
-    /// that has ended). Refuses one from a process that was already
-    /// replaced by a resume.
+    /// Adds a checkpoint at the end of the chain, or withdraws the last one.
+    /// Refuses a message from a process that is not the end of the current
+    /// chain: one a resume has replaced (its holders' generations are old),
+    /// or a copy the program forked by itself.
     pub fn register(&mut self, registration: Registration) -> Result<(), Stale> {
         let Some((&new, parents)) = registration.lineage.split_last() else {
             return Err(Stale);
         };
-        let current = self.checkpoints.get(..parents.len()).ok_or(Stale)?;
-        if !current.iter().map(|c| c.link).eq(parents.iter().copied()) {
+        if registration.kind == Kind::Withdraw {
+            let matches = self.checkpoints.len() == registration.lineage.len()
+                && self
+                    .checkpoints
+                    .iter()
+                    .map(|c| c.link)
+                    .eq(registration.lineage.iter().copied());
+            if !matches {
+                return Err(Stale);
+            }
+            self.checkpoints.pop();
+            return Ok(());
+        }
+        if self.checkpoints.len() != parents.len()
+            || !self
+                .checkpoints
+                .iter()
+                .map(|c| c.link)
+                .eq(parents.iter().copied())
+        {
             return Err(Stale);
         }
-        self.checkpoints.truncate(parents.len());
         self.checkpoints.push(Checkpoint {
             link: new,
             dir_watch: registration.dir_watch,
@@ -303,6 +321,7 @@ mod tests {
             });
             let path = format!("/app/{name}.lua").into_bytes();
             list.register(Registration {
+                kind: Kind::Checkpoint,
                 lineage: lineage.clone(),
                 dir_watch: 1,
                 path,
@@ -413,6 +432,7 @@ mod tests {
         assert_eq!(resume.number, 1);
         // The killed run's child of holder 100 still had generation 0.
         let stale = Registration {
+            kind: Kind::Checkpoint,
             lineage: vec![
                 Link {
                     holder: 100,
@@ -428,6 +448,7 @@ mod tests {
         };
         assert_eq!(list.register(stale), Err(Stale));
         let fresh = Registration {
+            kind: Kind::Checkpoint,
             lineage: vec![
                 Link {
                     holder: 100,
@@ -442,6 +463,34 @@ mod tests {
             path: b"/app/b.lua".to_vec(),
         };
         assert_eq!(list.register(fresh), Ok(()));
+        assert_eq!(list.len(), 2);
+    }
+
+    #[test]
+    fn only_the_end_of_the_chain_may_register_or_withdraw() {
+        let mut list = three();
+        let link = |holder| Link {
+            holder,
+            generation: 0,
+        };
+        let message = |kind, lineage: Vec<Link>| Registration {
+            kind,
+            lineage,
+            dir_watch: 1,
+            path: b"/app/x.lua".to_vec(),
+        };
+        // A copy the program forked by itself after b.lua, not a holder's child.
+        let fork = message(Kind::Checkpoint, vec![link(100), link(101), link(900)]);
+        assert_eq!(list.register(fork), Err(Stale));
+        assert_eq!(list.len(), 3);
+        let withdraw = message(Kind::Withdraw, vec![link(100), link(101)]);
+        assert_eq!(
+            list.register(withdraw),
+            Err(Stale),
+            "not the last checkpoint"
+        );
+        let withdraw = message(Kind::Withdraw, vec![link(100), link(101), link(102)]);
+        assert_eq!(list.register(withdraw), Ok(()));
         assert_eq!(list.len(), 2);
     }
 
@@ -473,6 +522,7 @@ mod tests {
         };
         let path = b"/app/a.lua".to_vec();
         list.register(Registration {
+            kind: Kind::Checkpoint,
             lineage: vec![link],
             dir_watch: 1,
             path,

@@ -177,6 +177,8 @@ pub struct Session {
     terminal: Option<OwnedFd>,
     hung_up: Arc<AtomicBool>,
     output: Arc<(Mutex<Vec<u8>>, Condvar)>,
+    /// Set by the reader once the terminal has no writer left.
+    closed: Arc<AtomicBool>,
     marker: String,
     reaped: bool,
 }
@@ -261,6 +263,8 @@ impl Launch {
         let sink = Arc::clone(&output);
         let hung_up = Arc::new(AtomicBool::new(false));
         let stop = Arc::clone(&hung_up);
+        let closed = Arc::new(AtomicBool::new(false));
+        let reader_closed = Arc::clone(&closed);
         std::thread::spawn(move || {
             let mut buffer = [0u8; 4096];
             loop {
@@ -287,12 +291,17 @@ impl Launch {
                     .extend_from_slice(&buffer[..n]);
                 changed.notify_all();
             }
+            reader_closed.store(true, Ordering::Release);
+            let (lock, changed) = &*sink;
+            let _guard = lock.lock().expect("output lock");
+            changed.notify_all();
         });
         Session {
             child,
             terminal: Some(master),
             hung_up,
             output,
+            closed,
             marker: self.marker,
             reaped: false,
         }
@@ -457,12 +466,14 @@ impl Session {
         });
     }
 
-    /// The exit status of the root, once it ended.
+    /// The exit status of the root, once it and every other process
+    /// holding the terminal ended and all their output was read.
     pub fn wait_exit(&mut self) -> std::process::ExitStatus {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 self.reaped = true;
+                self.wait_output_end(start);
                 return status;
             }
             assert!(
@@ -471,6 +482,22 @@ impl Session {
                 self.output()
             );
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Session {
+    fn wait_output_end(&self, start: Instant) {
+        let (lock, changed) = &*self.output;
+        let mut bytes = lock.lock().expect("output lock");
+        while !self.closed.load(Ordering::Acquire) {
+            let left = DEADLINE.saturating_sub(start.elapsed());
+            assert!(
+                !left.is_zero(),
+                "the terminal stayed open:\n{}",
+                String::from_utf8_lossy(&bytes)
+            );
+            bytes = changed.wait_timeout(bytes, left).expect("output lock").0;
         }
     }
 }
