@@ -5,6 +5,7 @@
 //! on unwatched; no value is silently replaced by a default.
 
 use std::ffi::OsString;
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::time::Duration;
 
 use crate::filter::{Filter, FilterError};
@@ -28,8 +29,10 @@ pub const DEFAULT_IGNORE_DELAY: Duration = Duration::ZERO;
 /// The longest delay accepted, so that a typo cannot freeze resumes.
 pub const MAX_DELAY_MS: u64 = 60_000;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Config {
+    /// The spec the filter was compiled from, to show and to change.
+    pub filter_spec: String,
     pub filter: Filter,
     pub output: Output,
     pub restart_delay: Duration,
@@ -40,10 +43,13 @@ pub struct Config {
 pub enum ConfigError {
     #[error("{FILTER} is not set: say which files to watch, for example {FILTER}='%.lua$'")]
     FilterUnset,
-    #[error("{FILTER}='{value}' has no pattern: give at least one, for example '%.lua$'")]
-    FilterEmpty { value: String },
-    #[error("{FILTER}: {source}")]
-    Filter { source: FilterError },
+    #[error("{var}='{value}' has no pattern: give at least one, for example '%.lua$'")]
+    FilterEmpty { var: &'static str, value: String },
+    #[error("{var}: {source}")]
+    Filter {
+        var: &'static str,
+        source: FilterError,
+    },
     #[error("{var}='{value}' is not a whole number of milliseconds")]
     NotANumber { var: &'static str, value: String },
     #[error("{var}='{value}' is negative: a delay is 0 or more milliseconds")]
@@ -146,10 +152,11 @@ fn delay(
     }
 }
 
-pub fn parse_filter(value: &str) -> Result<Filter, ConfigError> {
-    let filter = Filter::parse(value).map_err(|source| ConfigError::Filter { source })?;
+pub fn parse_filter(var: &'static str, value: &str) -> Result<Filter, ConfigError> {
+    let filter = Filter::parse(value).map_err(|source| ConfigError::Filter { var, source })?;
     if filter.is_empty() {
         return Err(ConfigError::FilterEmpty {
+            var,
             value: value.to_owned(),
         });
     }
@@ -181,10 +188,16 @@ pub fn load(
     default_filter: Option<&str>,
 ) -> Result<Config, (Output, Vec<ConfigError>)> {
     let (output, mut errors) = output(source, stderr_is_terminal);
+    let compile = |value: &str, errors: &mut Vec<ConfigError>| {
+        parse_filter(FILTER, value)
+            .map(|f| (value.to_owned(), f))
+            .map_err(|e| errors.push(e))
+            .ok()
+    };
     let filter = match text(source, FILTER) {
-        Ok(Some(value)) => parse_filter(&value).map_err(|e| errors.push(e)).ok(),
+        Ok(Some(value)) => compile(&value, &mut errors),
         Ok(None) => match default_filter {
-            Some(value) => parse_filter(value).map_err(|e| errors.push(e)).ok(),
+            Some(value) => compile(value, &mut errors),
             None => {
                 errors.push(ConfigError::FilterUnset);
                 None
@@ -202,8 +215,11 @@ pub fn load(
         .map_err(|e| errors.push(e))
         .ok();
     match (filter, restart_delay, ignore_delay) {
-        (Some(filter), Some(restart_delay), Some(ignore_delay)) if errors.is_empty() => {
+        (Some((filter_spec, filter)), Some(restart_delay), Some(ignore_delay))
+            if errors.is_empty() =>
+        {
             Ok(Config {
+                filter_spec,
                 filter,
                 output,
                 restart_delay,
@@ -212,6 +228,26 @@ pub fn load(
         }
         _ => Err((output, errors)),
     }
+}
+
+/// The options in force for this process: set by the way in that switched
+/// forkmon on, replaced by `forkmon.configure` from Lua. Published configs
+/// are leaked on purpose (a few per run at most), so that the hooks can read
+/// the current one without a lock.
+static ACTIVE: AtomicPtr<Config> = AtomicPtr::new(std::ptr::null_mut());
+
+pub fn active() -> Option<&'static Config> {
+    let current = ACTIVE.load(Ordering::Acquire);
+    // SAFETY: null or a pointer from Box::leak below, never freed or
+    // written through, so a shared 'static reference to it is valid.
+    unsafe { current.as_ref() }
+}
+
+/// Makes `config` the active one.
+pub fn publish(config: Config) -> &'static Config {
+    let leaked: &'static mut Config = Box::leak(Box::new(config));
+    ACTIVE.store(leaked, Ordering::Release);
+    leaked
 }
 
 #[cfg(test)]

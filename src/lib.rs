@@ -19,6 +19,7 @@ pub mod config;
 pub mod engine;
 pub mod filter;
 pub mod log;
+mod lua;
 pub mod paths;
 mod preload;
 mod sys;

@@ -15,7 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 use nix::sys::signal::Signal;
 use nix::unistd::{ForkResult, Pid};
 
-use crate::config::{Config, RESTART_TICKS};
+use crate::config::{self, RESTART_TICKS};
 use crate::log::shown;
 use crate::paths::AbsolutePath;
 use crate::watcher::protocol::{Kind, Link, Registration};
@@ -47,7 +47,6 @@ pub enum EngineError {
 
 /// Checkpoint state of one process; a child inherits its parent's copy.
 pub struct Engine {
-    config: &'static Config,
     /// Files that have a checkpoint in this process's past.
     tied: HashSet<Vec<u8>>,
     /// The holders above this process, first checkpoint first.
@@ -70,18 +69,25 @@ fn engine() -> MutexGuard<'static, Option<Engine>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Makes the engine ready with `config` (first caller wins).
-pub fn start(config: &'static Config) {
+/// Makes the engine ready (once).
+pub fn start() {
     let mut engine = engine();
     if engine.is_none() {
         *engine = Some(Engine {
-            config,
             tied: HashSet::new(),
             lineage: Vec::new(),
             watcher: None,
             stopped: false,
             pid: nix::unistd::getpid().as_raw(),
         });
+    }
+}
+
+/// Whether the watcher process exists (its delays are fixed from then on).
+pub fn watcher_started() -> bool {
+    match ENGINE.try_lock() {
+        Ok(engine) => engine.as_ref().is_some_and(|e| e.watcher.is_some()),
+        Err(_) => true,
     }
 }
 
@@ -107,7 +113,72 @@ pub fn before_read(path: &AbsolutePath) {
     }
 }
 
+/// Ties the existing files `paths` to a checkpoint without the filter
+/// (`forkmon.checkpoint` and `forkmon.watch` from Lua): with `here`, a new
+/// checkpoint at this point for all of them; otherwise the latest checkpoint
+/// of this run (a new one here if there is none). Returns how many files
+/// were newly tied.
+pub fn tie(paths: &[AbsolutePath], here: bool) -> usize {
+    let mut engine = match ENGINE.try_lock() {
+        Ok(engine) => engine,
+        Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => return 0,
+    };
+    match engine.as_mut() {
+        Some(engine) => engine.tie(paths, here),
+        None => 0,
+    }
+}
+
 impl Engine {
+    fn tie(&mut self, paths: &[AbsolutePath], here: bool) -> usize {
+        let fresh: Vec<&AbsolutePath> = paths
+            .iter()
+            .filter(|path| !self.tied.contains(path.as_bytes()))
+            .collect();
+        if self.stopped || fresh.is_empty() {
+            return 0;
+        }
+        if nix::unistd::getpid().as_raw() != self.pid {
+            self.stopped = true;
+            return 0;
+        }
+        for path in &fresh {
+            self.tied.insert(path.as_bytes().to_vec());
+        }
+        let (to_attach, result) = match fresh.split_first() {
+            Some((first, rest)) if here || self.lineage.is_empty() => {
+                (rest, self.checkpoint(first))
+            }
+            _ => (&fresh[..], Ok(())),
+        };
+        let result = result.and_then(|()| to_attach.iter().try_for_each(|path| self.attach(path)));
+        if let Err(error) = result {
+            self.stopped = true;
+            warn!("{error}; the program runs on without new checkpoints");
+            return 0;
+        }
+        fresh.len()
+    }
+
+    /// Ties `path` to the checkpoint this process runs under.
+    fn attach(&mut self, path: &AbsolutePath) -> Result<(), EngineError> {
+        let Some(watcher) = self.watcher.as_mut() else {
+            return Ok(());
+        };
+        let dir_watch = watcher.watch_dir(path.split_parent().0)?;
+        let lineage = self.lineage.clone();
+        let path_bytes = path.as_bytes().to_vec();
+        watcher.register(&Registration {
+            kind: Kind::Attach,
+            lineage,
+            dir_watch,
+            path: path_bytes,
+        })?;
+        info!("watch '{}'", shown(path.as_bytes()));
+        Ok(())
+    }
+
     fn before_read(&mut self, path: &AbsolutePath) {
         if self.stopped || self.tied.contains(path.as_bytes()) {
             return;
@@ -124,9 +195,13 @@ impl Engine {
     }
 
     fn timing(&self) -> Timing {
+        let (restart_delay, ignore_delay) = match config::active() {
+            Some(config) => (config.restart_delay, config.ignore_delay),
+            None => (config::DEFAULT_RESTART_DELAY, config::DEFAULT_IGNORE_DELAY),
+        };
         Timing {
-            restart_delay: self.config.restart_delay,
-            ignore_delay: self.config.ignore_delay,
+            restart_delay,
+            ignore_delay,
             writer_wait: WRITER_WAIT,
         }
     }

@@ -4,31 +4,42 @@
 //! Cheap checks come first (the access mode, whether forkmon is on), and
 //! nothing allocates or locks before the path matches the filter.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::config::Config;
+use crate::config::{self, Config};
 use crate::paths::{AbsolutePath, CAPACITY, is_kernel_path};
 use crate::{engine, sys, warn};
 
-static ON: AtomicBool = AtomicBool::new(false);
-static CONFIG: OnceLock<Config> = OnceLock::new();
 static BUDGET_WARNED: AtomicBool = AtomicBool::new(false);
 
-/// Turns the hooks on with `config` (once).
-pub fn switch_on(config: Config) {
-    if CONFIG.set(config).is_ok() {
-        if let Some(config) = CONFIG.get() {
-            crate::log::set_output(config.output);
-            engine::start(config);
-            ON.store(true, Ordering::Release);
-        }
+/// Turns forkmon on with `config`, unless a way in already did (then the
+/// first one's options stay: one registry, one set of options).
+pub fn switch_on(config: Config) -> bool {
+    if config::active().is_some() {
+        return false;
     }
+    let config = config::publish(config);
+    crate::log::set_output(config.output);
+    engine::start();
+    true
 }
 
-/// Whether the hooks are on (a single atomic load, for the hot path).
+/// Says each option that could not be applied; forkmon stays off. Said
+/// even when quiet: a setting the user made was not applied.
+pub fn report_unapplied(output: crate::log::Output, errors: &[config::ConfigError]) {
+    crate::log::set_output(crate::log::Output {
+        quiet: false,
+        ..output
+    });
+    for error in errors {
+        warn!("{error}; forkmon is off and the program runs unwatched");
+    }
+    crate::log::set_output(output);
+}
+
+/// Whether forkmon is on (a single atomic load, for the hot path).
 pub fn is_on() -> bool {
-    ON.load(Ordering::Acquire)
+    config::active().is_some()
 }
 
 /// Where the opened path is relative to.
@@ -52,10 +63,12 @@ pub fn mode_reads_only(mode: &[u8]) -> bool {
 
 /// Called by every hook before the real open, with the path as given.
 pub fn before_open(base: Base, path: &[u8]) {
-    if !ON.load(Ordering::Acquire) || path.is_empty() {
+    if path.is_empty() {
         return;
     }
-    let Some(config) = CONFIG.get() else { return };
+    let Some(config) = config::active() else {
+        return;
+    };
     let mut base_buffer = [0u8; CAPACITY];
     let base_path: &[u8] = if path.starts_with(b"/") {
         b"/"
@@ -91,6 +104,28 @@ pub fn before_open(base: Base, path: &[u8]) {
         return;
     }
     engine::before_read(&absolute);
+}
+
+/// `path` (relative to the current directory) as an absolute path, if it
+/// names an existing regular file.
+pub fn existing_file(path: &[u8]) -> Option<AbsolutePath> {
+    let mut base_buffer = [0u8; CAPACITY];
+    let base: &[u8] = if path.starts_with(b"/") {
+        b"/"
+    } else {
+        sys::current_dir(&mut base_buffer)?
+    };
+    let absolute = AbsolutePath::resolve(base, path)?;
+    is_regular_file(&absolute).then_some(absolute)
+}
+
+/// The gate for a path handed over by Lua: outside any re-entry, with
+/// panics kept from the interpreter.
+pub fn before_lua_read(path: &[u8]) {
+    let Some(_bypass) = super::guard::Bypass::enter() else {
+        return;
+    };
+    let _ = std::panic::catch_unwind(|| before_open(Base::CurrentDir, path));
 }
 
 fn is_regular_file(path: &AbsolutePath) -> bool {

@@ -1,6 +1,6 @@
 //! The `LD_PRELOAD` way in: the library constructor and the libc hooks.
 
-mod gate;
+pub(crate) mod gate;
 mod guard;
 mod hooks;
 mod real;
@@ -12,7 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::config::{self, Environment};
-use crate::{sys, warn};
+use crate::sys;
 
 const PRELOAD: &str = "LD_PRELOAD";
 
@@ -53,17 +53,8 @@ fn initialise() {
         return;
     }
     match config::load(&Environment, std::io::stderr().is_terminal(), None) {
-        Ok(config) => gate::switch_on(config),
-        Err((output, errors)) => {
-            // A setting that was not applied is always said, even when quiet.
-            crate::log::set_output(crate::log::Output {
-                quiet: false,
-                ..output
-            });
-            for error in errors {
-                warn!("{error}; forkmon is off and the program runs unwatched");
-            }
-        }
+        Ok(config) => drop(gate::switch_on(config)),
+        Err((output, errors)) => gate::report_unapplied(output, &errors),
     }
 }
 

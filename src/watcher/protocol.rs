@@ -18,6 +18,8 @@ pub enum Kind {
     Checkpoint = 1,
     /// "The fork failed: forget that checkpoint."
     Withdraw = 2,
+    /// "Tie `path` to the checkpoint at the end of `lineage` (my holder)."
+    Attach = 3,
 }
 
 /// A message to the watcher: `lineage` ends with the (new) holder;
@@ -49,6 +51,7 @@ impl Registration {
         let kind = match reader.take::<1>()? {
             [1] => Kind::Checkpoint,
             [2] => Kind::Withdraw,
+            [3] => Kind::Attach,
             _ => return None,
         };
         let count = u32::from_le_bytes(reader.take()?) as usize;

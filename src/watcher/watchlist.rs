@@ -46,17 +46,34 @@ struct Change {
     last: Instant,
 }
 
+/// A file whose change resumes from its checkpoint.
 #[derive(Debug)]
-struct Checkpoint {
-    link: Link,
+struct WatchedFile {
     dir_watch: i32,
     path: Vec<u8>,
     change: Option<Change>,
 }
 
-impl Checkpoint {
+impl WatchedFile {
     fn name(&self) -> &[u8] {
         crate::paths::split_parent(&self.path).1
+    }
+}
+
+/// A holder and the files tied to it: the one read at the checkpoint first,
+/// then any the program attached later (`forkmon.watch`).
+#[derive(Debug)]
+struct Checkpoint {
+    link: Link,
+    files: Vec<WatchedFile>,
+}
+
+impl Checkpoint {
+    fn path(&self) -> &[u8] {
+        self.files
+            .first()
+            .map(|f| f.path.as_slice())
+            .unwrap_or_default()
     }
 }
 
@@ -109,42 +126,43 @@ impl Watchlist {
         self.checkpoints.is_empty()
     }
 
-    /// Adds a checkpoint at the end of the chain, or withdraws the last one.
-    /// Refuses a message from a process that is not the end of the current
-    /// chain: one a resume has replaced (its holders' generations are old),
-    /// or a copy the program forked by itself.
+    /// Adds a checkpoint at the end of the chain, attaches a file to the last
+    /// one, or withdraws the last one. Refuses a message from a process that
+    /// is not the end of the current chain: one a resume has replaced (its
+    /// holders' generations are old), or a copy the program forked by itself.
     pub fn register(&mut self, registration: Registration) -> Result<(), Stale> {
         let Some((&new, parents)) = registration.lineage.split_last() else {
             return Err(Stale);
         };
-        if registration.kind == Kind::Withdraw {
-            let matches = self.checkpoints.len() == registration.lineage.len()
-                && self
-                    .checkpoints
-                    .iter()
-                    .map(|c| c.link)
-                    .eq(registration.lineage.iter().copied());
-            if !matches {
-                return Err(Stale);
-            }
-            self.checkpoints.pop();
-            return Ok(());
-        }
-        if self.checkpoints.len() != parents.len()
-            || !self
-                .checkpoints
-                .iter()
-                .map(|c| c.link)
-                .eq(parents.iter().copied())
-        {
-            return Err(Stale);
-        }
-        self.checkpoints.push(Checkpoint {
-            link: new,
+        let chain_is = |links: &[Link], checkpoints: &[Checkpoint]| {
+            checkpoints.len() == links.len()
+                && checkpoints.iter().map(|c| c.link).eq(links.iter().copied())
+        };
+        let file = WatchedFile {
             dir_watch: registration.dir_watch,
             path: registration.path,
             change: None,
-        });
+        };
+        match registration.kind {
+            Kind::Checkpoint if chain_is(parents, &self.checkpoints) => {
+                self.checkpoints.push(Checkpoint {
+                    link: new,
+                    files: vec![file],
+                });
+            }
+            Kind::Withdraw if chain_is(&registration.lineage, &self.checkpoints) => {
+                self.checkpoints.pop();
+            }
+            Kind::Attach if chain_is(&registration.lineage, &self.checkpoints) => {
+                // A resumed run attaches again what the replaced run attached.
+                if let Some(last) = self.checkpoints.last_mut() {
+                    if !last.files.iter().any(|f| f.path == file.path) {
+                        last.files.push(file);
+                    }
+                }
+            }
+            _ => return Err(Stale),
+        }
         Ok(())
     }
 
@@ -152,18 +170,19 @@ impl Watchlist {
         if self.ignore_until.is_some_and(|until| now < until) {
             return;
         }
-        let Some(checkpoint) = self
+        let Some(file) = self
             .checkpoints
             .iter_mut()
-            .find(|c| c.dir_watch == dir_watch && c.name() == name)
+            .flat_map(|c| c.files.iter_mut())
+            .find(|f| f.dir_watch == dir_watch && f.name() == name)
         else {
             return;
         };
-        if event == FileEvent::Closed && checkpoint.change.is_none() {
+        if event == FileEvent::Closed && file.change.is_none() {
             // Opened for writing and closed without a write: nothing changed.
             return;
         }
-        let change = checkpoint.change.get_or_insert(Change {
+        let change = file.change.get_or_insert(Change {
             writing: false,
             gone: false,
             gone_reported: false,
@@ -193,8 +212,9 @@ impl Watchlist {
         let names: Vec<Vec<u8>> = self
             .checkpoints
             .iter()
-            .filter(|c| c.dir_watch == dir_watch)
-            .map(|c| c.name().to_vec())
+            .flat_map(|c| c.files.iter())
+            .filter(|f| f.dir_watch == dir_watch)
+            .map(|f| f.name().to_vec())
             .collect();
         for name in names {
             self.file_event(dir_watch, &name, FileEvent::Removed, now);
@@ -205,7 +225,12 @@ impl Watchlist {
     /// is there now (a removed file may have come back unseen).
     pub fn settle(&mut self, now: Instant, exists: impl Fn(&[u8]) -> bool) -> Outcome {
         let mut outcome = Outcome::default();
-        let pending = || self.checkpoints.iter().filter_map(|c| c.change.as_ref());
+        let pending = || {
+            self.checkpoints
+                .iter()
+                .flat_map(|c| c.files.iter())
+                .filter_map(|f| f.change.as_ref())
+        };
         let Some(latest) = pending().map(|c| c.last).max() else {
             return outcome;
         };
@@ -225,28 +250,29 @@ impl Watchlist {
         }
         let mut earliest = None;
         for (depth, checkpoint) in self.checkpoints.iter_mut().enumerate() {
-            let Some(change) = checkpoint.change.as_mut() else {
-                continue;
-            };
-            if change.gone && !exists(&checkpoint.path) {
-                if !change.gone_reported {
-                    change.gone_reported = true;
-                    outcome.gone.push(checkpoint.path.clone());
+            let (link, from) = (checkpoint.link, checkpoint.path().to_vec());
+            for file in &mut checkpoint.files {
+                let Some(change) = file.change.as_mut() else {
+                    continue;
+                };
+                if change.gone && !exists(&file.path) {
+                    if !change.gone_reported {
+                        change.gone_reported = true;
+                        outcome.gone.push(file.path.clone());
+                    }
+                    continue;
                 }
-                continue;
+                earliest.get_or_insert(depth);
+                let resume = outcome.resume.get_or_insert_with(|| Resume {
+                    holder: link.holder,
+                    depth,
+                    number: 0,
+                    from: from.clone(),
+                    changed: Vec::new(),
+                });
+                resume.changed.push(file.path.clone());
+                file.change = None;
             }
-            earliest.get_or_insert(depth);
-            outcome.resume.get_or_insert_with(|| Resume {
-                holder: checkpoint.link.holder,
-                depth,
-                number: 0,
-                from: checkpoint.path.clone(),
-                changed: Vec::new(),
-            });
-            if let Some(resume) = outcome.resume.as_mut() {
-                resume.changed.push(checkpoint.path.clone());
-            }
-            checkpoint.change = None;
         }
         if let Some(depth) = earliest {
             self.start_resume(depth, now, &mut outcome);
@@ -270,7 +296,7 @@ impl Watchlist {
                 holder: checkpoint.link.holder,
                 depth: before,
                 number: 0,
-                from: checkpoint.path.clone(),
+                from: checkpoint.path().to_vec(),
                 changed,
             }),
             ..Outcome::default()
@@ -492,6 +518,33 @@ mod tests {
         let withdraw = message(Kind::Withdraw, vec![link(100), link(101), link(102)]);
         assert_eq!(list.register(withdraw), Ok(()));
         assert_eq!(list.len(), 2);
+    }
+
+    #[test]
+    fn an_attached_file_resumes_from_its_checkpoint() {
+        let mut list = three();
+        let lineage: Vec<Link> = (100..103)
+            .map(|holder| Link {
+                holder,
+                generation: 0,
+            })
+            .collect();
+        let level = b"/data/level.json".to_vec();
+        let attach = Registration {
+            kind: Kind::Attach,
+            lineage,
+            dir_watch: 2,
+            path: level,
+        };
+        assert_eq!(list.register(attach), Ok(()));
+        let t0 = Instant::now();
+        list.file_event(2, b"level.json", MovedIn, t0);
+        let resume = list.settle(t0 + 20 * MS, always).resume.expect("settled");
+        assert_eq!(
+            (resume.depth, resume.from.as_slice()),
+            (2, &b"/app/c.lua"[..])
+        );
+        assert_eq!(resume.changed, vec![b"/data/level.json".to_vec()]);
     }
 
     #[test]

@@ -41,6 +41,20 @@ pub fn library() -> PathBuf {
     lib
 }
 
+/// A `LUA_CPATH` that finds the library under test as `forkmon.so` (the
+/// name Lua's require looks for), in a directory of its own.
+pub fn module_path() -> String {
+    let dir = library().parent().expect("deps dir").join("lua-module");
+    let module = dir.join("forkmon.so");
+    fs::create_dir_all(&dir).expect("module dir");
+    // A symbolic link, so that it is the very file cargo test built.
+    if fs::read_link(&module).ok() != Some(library()) {
+        let _ = fs::remove_file(&module);
+        let _ = std::os::unix::fs::symlink(library(), &module);
+    }
+    format!("{}/?.so", dir.display())
+}
+
 /// A fresh directory under /tmp, removed on drop.
 pub struct Scratch(pub PathBuf);
 
@@ -618,6 +632,17 @@ impl LuaApp {
 
     pub fn module(&self, name: &str) -> PathBuf {
         self.dir.path(&format!("{name}.lua"))
+    }
+
+    /// Runs `lua5.4 -l forkmon main.lua` in the app's directory: the Lua
+    /// module way in, with no forkmon options (the module's default filter).
+    pub fn launch_module(&self) -> Launch {
+        Launch::plain("lua5.4")
+            .env("LUA_CPATH", module_path())
+            .arg("-l")
+            .arg("forkmon")
+            .arg("main.lua")
+            .dir(&self.dir.0)
     }
 
     /// Runs `lua5.4 main.lua` in the app's directory with forkmon preloaded

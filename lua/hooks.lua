@@ -1,0 +1,54 @@
+-- Installed once per Lua state by `require "forkmon"`: every way Lua code
+-- reads a file asks forkmon first, which may make a checkpoint there. The
+-- wrappers hand arguments, results and errors through untouched.
+local before_read = ...
+
+local function reads_only(mode)
+  return mode == nil or (type(mode) == "string" and mode:sub(1, 1) == "r" and not mode:find("+", 1, true))
+end
+
+local plain_open, plain_lines = io.open, io.lines
+local plain_dofile, plain_loadfile = dofile, loadfile
+
+-- Lua 5.1 has no package.searchpath.
+local searchpath = package.searchpath or function(name, path)
+  name = name:gsub("%.", "/")
+  for template in path:gmatch("[^;]+") do
+    local file = template:gsub("%?", name)
+    local handle = plain_open(file, "r")
+    if handle then
+      handle:close()
+      return file
+    end
+  end
+end
+
+-- A searcher in front of the Lua-file searcher: it finds the file that
+-- searcher is about to load, checkpoints there, and leaves the loading to it.
+local searchers = package.searchers or package.loaders
+table.insert(searchers, 2, function(name)
+  local file = searchpath(name, package.path)
+  if file then
+    before_read(file)
+  end
+end)
+
+function dofile(filename, ...)
+  if type(filename) == "string" then before_read(filename) end
+  return plain_dofile(filename, ...)
+end
+
+function loadfile(filename, ...)
+  if type(filename) == "string" then before_read(filename) end
+  return plain_loadfile(filename, ...)
+end
+
+function io.open(filename, mode, ...)
+  if type(filename) == "string" and reads_only(mode) then before_read(filename) end
+  return plain_open(filename, mode, ...)
+end
+
+function io.lines(filename, ...)
+  if type(filename) == "string" then before_read(filename) end
+  return plain_lines(filename, ...)
+end

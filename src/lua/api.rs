@@ -1,0 +1,196 @@
+//! The Lua API: `forkmon.version`, `resumes()`, `configure{}`, `options()`,
+//! `checkpoint(...)` and `watch(path)`. Bad arguments raise a Lua error with
+//! a message; nothing here can crash the host.
+
+use std::time::Duration;
+
+use mlua::prelude::*;
+
+use crate::config::{self, Config};
+use crate::engine;
+use crate::log::Output;
+use crate::paths::AbsolutePath;
+use crate::preload::gate;
+
+const OPTIONS: &str = "filter, quiet, colors, restart_delay, ignore_delay";
+
+pub fn table(lua: &Lua) -> LuaResult<LuaTable> {
+    let api = lua.create_table()?;
+    api.set("version", env!("CARGO_PKG_VERSION"))?;
+    api.set(
+        "resumes",
+        lua.create_function(|_, ()| Ok(engine::resume_count()))?,
+    )?;
+    api.set("configure", lua.create_function(configure)?)?;
+    api.set("options", lua.create_function(options)?)?;
+    api.set(
+        "checkpoint",
+        lua.create_function(|_, paths: LuaMultiValue| tie("checkpoint", paths, true))?,
+    )?;
+    api.set(
+        "watch",
+        lua.create_function(|_, path: LuaValue| {
+            tie("watch", LuaMultiValue::from_iter([path]), false)
+        })?,
+    )?;
+    Ok(api)
+}
+
+fn fail<T>(function: &str, message: impl std::fmt::Display) -> LuaResult<T> {
+    Err(LuaError::runtime(format!("forkmon.{function}: {message}")))
+}
+
+/// The files named by `paths`, each an existing regular file.
+fn files(function: &str, paths: LuaMultiValue) -> LuaResult<Vec<AbsolutePath>> {
+    if paths.is_empty() {
+        return fail(
+            function,
+            "expects the path of a file whose change resumes from here",
+        );
+    }
+    let mut files = Vec::with_capacity(paths.len());
+    for (n, value) in paths.iter().enumerate() {
+        let LuaValue::String(path) = value else {
+            return fail(
+                function,
+                format!(
+                    "argument {} must be a path (a string), not {}",
+                    n + 1,
+                    value.type_name()
+                ),
+            );
+        };
+        let bytes = path.as_bytes();
+        match gate::existing_file(&bytes) {
+            Some(file) => files.push(file),
+            None => {
+                let shown = String::from_utf8_lossy(&bytes).into_owned();
+                return fail(function, format!("'{shown}' is not an existing file"));
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// `checkpoint(path, ...)` and `watch(path)`: true if a file was newly tied.
+fn tie(function: &str, paths: LuaMultiValue, here: bool) -> LuaResult<bool> {
+    let files = files(function, paths)?;
+    if !gate::is_on() {
+        return Ok(false);
+    }
+    Ok(engine::tie(&files, here) > 0)
+}
+
+fn options(lua: &Lua, (): ()) -> LuaResult<LuaTable> {
+    let table = lua.create_table()?;
+    if let Some(config) = config::active() {
+        table.set("filter", config.filter_spec.as_str())?;
+        table.set("quiet", config.output.quiet)?;
+        table.set("colors", config.output.colours)?;
+        table.set("restart_delay", config.restart_delay.as_millis() as u64)?;
+        table.set("ignore_delay", config.ignore_delay.as_millis() as u64)?;
+    }
+    Ok(table)
+}
+
+/// A delay given as a whole number of ms, checked like the environment's.
+fn delay(name: &'static str, value: &LuaValue) -> LuaResult<Duration> {
+    let text = match value {
+        LuaValue::Integer(n) => n.to_string(),
+        LuaValue::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => format!("{n:.0}"),
+        LuaValue::Number(n) => n.to_string(),
+        LuaValue::String(s) => s.to_string_lossy(),
+        other => {
+            return fail(
+                "configure",
+                format!(
+                    "{name} must be a number of milliseconds, not {}",
+                    other.type_name()
+                ),
+            );
+        }
+    };
+    config::parse_delay(name, &text).or_else(|error| fail("configure", error))
+}
+
+fn switch(name: &str, value: &LuaValue) -> LuaResult<bool> {
+    match value {
+        LuaValue::Boolean(on) => Ok(*on),
+        other => fail(
+            "configure",
+            format!("{name} must be true or false, not {}", other.type_name()),
+        ),
+    }
+}
+
+/// `configure{filter=..., quiet=..., colors=..., restart_delay=..., ignore_delay=...}`:
+/// checked in full before anything changes.
+fn configure(_: &Lua, options: LuaTable) -> LuaResult<()> {
+    let Some(current) = config::active() else {
+        return fail("configure", "forkmon is off (see the message at start-up)");
+    };
+    let mut next: Config = current.clone();
+    for pair in options.pairs::<LuaValue, LuaValue>() {
+        let (key, value) = pair?;
+        let key = match &key {
+            LuaValue::String(key) => key.to_string_lossy(),
+            other => {
+                return fail(
+                    "configure",
+                    format!("option names are strings, not {}", other.type_name()),
+                );
+            }
+        };
+        match key.as_str() {
+            "filter" => {
+                let LuaValue::String(spec) = &value else {
+                    return fail(
+                        "configure",
+                        format!(
+                            "filter must be a string of Lua patterns, not {}",
+                            value.type_name()
+                        ),
+                    );
+                };
+                let spec = spec
+                    .to_str()
+                    .map(|s| s.to_owned())
+                    .or_else(|_| fail("configure", "filter is not valid UTF-8"))?;
+                next.filter = config::parse_filter("filter", &spec)
+                    .or_else(|error| fail("configure", error))?;
+                next.filter_spec = spec;
+            }
+            "quiet" => {
+                next.output = Output {
+                    quiet: switch("quiet", &value)?,
+                    ..next.output
+                }
+            }
+            "colors" => {
+                next.output = Output {
+                    colours: switch("colors", &value)?,
+                    ..next.output
+                }
+            }
+            "restart_delay" => next.restart_delay = delay("restart_delay", &value)?,
+            "ignore_delay" => next.ignore_delay = delay("ignore_delay", &value)?,
+            other => {
+                return fail(
+                    "configure",
+                    format!("unknown option '{other}' (options: {OPTIONS})"),
+                );
+            }
+        }
+    }
+    let delays_changed =
+        next.restart_delay != current.restart_delay || next.ignore_delay != current.ignore_delay;
+    if delays_changed && engine::watcher_started() {
+        return fail(
+            "configure",
+            "restart_delay and ignore_delay can only change before the first checkpoint",
+        );
+    }
+    crate::log::set_output(next.output);
+    config::publish(next);
+    Ok(())
+}
