@@ -4,8 +4,10 @@
 
 CARGO ?= cargo
 LIB := target/release/forkmon.so
+# The other Luas the module is built for: cargo feature:interpreter.
+OTHER_LUAS := lua53:lua5.3 lua52:lua5.2 lua51:lua5.1 luajit:luajit
 
-.PHONY: all test example clean
+.PHONY: all test spec spec-matrix example clean FORCE
 
 all: $(LIB)
 
@@ -13,14 +15,36 @@ $(LIB): FORCE
 	$(CARGO) build --release
 	cp target/release/libforkmon.so $(LIB)
 
-FORCE:
-
-# Every test: unit tests, the filter's differential and property tests, and
-# the process tests that run lua5.4 and C programs under the library.
+# Every test: the Rust tests (unit tests, the filter's differential and
+# property tests, process tests running lua5.4 and C programs under the
+# library) and the busted specs of the Lua module.
 test:
 	$(CARGO) test
+	$(MAKE) spec
 
-# The example of the README: edit example/counter.lua while it runs.
+# busted specs under one interpreter, with the module from one build dir.
+# FORKMON_FILTER='^$' keeps busted's own files from being checkpointed.
+define busted
+	LUA_CPATH="$(CURDIR)/$(2)/?.so;;" FORKMON_SPEC_LUA=$(1) \
+	FORKMON_SPEC_CPATH="$(CURDIR)/$(2)/?.so" FORKMON_FILTER='^$$' \
+	busted --lua=$(1) spec
+endef
+
+spec: $(LIB)
+	$(call busted,lua5.4,target/release)
+
+# The module built for Lua 5.3, 5.2, 5.1 and LuaJIT, each in a target dir
+# of its own, and the specs run under each interpreter.
+spec-matrix:
+	@set -e; for pair in $(OTHER_LUAS); do \
+	  feature=$${pair%%:*}; interpreter=$${pair#*:}; dir=target/$$feature/release; \
+	  echo "== $$interpreter ($$feature)"; \
+	  CARGO_TARGET_DIR=target/$$feature $(CARGO) build --release --no-default-features --features $$feature; \
+	  cp $$dir/libforkmon.so $$dir/forkmon.so; \
+	  $(call busted,$$interpreter,$$dir); \
+	done
+
+# The example of the README: edit example/scene.lua while it runs.
 example: $(LIB)
 	cd example && LD_PRELOAD=$(CURDIR)/$(LIB) FORKMON_FILTER='%.lua$$' lua5.4 main.lua
 

@@ -1,6 +1,8 @@
 //! The Lua API: `forkmon.version`, `resumes()`, `configure{}`, `options()`,
-//! `checkpoint(...)` and `watch(path)`. Bad arguments raise a Lua error with
-//! a message; nothing here can crash the host.
+//! `checkpoint(...)` and `watch(path)`. Each function answers `true, value`
+//! or `false, message`; `lua/forkmon.lua` turns the latter into a plain Lua
+//! error at the caller's line, as a C module's `luaL_error` would. Nothing
+//! here can crash the host.
 
 use std::time::Duration;
 
@@ -14,34 +16,60 @@ use crate::preload::gate;
 
 const OPTIONS: &str = "filter, quiet, colors, restart_delay, ignore_delay";
 
-pub fn table(lua: &Lua) -> LuaResult<LuaTable> {
+type Answer<T> = Result<T, String>;
+
+/// A value's type as Lua's `type()` names it.
+fn lua_type(value: &LuaValue) -> &'static str {
+    match value {
+        LuaValue::Integer(_) | LuaValue::Number(_) => "number",
+        other => other.type_name(),
+    }
+}
+
+/// The raw functions, each answering `ok, value-or-message`.
+pub fn raw_functions(lua: &Lua) -> LuaResult<LuaTable> {
     let api = lua.create_table()?;
     api.set("version", env!("CARGO_PKG_VERSION"))?;
     api.set(
         "resumes",
-        lua.create_function(|_, ()| Ok(engine::resume_count()))?,
+        lua.create_function(|lua, ()| reply(lua, Ok(engine::resume_count())))?,
     )?;
-    api.set("configure", lua.create_function(configure)?)?;
-    api.set("options", lua.create_function(options)?)?;
+    api.set(
+        "configure",
+        lua.create_function(|lua, options: LuaValue| reply(lua, configure(options)))?,
+    )?;
+    api.set(
+        "options",
+        lua.create_function(|lua, ()| reply(lua, options(lua)))?,
+    )?;
     api.set(
         "checkpoint",
-        lua.create_function(|_, paths: LuaMultiValue| tie("checkpoint", paths, true))?,
+        lua.create_function(|lua, paths: LuaMultiValue| {
+            reply(lua, tie("checkpoint", paths, true))
+        })?,
     )?;
     api.set(
         "watch",
-        lua.create_function(|_, path: LuaValue| {
-            tie("watch", LuaMultiValue::from_iter([path]), false)
+        lua.create_function(|lua, path: LuaValue| {
+            reply(lua, tie("watch", LuaMultiValue::from_iter([path]), false))
         })?,
     )?;
     Ok(api)
 }
 
-fn fail<T>(function: &str, message: impl std::fmt::Display) -> LuaResult<T> {
-    Err(LuaError::runtime(format!("forkmon.{function}: {message}")))
+fn reply<T: IntoLua>(lua: &Lua, answer: Answer<T>) -> LuaResult<(bool, LuaValue)> {
+    match answer {
+        Ok(value) => Ok((true, value.into_lua(lua)?)),
+        Err(message) => Ok((false, message.into_lua(lua)?)),
+    }
+}
+
+fn fail<T>(function: &str, message: impl std::fmt::Display) -> Answer<T> {
+    Err(format!("forkmon.{function}: {message}"))
 }
 
 /// The files named by `paths`, each an existing regular file.
-fn files(function: &str, paths: LuaMultiValue) -> LuaResult<Vec<AbsolutePath>> {
+fn files(function: &str, paths: LuaMultiValue) -> Answer<Vec<AbsolutePath>> {
     if paths.is_empty() {
         return fail(
             function,
@@ -56,7 +84,7 @@ fn files(function: &str, paths: LuaMultiValue) -> LuaResult<Vec<AbsolutePath>> {
                 format!(
                     "argument {} must be a path (a string), not {}",
                     n + 1,
-                    value.type_name()
+                    lua_type(value)
                 ),
             );
         };
@@ -73,7 +101,7 @@ fn files(function: &str, paths: LuaMultiValue) -> LuaResult<Vec<AbsolutePath>> {
 }
 
 /// `checkpoint(path, ...)` and `watch(path)`: true if a file was newly tied.
-fn tie(function: &str, paths: LuaMultiValue, here: bool) -> LuaResult<bool> {
+fn tie(function: &str, paths: LuaMultiValue, here: bool) -> Answer<bool> {
     let files = files(function, paths)?;
     if !gate::is_on() {
         return Ok(false);
@@ -81,20 +109,23 @@ fn tie(function: &str, paths: LuaMultiValue, here: bool) -> LuaResult<bool> {
     Ok(engine::tie(&files, here) > 0)
 }
 
-fn options(lua: &Lua, (): ()) -> LuaResult<LuaTable> {
-    let table = lua.create_table()?;
-    if let Some(config) = config::active() {
-        table.set("filter", config.filter_spec.as_str())?;
-        table.set("quiet", config.output.quiet)?;
-        table.set("colors", config.output.colours)?;
-        table.set("restart_delay", config.restart_delay.as_millis() as u64)?;
-        table.set("ignore_delay", config.ignore_delay.as_millis() as u64)?;
-    }
-    Ok(table)
+fn options(lua: &Lua) -> Answer<LuaTable> {
+    let fill = || -> LuaResult<LuaTable> {
+        let table = lua.create_table()?;
+        if let Some(config) = config::active() {
+            table.set("filter", config.filter_spec.as_str())?;
+            table.set("quiet", config.output.quiet)?;
+            table.set("colors", config.output.colours)?;
+            table.set("restart_delay", config.restart_delay.as_millis() as u64)?;
+            table.set("ignore_delay", config.ignore_delay.as_millis() as u64)?;
+        }
+        Ok(table)
+    };
+    fill().or_else(|error| fail("options", error))
 }
 
 /// A delay given as a whole number of ms, checked like the environment's.
-fn delay(name: &'static str, value: &LuaValue) -> LuaResult<Duration> {
+fn delay(name: &'static str, value: &LuaValue) -> Answer<Duration> {
     let text = match value {
         LuaValue::Integer(n) => n.to_string(),
         LuaValue::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => format!("{n:.0}"),
@@ -105,7 +136,7 @@ fn delay(name: &'static str, value: &LuaValue) -> LuaResult<Duration> {
                 "configure",
                 format!(
                     "{name} must be a number of milliseconds, not {}",
-                    other.type_name()
+                    lua_type(other)
                 ),
             );
         }
@@ -113,31 +144,40 @@ fn delay(name: &'static str, value: &LuaValue) -> LuaResult<Duration> {
     config::parse_delay(name, &text).or_else(|error| fail("configure", error))
 }
 
-fn switch(name: &str, value: &LuaValue) -> LuaResult<bool> {
+fn switch(name: &str, value: &LuaValue) -> Answer<bool> {
     match value {
         LuaValue::Boolean(on) => Ok(*on),
         other => fail(
             "configure",
-            format!("{name} must be true or false, not {}", other.type_name()),
+            format!("{name} must be true or false, not {}", lua_type(other)),
         ),
     }
 }
 
 /// `configure{filter=..., quiet=..., colors=..., restart_delay=..., ignore_delay=...}`:
 /// checked in full before anything changes.
-fn configure(_: &Lua, options: LuaTable) -> LuaResult<()> {
+fn configure(options: LuaValue) -> Answer<bool> {
+    let LuaValue::Table(options) = options else {
+        return fail(
+            "configure",
+            format!(
+                "expects a table of options ({OPTIONS}), not {}",
+                lua_type(&options)
+            ),
+        );
+    };
     let Some(current) = config::active() else {
         return fail("configure", "forkmon is off (see the message at start-up)");
     };
     let mut next: Config = current.clone();
     for pair in options.pairs::<LuaValue, LuaValue>() {
-        let (key, value) = pair?;
+        let (key, value) = pair.or_else(|error| fail("configure", error))?;
         let key = match &key {
             LuaValue::String(key) => key.to_string_lossy(),
             other => {
                 return fail(
                     "configure",
-                    format!("option names are strings, not {}", other.type_name()),
+                    format!("option names are strings, not {}", lua_type(other)),
                 );
             }
         };
@@ -148,7 +188,7 @@ fn configure(_: &Lua, options: LuaTable) -> LuaResult<()> {
                         "configure",
                         format!(
                             "filter must be a string of Lua patterns, not {}",
-                            value.type_name()
+                            lua_type(&value)
                         ),
                     );
                 };
@@ -192,5 +232,5 @@ fn configure(_: &Lua, options: LuaTable) -> LuaResult<()> {
     }
     crate::log::set_output(next.output);
     config::publish(next);
-    Ok(())
+    Ok(true)
 }

@@ -1,9 +1,9 @@
 //! The Lua way in: `require "forkmon"` or `lua -l forkmon app.lua`.
 //!
 //! The module switches forkmon on (unless the preload library already did:
-//! then both share one engine), installs `lua/hooks.lua` over `require`,
-//! `dofile`, `loadfile`, `io.open` and `io.lines`, and returns the API in
-//! [`api`].
+//! then both share one engine) and runs `lua/forkmon.lua`, which hooks
+//! `require`, `dofile`, `loadfile`, `io.open` and `io.lines` and returns the
+//! API of [`api`] as Lua functions.
 
 mod api;
 
@@ -14,7 +14,7 @@ use mlua::prelude::*;
 use crate::config::{self, Environment};
 use crate::preload::gate;
 
-const HOOKS: &str = include_str!("../../lua/hooks.lua");
+const LUA_SIDE: &str = include_str!("../../lua/forkmon.lua");
 
 #[mlua::lua_module]
 fn forkmon(lua: &Lua) -> LuaResult<LuaTable> {
@@ -23,10 +23,10 @@ fn forkmon(lua: &Lua) -> LuaResult<LuaTable> {
         gate::before_lua_read(&path.as_bytes());
         Ok(())
     })?;
-    lua.load(HOOKS)
-        .set_name("=forkmon hooks")
-        .call::<()>(before_read)?;
-    api::table(lua)
+    let raw = api::raw_functions(lua)?;
+    lua.load(LUA_SIDE)
+        .set_name("=forkmon")
+        .call::<LuaTable>((before_read, raw))
 }
 
 /// With no FORKMON_FILTER, the module watches the app's own Lua files: those

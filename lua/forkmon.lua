@@ -1,7 +1,8 @@
--- Installed once per Lua state by `require "forkmon"`: every way Lua code
--- reads a file asks forkmon first, which may make a checkpoint there. The
+-- The Lua side of `require "forkmon"`, run once per Lua state by the C
+-- module: every way Lua code reads a file asks forkmon first, which may make
+-- a checkpoint there, and the API's errors become ordinary Lua errors. The
 -- wrappers hand arguments, results and errors through untouched.
-local before_read = ...
+local before_read, raw = ...
 
 local function reads_only(mode)
   return mode == nil or (type(mode) == "string" and mode:sub(1, 1) == "r" and not mode:find("+", 1, true))
@@ -52,3 +53,22 @@ function io.lines(filename, ...)
   if type(filename) == "string" then before_read(filename) end
   return plain_lines(filename, ...)
 end
+
+-- The API: each raw function answers `ok, value-or-message`; a message is
+-- raised here, at the caller's line, as a plain string.
+local function checked(raw_function)
+  return function(...)
+    local ok, value = raw_function(...)
+    if not ok then error(value, 2) end
+    return value
+  end
+end
+
+return {
+  version = raw.version,
+  resumes = checked(raw.resumes),
+  options = checked(raw.options),
+  configure = checked(raw.configure),
+  checkpoint = checked(raw.checkpoint),
+  watch = checked(raw.watch),
+}

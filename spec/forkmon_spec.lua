@@ -1,0 +1,118 @@
+-- The Lua side of forkmon, in one interpreter (run by `make spec` with
+-- FORKMON_FILTER='^$', so that busted's own files make no checkpoints).
+-- What needs processes (resumes, checkpoints) is tested in tests/lua_module.rs.
+local forkmon = require "forkmon"
+
+describe("forkmon", function()
+  it("has a version", function()
+    assert.matches("^%d+%.%d+%.%d+", forkmon.version)
+  end)
+
+  it("counts no resume on the first run", function()
+    assert.are.equal(0, forkmon.resumes())
+  end)
+
+  it("shows the options from the environment", function()
+    local options = forkmon.options()
+    assert.are.equal("^$", options.filter)
+    assert.are.equal(false, options.quiet)
+    assert.are.equal(10, options.restart_delay)
+    assert.are.equal(0, options.ignore_delay)
+  end)
+
+  describe("configure", function()
+    local saved
+    before_each(function() saved = forkmon.options() end)
+    after_each(function()
+      forkmon.configure{ filter = saved.filter, quiet = saved.quiet, colors = saved.colors }
+    end)
+
+    it("changes options, checked like the environment's", function()
+      assert.is_true(forkmon.configure{ filter = "%.json$;%.lua$", quiet = true, restart_delay = 25 })
+      local options = forkmon.options()
+      assert.are.equal("%.json$;%.lua$", options.filter)
+      assert.is_true(options.quiet)
+      assert.are.equal(25, options.restart_delay)
+      forkmon.configure{ restart_delay = 10 }
+    end)
+
+    it("rejects a malformed pattern with Lua's reason", function()
+      assert.has_error(function() forkmon.configure{ filter = "[a" } end,
+        "forkmon.configure: filter: malformed pattern (missing ']') in pattern '[a'")
+      assert.has_error(function() forkmon.configure{ filter = ";;" } end,
+        "forkmon.configure: filter=';;' has no pattern: give at least one, for example '%.lua$'")
+    end)
+
+    it("rejects bad delays and names the value", function()
+      assert.has_error(function() forkmon.configure{ restart_delay = -5 } end,
+        "forkmon.configure: restart_delay='-5' is negative: a delay is 0 or more milliseconds")
+      assert.has_error(function() forkmon.configure{ ignore_delay = 1.5 } end,
+        "forkmon.configure: ignore_delay='1.5' is not a whole number of milliseconds")
+      assert.has_error(function() forkmon.configure{ restart_delay = "soon" } end,
+        "forkmon.configure: restart_delay='soon' is not a whole number of milliseconds")
+      assert.has_error(function() forkmon.configure{ restart_delay = {} } end,
+        "forkmon.configure: restart_delay must be a number of milliseconds, not table")
+    end)
+
+    it("rejects unknown options, wrong types and a non-table", function()
+      assert.has_error(function() forkmon.configure{ filtre = "x" } end,
+        "forkmon.configure: unknown option 'filtre' (options: filter, quiet, colors, restart_delay, ignore_delay)")
+      assert.has_error(function() forkmon.configure{ quiet = "yes" } end,
+        "forkmon.configure: quiet must be true or false, not string")
+      assert.has_error(function() forkmon.configure("quiet") end,
+        "forkmon.configure: expects a table of options (filter, quiet, colors, restart_delay, ignore_delay), not string")
+    end)
+
+    it("changes nothing when one option is bad", function()
+      assert.has_error(function() forkmon.configure{ quiet = true, restart_delay = "x" } end)
+      assert.is_false(forkmon.options().quiet)
+    end)
+  end)
+
+  describe("checkpoint and watch", function()
+    it("need the path of an existing file", function()
+      assert.has_error(function() forkmon.watch(42) end,
+        "forkmon.watch: argument 1 must be a path (a string), not number")
+      assert.has_error(function() forkmon.watch("/no/such/file.json") end,
+        "forkmon.watch: '/no/such/file.json' is not an existing file")
+      assert.has_error(function() forkmon.checkpoint() end,
+        "forkmon.checkpoint: expects the path of a file whose change resumes from here")
+      assert.has_error(function() forkmon.checkpoint("/") end,
+        "forkmon.checkpoint: '/' is not an existing file")
+    end)
+  end)
+
+  describe("hooks", function()
+    it("put a searcher in front of the Lua-file searcher", function()
+      local searchers = package.searchers or package.loaders
+      assert.are.equal(5, #searchers)
+    end)
+
+    it("keep the results and errors of the functions they wrap", function()
+      local file, message = io.open("/no/such/file")
+      assert.is_nil(file)
+      assert.matches("No such file or directory", message)
+      local chunk, reason = loadfile("/no/such/file.lua")
+      assert.is_nil(chunk)
+      assert.matches("cannot open", reason)
+      assert.has_error(function() dofile("/no/such/file.lua") end)
+      local ok, missing = pcall(require, "no.such.module")
+      assert.is_false(ok)
+      assert.matches("module 'no.such.module' not found", missing)
+      assert.are.equal(string, require "string")
+    end)
+
+    it("hand through what a chunk returns", function()
+      local path = os.tmpname()
+      local out = assert(io.open(path, "w"))
+      out:write("return 1, 2, ...")
+      out:close()
+      assert.are.same({ 1, 2, "x" }, { assert(loadfile(path))("x") })
+      assert.are.same({ 1, 2 }, { dofile(path) })
+      local lines = {}
+      for line in io.lines(path) do lines[#lines + 1] = line end
+      assert.are.same({ "return 1, 2, ..." }, lines)
+      os.remove(path)
+    end)
+  end)
+end)
