@@ -263,3 +263,46 @@ fn no_relocation_to_a_lua_symbol_is_bound_eagerly() {
         "eager relocations to lua symbols:\n{eager:#?}"
     );
 }
+
+#[test]
+fn a_required_copy_of_another_build_hands_over_to_the_preloaded_one() {
+    // As a luarocks-installed forkmon.so required under a preloaded
+    // target/release/forkmon.so: two files, two copies of the statics.
+    let copy = Scratch::new("module-copy-lib");
+    std::fs::copy(common::library(), copy.path("forkmon.so")).expect("copy the library");
+    let app = LuaApp::new(
+        "module-two-copies",
+        &["a", "b"],
+        "local forkmon = require 'forkmon'\nprint('resumes ' .. forkmon.resumes())\nprint('options ' .. tostring(pcall(forkmon.options)))",
+    );
+    let session = Launch::plain("lua5.4")
+        .env("LD_PRELOAD", common::library())
+        .env("FORKMON_FILTER", "%.lua$")
+        .env("LUA_CPATH", format!("{}/?.so", copy.0.display()))
+        .arg("-l")
+        .arg("forkmon")
+        .arg("main.lua")
+        .dir(&app.dir.0)
+        .start();
+    session.wait_for("program exited");
+    let output = session.output();
+    for module in ["main", "a", "b"] {
+        let line = format!(
+            "watch '{}'",
+            app.dir.path(&format!("{module}.lua")).display()
+        );
+        assert_eq!(session.count(&line), 1, "{line}:\n{output}");
+    }
+    assert!(output.contains("resumes 0\noptions false"), "{output}");
+    let processes = session.processes();
+    assert_eq!(
+        processes
+            .iter()
+            .filter(|p| p.name == "forkmon-watch")
+            .count(),
+        1,
+        "{processes:#?}"
+    );
+    save(&app.module("b"), "print(\"b=2\")\n", Save::InPlace);
+    session.wait_for("resumes 1");
+}

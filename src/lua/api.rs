@@ -13,6 +13,8 @@ use crate::engine;
 use crate::log::Output;
 use crate::paths::AbsolutePath;
 use crate::preload::gate;
+use crate::preload::shared::SharedV1;
+use std::ffi::c_int;
 
 const OPTIONS: &str = "filter, quiet, colors, restart_delay, ignore_delay";
 
@@ -26,36 +28,55 @@ fn lua_type(value: &LuaValue) -> &'static str {
     }
 }
 
-/// The raw functions, each answering `ok, value-or-message`.
-pub fn raw_functions(lua: &Lua) -> LuaResult<LuaTable> {
+/// The raw functions, each answering `ok, value-or-message`; `other` is
+/// another copy of forkmon that owns the engine, if there is one.
+pub fn raw_functions(lua: &Lua, other: Option<&'static SharedV1>) -> LuaResult<LuaTable> {
     let api = lua.create_table()?;
     api.set("version", env!("CARGO_PKG_VERSION"))?;
     api.set(
         "resumes",
-        lua.create_function(|lua, ()| reply(lua, Ok(engine::resume_count())))?,
+        lua.create_function(move |lua, ()| {
+            reply(
+                lua,
+                Ok(other.map_or_else(engine::resume_count, |other| (other.resumes)())),
+            )
+        })?,
     )?;
+    let owned = move |function: &str| match other {
+        Some(_) => fail(function, PRELOADED),
+        None => Ok(()),
+    };
     api.set(
         "configure",
-        lua.create_function(|lua, options: LuaValue| reply(lua, configure(options)))?,
+        lua.create_function(move |lua, options: LuaValue| {
+            reply(lua, owned("configure").and_then(|()| configure(options)))
+        })?,
     )?;
     api.set(
         "options",
-        lua.create_function(|lua, ()| reply(lua, options(lua)))?,
+        lua.create_function(move |lua, ()| {
+            reply(lua, owned("options").and_then(|()| self::options(lua)))
+        })?,
     )?;
     api.set(
         "checkpoint",
-        lua.create_function(|lua, paths: LuaMultiValue| {
-            reply(lua, tie("checkpoint", paths, true))
+        lua.create_function(move |lua, paths: LuaMultiValue| {
+            reply(lua, tie("checkpoint", paths, true, other))
         })?,
     )?;
     api.set(
         "watch",
-        lua.create_function(|lua, path: LuaValue| {
-            reply(lua, tie("watch", LuaMultiValue::from_iter([path]), false))
+        lua.create_function(move |lua, path: LuaValue| {
+            reply(
+                lua,
+                tie("watch", LuaMultiValue::from_iter([path]), false, other),
+            )
         })?,
     )?;
     Ok(api)
 }
+
+const PRELOADED: &str = "another copy of forkmon is preloaded and owns the options: set them in its environment (FORKMON_*)";
 
 fn reply<T: IntoLua>(lua: &Lua, answer: Answer<T>) -> LuaResult<(bool, LuaValue)> {
     match answer {
@@ -101,8 +122,23 @@ fn files(function: &str, paths: LuaMultiValue) -> Answer<Vec<AbsolutePath>> {
 }
 
 /// `checkpoint(path, ...)` and `watch(path)`: true if a file was newly tied.
-fn tie(function: &str, paths: LuaMultiValue, here: bool) -> Answer<bool> {
+fn tie(
+    function: &str,
+    paths: LuaMultiValue,
+    here: bool,
+    other: Option<&'static SharedV1>,
+) -> Answer<bool> {
     let files = files(function, paths)?;
+    if let Some(other) = other {
+        // One file per call: the first makes the checkpoint (if `here`), the
+        // rest attach to it, as engine::tie does.
+        let mut tied = false;
+        for (n, file) in files.iter().enumerate() {
+            let path = file.as_bytes();
+            tied |= (other.tie)(path.as_ptr(), path.len(), c_int::from(here && n == 0)) != 0;
+        }
+        return Ok(tied);
+    }
     if !gate::is_on() {
         return Ok(false);
     }

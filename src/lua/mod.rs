@@ -1,7 +1,8 @@
 //! The Lua way in: `require "forkmon"` or `lua -l forkmon app.lua`.
 //!
 //! The module switches forkmon on (unless the preload library already did:
-//! then both share one engine) and runs `lua/forkmon.lua`, which hooks
+//! then both share one engine; or another copy of forkmon is preloaded: then
+//! this one hands its work over, see [`shared`]) and runs `lua/forkmon.lua`, which hooks
 //! `require`, `dofile`, `loadfile`, `io.open` and `io.lines` and returns the
 //! API of [`api`] as Lua functions.
 
@@ -12,18 +13,27 @@ use std::io::IsTerminal;
 use mlua::prelude::*;
 
 use crate::config::{self, Environment};
-use crate::preload::gate;
+use crate::preload::{gate, shared};
 
 const LUA_SIDE: &str = include_str!("../../lua/forkmon.lua");
 
 #[mlua::lua_module]
 fn forkmon(lua: &Lua) -> LuaResult<LuaTable> {
-    switch_on();
-    let before_read = lua.create_function(|_, path: LuaString| {
-        gate::before_lua_read(&path.as_bytes());
+    // A preloaded copy of another build keeps the registry; this one only
+    // hooks Lua and hands over.
+    let other = shared::other_copy();
+    if other.is_none() {
+        switch_on();
+    }
+    let before_read = lua.create_function(move |_, path: LuaString| {
+        let path = path.as_bytes();
+        match other {
+            Some(other) => (other.before_read)(path.as_ptr(), path.len()),
+            None => gate::before_lua_read(&path),
+        }
         Ok(())
     })?;
-    let raw = api::raw_functions(lua)?;
+    let raw = api::raw_functions(lua, other)?;
     lua.load(LUA_SIDE)
         .set_name("=forkmon")
         .call::<LuaTable>((before_read, raw))

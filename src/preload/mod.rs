@@ -4,6 +4,7 @@ pub(crate) mod gate;
 mod guard;
 mod hooks;
 mod real;
+pub(crate) mod shared;
 
 use std::ffi::{OsStr, OsString};
 use std::io::IsTerminal;
