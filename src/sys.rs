@@ -218,3 +218,22 @@ impl SavedSignals {
         let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.mask), None);
     }
 }
+
+/// How long ago this process was started by exec (10 ms resolution: the
+/// kernel counts a process's start in clock ticks).
+pub fn time_since_exec() -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Field 22 is starttime; fields are counted after the ")" of the name.
+    let start_ticks: u64 = stat
+        .rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()?;
+    let ticks_per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
+    let started = std::time::Duration::from_secs_f64(start_ticks as f64 / ticks_per_second as f64);
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME).ok()?;
+    let now = std::time::Duration::new(now.tv_sec() as u64, now.tv_nsec() as u32);
+    now.checked_sub(started)
+}

@@ -31,7 +31,7 @@ fn an_edit_resumes_from_the_changed_file_without_rerunning_what_came_before() {
         "a module before the change ran again:\n{output}"
     );
     assert!(
-        output.contains("changed, resuming from it (resume #1)"),
+        output.contains("changed, resuming from it (resume #1, skipping "),
         "{output}"
     );
     // Files read after the resumed one get new checkpoints in the new run.
@@ -106,7 +106,10 @@ fn files_changed_together_resume_once_from_the_earliest() {
         "{output}"
     );
     assert_eq!(session.count("changed, resuming"), 2, "{output}");
-    let from_b = format!("resuming from '{}' (resume #1)", app.module("b").display());
+    let from_b = format!(
+        "resuming from '{}' (resume #1, skipping ",
+        app.module("b").display()
+    );
     assert!(output.contains(&from_b), "expected {from_b}:\n{output}");
     assert_eq!(session.count("a=1"), 1, "{output}");
 }
@@ -182,6 +185,40 @@ fn a_resume_leaves_no_process_of_the_old_run_behind() {
         assert!(
             process.state != 'Z' || !chain.contains(&process.ppid),
             "a forkmon process left a zombie: {process:?}"
+        );
+    }
+}
+
+#[test]
+fn the_resume_line_says_how_much_start_up_it_skipped() {
+    // 0.3 s of work before b.lua is read, by both ways in.
+    let busy = "local t = os.clock() while os.clock() - t < 0.3 do end";
+    for module_way in [false, true] {
+        let app = LuaApp::new("skipped", &["a", "b"], "");
+        let main = std::fs::read_to_string(app.dir.path("main.lua")).expect("main");
+        app.dir.write(
+            "main.lua",
+            &main.replace("require \"b\"", &format!("{busy}\nrequire \"b\"")),
+        );
+        let session = if module_way {
+            app.launch_module()
+        } else {
+            app.launch()
+        }
+        .start();
+        session.wait_for("done first");
+        save(&app.module("b"), "print(\"b=2\")\n", Save::InPlace);
+        session.wait_for("done 1");
+        let output = session.output();
+        let seconds: f64 = output
+            .split("skipping ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no skipped time:\n{output}"));
+        assert!(
+            (0.3..30.0).contains(&seconds),
+            "skipped {seconds} s (module way: {module_way}):\n{output}"
         );
     }
 }

@@ -11,6 +11,7 @@ mod holder;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use nix::unistd::{ForkResult, Pid};
@@ -57,6 +58,11 @@ pub struct Engine {
     /// The process this state belongs to: a copy the program forked by
     /// itself (not through a checkpoint) makes no checkpoints.
     pid: i32,
+    /// When this run started, and how much of the program's work came
+    /// before that (0 for the first run; the checkpoint's own for a resumed
+    /// one): together, the start-up time a checkpoint made now would skip.
+    run_start: Instant,
+    work_before_run: Duration,
 }
 
 static ENGINE: Mutex<Option<Engine>> = Mutex::new(None);
@@ -79,6 +85,11 @@ pub fn start() {
             watcher: None,
             stopped: false,
             pid: nix::unistd::getpid().as_raw(),
+            // The library may be loaded late (by require): count from exec.
+            run_start: Instant::now()
+                .checked_sub(sys::time_since_exec().unwrap_or_default())
+                .unwrap_or_else(Instant::now),
+            work_before_run: Duration::ZERO,
         });
     }
 }
@@ -161,8 +172,14 @@ impl Engine {
         fresh.len()
     }
 
+    fn elapsed_micros(&self) -> u64 {
+        let work = self.work_before_run + self.run_start.elapsed();
+        u64::try_from(work.as_micros()).unwrap_or(u64::MAX)
+    }
+
     /// Ties `path` to the checkpoint this process runs under.
     fn attach(&mut self, path: &AbsolutePath) -> Result<(), EngineError> {
+        let elapsed_micros = self.elapsed_micros();
         let Some(watcher) = self.watcher.as_mut() else {
             return Ok(());
         };
@@ -174,6 +191,7 @@ impl Engine {
             lineage,
             dir_watch,
             path: path_bytes,
+            elapsed_micros,
         })?;
         info!("watch '{}'", shown(path.as_bytes()));
         Ok(())
@@ -212,6 +230,7 @@ impl Engine {
             return Err(EngineError::Threads(threads));
         }
         let timing = self.timing();
+        let elapsed_micros = self.elapsed_micros();
         let watcher = match &mut self.watcher {
             Some(watcher) => watcher,
             none => none.insert(WatcherLink::spawn(timing)?),
@@ -228,6 +247,7 @@ impl Engine {
             lineage,
             dir_watch,
             path: path.as_bytes().to_vec(),
+            elapsed_micros,
         };
         // Blocked before registering: a resume order that comes at once
         // waits for the holder loop, and no SIGCHLD of the child is lost.
@@ -271,6 +291,8 @@ impl Engine {
                 };
                 // Only a resumed child gets here.
                 RESUMES.store(generation, Ordering::Relaxed);
+                self.run_start = Instant::now();
+                self.work_before_run = Duration::from_micros(elapsed_micros);
                 // SAFETY: a checkpoint is only made in a single-threaded
                 // process, and this fresh child is a copy of it.
                 unsafe { std::env::set_var(RESTART_TICKS, generation.to_string()) };

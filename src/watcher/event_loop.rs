@@ -161,24 +161,23 @@ fn act(outcome: Outcome, list: &mut Watchlist) -> Option<Instant> {
     outcome.next
 }
 
+/// One line: what changed, the checkpoint resumed from, and the start-up
+/// time the resume skips.
 fn announce(order: &Resume) {
     let changed: Vec<String> = order
         .changed
         .iter()
         .map(|p| format!("'{}'", shown(p)))
         .collect();
-    if order.changed.len() == 1 && order.changed.first() == Some(&order.from) {
-        change!(
-            "{} changed, resuming from it (resume #{})",
-            changed.join(", "),
-            order.number
-        );
+    let from = if order.changed.len() == 1 && order.changed.first() == Some(&order.from) {
+        "it".to_owned()
     } else {
-        change!(
-            "{} changed, resuming from '{}' (resume #{})",
-            changed.join(", "),
-            shown(&order.from),
-            order.number
-        );
-    }
+        format!("'{}'", shown(&order.from))
+    };
+    change!(
+        "{} changed, resuming from {from} (resume #{}, skipping {:.2} s of start-up)",
+        changed.join(", "),
+        order.number,
+        order.skips.as_secs_f64()
+    );
 }

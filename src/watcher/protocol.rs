@@ -30,6 +30,9 @@ pub struct Registration {
     pub lineage: Vec<Link>,
     pub dir_watch: i32,
     pub path: Vec<u8>,
+    /// Time from the program's start to this checkpoint, in microseconds:
+    /// the start-up a resume from it skips.
+    pub elapsed_micros: u64,
 }
 
 impl Registration {
@@ -42,6 +45,7 @@ impl Registration {
             out.extend_from_slice(&link.generation.to_le_bytes());
         }
         out.extend_from_slice(&self.dir_watch.to_le_bytes());
+        out.extend_from_slice(&self.elapsed_micros.to_le_bytes());
         out.extend_from_slice(&self.path);
         out
     }
@@ -62,12 +66,14 @@ impl Registration {
             lineage.push(Link { holder, generation });
         }
         let dir_watch = i32::from_le_bytes(reader.take()?);
+        let elapsed_micros = u64::from_le_bytes(reader.take()?);
         let path = reader.0.to_vec();
         (!lineage.is_empty() && path.starts_with(b"/")).then_some(Registration {
             kind,
             lineage,
             dir_watch,
             path,
+            elapsed_micros,
         })
     }
 }
@@ -102,6 +108,7 @@ mod tests {
             ],
             dir_watch: 3,
             path: b"/tmp/app/m\xffod.lua".to_vec(),
+            elapsed_micros: 0,
         };
         assert_eq!(
             Registration::decode(&registration.encode()),
@@ -119,6 +126,7 @@ mod tests {
             }],
             dir_watch: 3,
             path: b"/a".to_vec(),
+            elapsed_micros: 0,
         };
         let bytes = registration.encode();
         // Anything shorter than the header and a '/' is refused.

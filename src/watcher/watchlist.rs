@@ -66,6 +66,8 @@ impl WatchedFile {
 struct Checkpoint {
     link: Link,
     files: Vec<WatchedFile>,
+    /// The program's start-up work before this checkpoint.
+    skips: Duration,
 }
 
 impl Checkpoint {
@@ -86,6 +88,8 @@ pub struct Resume {
     pub number: u64,
     pub from: Vec<u8>,
     pub changed: Vec<Vec<u8>>,
+    /// The start-up work the resume skips.
+    pub skips: Duration,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -145,9 +149,11 @@ impl Watchlist {
         };
         match registration.kind {
             Kind::Checkpoint if chain_is(parents, &self.checkpoints) => {
+                let skips = Duration::from_micros(registration.elapsed_micros);
                 self.checkpoints.push(Checkpoint {
                     link: new,
                     files: vec![file],
+                    skips,
                 });
             }
             Kind::Withdraw if chain_is(&registration.lineage, &self.checkpoints) => {
@@ -250,7 +256,11 @@ impl Watchlist {
         }
         let mut earliest = None;
         for (depth, checkpoint) in self.checkpoints.iter_mut().enumerate() {
-            let (link, from) = (checkpoint.link, checkpoint.path().to_vec());
+            let (link, from, skips) = (
+                checkpoint.link,
+                checkpoint.path().to_vec(),
+                checkpoint.skips,
+            );
             for file in &mut checkpoint.files {
                 let Some(change) = file.change.as_mut() else {
                     continue;
@@ -269,6 +279,7 @@ impl Watchlist {
                     number: 0,
                     from: from.clone(),
                     changed: Vec::new(),
+                    skips,
                 });
                 resume.changed.push(file.path.clone());
                 file.change = None;
@@ -298,6 +309,7 @@ impl Watchlist {
                 number: 0,
                 from: checkpoint.path().to_vec(),
                 changed,
+                skips: checkpoint.skips,
             }),
             ..Outcome::default()
         };
@@ -351,6 +363,7 @@ mod tests {
                 lineage: lineage.clone(),
                 dir_watch: 1,
                 path,
+                elapsed_micros: 0,
             })
             .expect("fresh");
         }
@@ -471,6 +484,7 @@ mod tests {
             ],
             dir_watch: 1,
             path: b"/app/b.lua".to_vec(),
+            elapsed_micros: 0,
         };
         assert_eq!(list.register(stale), Err(Stale));
         let fresh = Registration {
@@ -487,6 +501,7 @@ mod tests {
             ],
             dir_watch: 1,
             path: b"/app/b.lua".to_vec(),
+            elapsed_micros: 0,
         };
         assert_eq!(list.register(fresh), Ok(()));
         assert_eq!(list.len(), 2);
@@ -504,6 +519,7 @@ mod tests {
             lineage,
             dir_watch: 1,
             path: b"/app/x.lua".to_vec(),
+            elapsed_micros: 0,
         };
         // A copy the program forked by itself after b.lua, not a holder's child.
         let fork = message(Kind::Checkpoint, vec![link(100), link(101), link(900)]);
@@ -535,6 +551,7 @@ mod tests {
             lineage,
             dir_watch: 2,
             path: level,
+            elapsed_micros: 0,
         };
         assert_eq!(list.register(attach), Ok(()));
         let t0 = Instant::now();
@@ -579,6 +596,7 @@ mod tests {
             lineage: vec![link],
             dir_watch: 1,
             path,
+            elapsed_micros: 0,
         })
         .expect("fresh");
         let t0 = Instant::now();

@@ -1,0 +1,3 @@
+fn main() {
+    println!("{:?}", forkmon::config::parse_delay("x", "10"));
+}
