@@ -17,6 +17,8 @@ pub const NO_COLORS: &str = "FORKMON_NO_COLORS";
 pub const NO_COLOR: &str = "NO_COLOR";
 pub const RESTART_DELAY: &str = "FORKMON_RESTART_DELAY";
 pub const IGNORE_DELAY: &str = "FORKMON_IGNORE_DELAY";
+/// Clear the terminal before each resume (what `forkmon -c` sets).
+pub const CLEAR: &str = "FORKMON_CLEAR";
 /// Set in a resumed child: how many resumes happened so far (1 on the first).
 pub const RESTART_TICKS: &str = "FORKMON_RESTART_TICKS";
 
@@ -37,6 +39,7 @@ pub struct Config {
     pub output: Output,
     pub restart_delay: Duration,
     pub ignore_delay: Duration,
+    pub clear: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -163,6 +166,34 @@ pub fn parse_filter(var: &'static str, value: &str) -> Result<Filter, ConfigErro
     Ok(filter)
 }
 
+/// `dir` as a Lua pattern that matches it literally at the start of a path,
+/// with a trailing '/'.
+fn below(dir: &[u8]) -> String {
+    let mut pattern = String::from("^");
+    for &byte in dir {
+        if b"^$()%.[]*+-?".contains(&byte) {
+            pattern.push('%');
+        }
+        pattern.push(char::from(byte));
+    }
+    if !pattern.ends_with('/') {
+        pattern.push('/');
+    }
+    pattern
+}
+
+/// The Lua module's filter when FORKMON_FILTER is unset: the app's own Lua
+/// files, below the directory it started in, not installed modules.
+pub fn default_lua_filter(start_dir: &[u8]) -> String {
+    below(start_dir) + ".*%.lua$"
+}
+
+/// The `forkmon` command's filter for a program: every file below the
+/// current directory (the project), none of the system's.
+pub fn default_project_filter(start_dir: &[u8]) -> String {
+    below(start_dir)
+}
+
 /// The output options alone: they decide how the other errors are shown.
 pub fn output(source: &dyn Source, stderr_is_terminal: bool) -> (Output, Vec<ConfigError>) {
     let mut errors = Vec::new();
@@ -214,6 +245,10 @@ pub fn load(
     let ignore_delay = delay(source, IGNORE_DELAY, DEFAULT_IGNORE_DELAY)
         .map_err(|e| errors.push(e))
         .ok();
+    let clear = switch(source, CLEAR).unwrap_or_else(|e| {
+        errors.push(e);
+        false
+    });
     match (filter, restart_delay, ignore_delay) {
         (Some((filter_spec, filter)), Some(restart_delay), Some(ignore_delay))
             if errors.is_empty() =>
@@ -224,6 +259,7 @@ pub fn load(
                 output,
                 restart_delay,
                 ignore_delay,
+                clear,
             })
         }
         _ => Err((output, errors)),
@@ -335,6 +371,27 @@ mod tests {
                 "FORKMON_QUIET='maybe' is not a switch: use 1 or 0 (also true/false, yes/no, on/off)"
             ]
         );
+    }
+
+    #[test]
+    fn the_default_filters_take_files_below_the_start_directory_only() {
+        let lua = Filter::parse(&default_lua_filter(b"/home/u/my-app.v2")).expect("valid");
+        assert!(
+            lua.matches(b"/home/u/my-app.v2/src/game.lua")
+                .expect("bounded")
+        );
+        assert!(
+            !lua.matches(b"/home/u/my-app.v2/data.json")
+                .expect("bounded")
+        );
+        assert!(
+            !lua.matches(b"/usr/share/lua/5.4/inspect.lua")
+                .expect("bounded")
+        );
+        assert!(!lua.matches(b"/home/u/my-appXv2/a.lua").expect("bounded"));
+        let project = Filter::parse(&default_project_filter(b"/src/")).expect("valid");
+        assert!(project.matches(b"/src/main.c").expect("bounded"));
+        assert!(!project.matches(b"/usr/include/stdio.h").expect("bounded"));
     }
 
     #[test]

@@ -39,29 +39,12 @@ fn forkmon(lua: &Lua) -> LuaResult<LuaTable> {
         .call::<LuaTable>((before_read, raw))
 }
 
-/// With no FORKMON_FILTER, the module watches the app's own Lua files: those
-/// below the directory the program started in, not the installed modules.
-pub fn default_filter(start_dir: &[u8]) -> String {
-    let mut pattern = String::from("^");
-    for &byte in start_dir {
-        if b"^$()%.[]*+-?".contains(&byte) {
-            pattern.push('%');
-        }
-        pattern.push(char::from(byte));
-    }
-    if !pattern.ends_with('/') {
-        pattern.push('/');
-    }
-    pattern.push_str(".*%.lua$");
-    pattern
-}
-
 fn switch_on() {
     if gate::is_on() {
         return;
     }
     let start_dir = std::env::current_dir().unwrap_or_default();
-    let default = default_filter(start_dir.to_string_lossy().as_bytes());
+    let default = config::default_lua_filter(start_dir.to_string_lossy().as_bytes());
     match config::load(
         &Environment,
         std::io::stderr().is_terminal(),
@@ -69,34 +52,5 @@ fn switch_on() {
     ) {
         Ok(config) => drop(gate::switch_on(config)),
         Err((output, errors)) => gate::report_unapplied(output, &errors),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::filter::Filter;
-
-    #[test]
-    fn the_default_filter_takes_lua_files_below_the_start_directory_only() {
-        let pattern = default_filter(b"/home/u/my-app.v2");
-        assert_eq!(pattern, "^/home/u/my%-app%.v2/.*%.lua$");
-        let filter = Filter::parse(&pattern).expect("valid");
-        assert!(
-            filter
-                .matches(b"/home/u/my-app.v2/src/game.lua")
-                .expect("bounded")
-        );
-        assert!(
-            !filter
-                .matches(b"/home/u/my-app.v2/data.json")
-                .expect("bounded")
-        );
-        assert!(
-            !filter
-                .matches(b"/usr/share/lua/5.4/inspect.lua")
-                .expect("bounded")
-        );
-        assert!(!filter.matches(b"/home/u/my-appXv2/a.lua").expect("bounded"));
     }
 }

@@ -47,7 +47,7 @@ pub fn run(parent: Pid, mut inotify: Inotify, socket: OwnedFd, timing: Timing) -
         let outcome = list.settle(Instant::now(), |path| {
             std::fs::symlink_metadata(OsStr::from_bytes(path)).is_ok()
         });
-        next = act(outcome, &mut list);
+        next = act(outcome, &mut list, timing.clear_screen);
     }
 }
 
@@ -133,7 +133,7 @@ fn file_event(mask: EventMask) -> Option<FileEvent> {
 }
 
 /// Reports and sends what the watchlist decided; returns when to look again.
-fn act(outcome: Outcome, list: &mut Watchlist) -> Option<Instant> {
+fn act(outcome: Outcome, list: &mut Watchlist, clear_screen: bool) -> Option<Instant> {
     for path in &outcome.gone {
         warn!(
             "'{}' was removed; its checkpoint waits for it to come back",
@@ -142,6 +142,9 @@ fn act(outcome: Outcome, list: &mut Watchlist) -> Option<Instant> {
     }
     let mut resume = outcome.resume;
     while let Some(order) = resume.take() {
+        if clear_screen {
+            clear_terminal();
+        }
         announce(&order);
         let holder = Pid::from_raw(order.holder);
         match sys::send_with_value(holder, sys::resume_signal(), order.number) {
@@ -159,6 +162,15 @@ fn act(outcome: Outcome, list: &mut Watchlist) -> Option<Instant> {
         }
     }
     outcome.next
+}
+
+/// Clears the screen and its scroll-back, when stderr is a terminal.
+fn clear_terminal() {
+    use std::io::{IsTerminal, Write};
+    let mut stderr = std::io::stderr();
+    if stderr.is_terminal() {
+        let _ = stderr.write_all(b"\x1b[H\x1b[2J\x1b[3J");
+    }
 }
 
 /// One line: what changed, the checkpoint resumed from, and the start-up

@@ -36,6 +36,8 @@ pub struct Timing {
     /// How long a writer may keep a changed file open before the change is
     /// taken as it is.
     pub writer_wait: Duration,
+    /// Clear the terminal before announcing a resume.
+    pub clear_screen: bool,
 }
 
 #[derive(Debug)]
@@ -344,6 +346,7 @@ mod tests {
             restart_delay: 10 * MS,
             ignore_delay: Duration::ZERO,
             writer_wait: 1000 * MS,
+            clear_screen: false,
         }
     }
 

@@ -1,0 +1,629 @@
+#!/usr/bin/env python3
+"""Benchmark of forkmon against a full restart.
+
+Run from the repository (after `make`):
+
+    python3 bench/run.py                      # library: target/release/forkmon.so
+    python3 bench/run.py --lib /path/forkmon.so --edits 30 --startup-runs 9
+
+The library path can also come from FORKMON_BENCH_LIB. Needs lua5.4; entr is
+used for one baseline when it is installed. Standard library only.
+
+What it measures (details in bench/README.md):
+
+1. Edit-to-output latency. A Lua app does 500 ms of work, requires a watched
+   `value.lua` that prints a value, then 2 s more work and prints "ready".
+   Each edit of value.lua (cycling four editor save styles) is timed from
+   just before the write until the new value is on the program's stdout:
+   under forkmon (preload and Lua-module ways in), and for a full restart
+   (a fresh `lua5.4 main.lua` per edit, and `entr -r` if installed).
+   Every forkmon edit must give exactly one "changed, resuming" line.
+2. Start-up overhead: requiring 1000 small watched modules, plain vs forkmon.
+3. Memory: PSS sum of the tree with a 200 MB Lua table made before 200
+   watched modules, plain vs forkmon.
+
+For each scenario it counts the processes of the tree (found by a marker in
+/proc/*/environ), ends the tree with SIGINT to its process group and checks
+that nothing is left.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+MARKER_VAR = "FORKMON_BENCH_MARKER"
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EDIT_STYLES = ("in place", "rename over", "vim backup", "delete+recreate")
+RESUME_TEXT = "changed, resuming"
+
+# ---------------------------------------------------------------- processes
+
+
+class Timeout(Exception):
+    pass
+
+
+class Run:
+    """A process tree started in a session of its own, with its stdout and
+    stderr read line by line by two threads that timestamp each line."""
+
+    def __init__(self, argv, cwd, extra_env=None, stdin=subprocess.DEVNULL):
+        self.marker = uuid.uuid4().hex
+        env = clean_env()
+        env.update(extra_env or {})
+        env[MARKER_VAR] = self.marker
+        self.lines = []  # (monotonic time, "out" or "err", text)
+        self.cond = threading.Condition()
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdin=stdin, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, start_new_session=True)
+        self.readers = [
+            threading.Thread(target=self._read, args=(self.proc.stdout, "out"), daemon=True),
+            threading.Thread(target=self._read, args=(self.proc.stderr, "err"), daemon=True),
+        ]
+        for reader in self.readers:
+            reader.start()
+
+    def _read(self, pipe, stream):
+        for raw in iter(pipe.readline, b""):
+            now = time.monotonic()
+            with self.cond:
+                self.lines.append((now, stream, raw.decode(errors="replace").rstrip("\n")))
+                self.cond.notify_all()
+        pipe.close()
+
+    def mark(self):
+        """Index of the next line to come."""
+        with self.cond:
+            return len(self.lines)
+
+    def wait_line(self, pred, start=0, timeout=15.0):
+        """First line from index `start` with pred(stream, text) true:
+        returns (index, time). Raises Timeout."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            i = start
+            while True:
+                while i < len(self.lines):
+                    t, stream, text = self.lines[i]
+                    if pred(stream, text):
+                        return i, t
+                    i += 1
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Timeout(f"no matching line in {timeout:.0f} s; output:\n"
+                                  + self.output(start))
+                self.cond.wait(left)
+
+    def wait_out(self, text, start=0, timeout=15.0):
+        return self.wait_line(lambda s, x: s == "out" and x == text, start, timeout)
+
+    def count(self, pred, start=0, end=None):
+        with self.cond:
+            return sum(1 for _, s, x in self.lines[start:end] if pred(s, x))
+
+    def output(self, start=0):
+        return "\n".join(f"  {s}: {x}" for _, s, x in self.lines[start:])
+
+    def processes(self):
+        return tree_processes(self.marker)
+
+    def end(self, timeout=10.0):
+        """SIGINT to the process group, then wait until no process of the
+        tree runs. Returns (seconds taken, processes left running)."""
+        t0 = time.monotonic()
+        try:
+            os.killpg(self.proc.pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass
+        deadline = t0 + timeout
+        left = []
+        while time.monotonic() < deadline:
+            self.proc.poll()
+            left = [p for p in self.processes() if p[1] != "Z"]
+            if not left and self.proc.returncode is not None:
+                break
+            time.sleep(0.02)
+        for reader in self.readers:
+            reader.join(timeout=1.0)
+        return time.monotonic() - t0, left
+
+
+def clean_env():
+    """The environment without anything that would change how Lua or
+    forkmon behave, with colours off."""
+    env = {k: v for k, v in os.environ.items()
+           if not (k.startswith("FORKMON_") or k.startswith("LUA_") or k == "LD_PRELOAD")}
+    env["NO_COLOR"] = "1"
+    return env
+
+
+def tree_processes(marker):
+    """[(pid, state, ppid)] of every process whose environment holds the
+    marker. (A zombie's environment cannot be read, so zombies show up only
+    while the kernel still has it.)"""
+    needle = f"{MARKER_VAR}={marker}".encode()
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as f:
+                if needle not in f.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        found.append((int(name), fields[0], int(fields[1])))
+    return found
+
+
+def describe(processes):
+    live = sum(1 for p in processes if p[1] != "Z")
+    zombies = len(processes) - live
+    return f"{live}" + (f" (+{zombies} zombie)" if zombies else "")
+
+
+def wait_gone(run, what, anomalies):
+    """End the tree and note an anomaly if anything is left."""
+    seconds, left = run.end()
+    if left:
+        anomalies.append(f"{what}: {len(left)} process(es) still running "
+                         f"{seconds:.1f} s after SIGINT to the group: {left}")
+    return seconds, left
+
+
+# -------------------------------------------------------------- file edits
+
+
+def write_file(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def edit(path, text, style):
+    """Save `text` to `path` the way an editor does."""
+    if style == "in place":                       # shell `>`: truncate, write
+        write_file(path, text)
+    elif style == "rename over":                  # write a temp file, rename it
+        tmp = path + ".tmp"
+        write_file(tmp, text)
+        os.rename(tmp, path)
+    elif style == "vim backup":                   # vim: rename to backup, write, drop backup
+        backup = path + "~"
+        os.rename(path, backup)
+        write_file(path, text)
+        os.unlink(backup)
+    elif style == "delete+recreate":
+        os.unlink(path)
+        write_file(path, text)
+    else:
+        raise ValueError(style)
+
+
+# ------------------------------------------------------------- statistics
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def p90(xs):
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    # nearest rank
+    return xs[min(len(xs) - 1, max(0, -(-9 * len(xs) // 10) - 1))]
+
+
+def ms(seconds):
+    return f"{seconds * 1000:.1f} ms"
+
+
+# ----------------------------------------------------- 1. edit-to-output
+
+LATENCY_MAIN = """\
+io.stdout:setvbuf("line")
+local function busy(seconds)
+  local t = os.clock()
+  while os.clock() - t < seconds do end
+end
+busy(0.5)          -- start-up work before the watched module
+require "value"
+busy(2)            -- work after it
+print("ready")
+"""
+
+
+def value_lua(token):
+    return f'print("value {token}")\n'
+
+
+def make_latency_app():
+    d = tempfile.mkdtemp(prefix="forkmon-bench-latency-", dir="/tmp")
+    write_file(os.path.join(d, "main.lua"), LATENCY_MAIN)
+    write_file(os.path.join(d, "value.lua"), value_lua("0"))
+    return d
+
+
+def forkmon_command(way, lib, libdir):
+    """argv and environment of `lua5.4 main.lua` under forkmon."""
+    if way == "preload":
+        return ["lua5.4", "main.lua"], {"LD_PRELOAD": lib, "FORKMON_FILTER": "%.lua$"}
+    return ["lua5.4", "-l", "forkmon", "main.lua"], {"LUA_CPATH": f"{libdir}/?.so"}
+
+
+def latency_forkmon(way, lib, libdir, edits, anomalies):
+    """Edits of value.lua while the app runs under forkmon."""
+    d = make_latency_app()
+    value = os.path.join(d, "value.lua")
+    argv, env = forkmon_command(way, lib, libdir)
+    run = Run(argv, d, env)
+    times, per_edit, first = [], [], float("nan")
+    try:
+        _, first = run.wait_out("value 0", timeout=30)
+        run.wait_out("ready", timeout=30)
+        marks = []
+        for i in range(1, edits + 1):
+            style = EDIT_STYLES[(i - 1) % len(EDIT_STYLES)]
+            token = f"{i}-{uuid.uuid4().hex[:6]}"
+            start = run.mark()
+            marks.append((start, style, token))
+            t0 = time.monotonic()
+            edit(value, value_lua(token), style)
+            idx, t1 = run.wait_out(f"value {token}", start)
+            times.append(t1 - t0)
+            run.wait_out("ready", idx, timeout=30)
+        time.sleep(0.5)  # a late second resume would show up here
+        ends = [m[0] for m in marks[1:]] + [None]
+        for (start, style, token), end in zip(marks, ends):
+            resumes = run.count(lambda s, x: s == "err" and RESUME_TEXT in x, start, end)
+            values = run.count(lambda s, x: s == "out" and x.startswith("value "), start, end)
+            per_edit.append((style, resumes, values))
+            if resumes != 1 or values != 1:
+                anomalies.append(
+                    f"forkmon {way}: edit '{style}' (token {token}) gave {resumes} "
+                    f"resume line(s) and {values} value line(s):\n{run.output(start)[:3000]}")
+        processes = run.processes()
+    except Timeout as e:
+        anomalies.append(f"forkmon {way}: timed out: {e}")
+        processes = run.processes()
+    finally:
+        seconds, left = wait_gone(run, f"forkmon {way} latency", anomalies)
+        shutil.rmtree(d, ignore_errors=True)
+    ok = sum(1 for _, r, v in per_edit if r == 1 and v == 1)
+    return {"times": times, "processes": processes, "left": left,
+            "resumes_ok": f"{ok}/{edits}", "first": first - run.started,
+            "end_s": seconds}
+
+
+def latency_plain(edits, anomalies):
+    """A fresh `lua5.4 main.lua` per edit: time from the edit to the new
+    value (the run is then ended; what follows it does not matter)."""
+    d = make_latency_app()
+    value = os.path.join(d, "value.lua")
+    times, processes, left = [], [], []
+    try:
+        for i in range(1, edits + 1):
+            style = EDIT_STYLES[(i - 1) % len(EDIT_STYLES)]
+            token = f"{i}-{uuid.uuid4().hex[:6]}"
+            t0 = time.monotonic()
+            edit(value, value_lua(token), style)
+            run = Run(["lua5.4", "main.lua"], d)
+            try:
+                _, t1 = run.wait_out(f"value {token}")
+                times.append(t1 - t0)
+                processes = run.processes()
+            except Timeout as e:
+                anomalies.append(f"plain restart: timed out: {e}")
+            finally:
+                _, left = wait_gone(run, "plain restart", anomalies)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    return {"times": times, "processes": processes, "left": left}
+
+
+def latency_entr(edits, anomalies):
+    """`ls value.lua | entr -rn lua5.4 main.lua`: entr restarts the app on
+    each save. The next edit comes once the new value is printed (entr -r
+    kills the run still busy); after the last one the run goes to "ready"."""
+    d = make_latency_app()
+    value = os.path.join(d, "value.lua")
+    run = Run(["entr", "-rn", "lua5.4", "main.lua"], d, stdin=subprocess.PIPE)
+    run.proc.stdin.write(b"value.lua\n")
+    run.proc.stdin.close()
+    times, processes = [], []
+    try:
+        run.wait_out("value 0", timeout=30)
+        for i in range(1, edits + 1):
+            style = EDIT_STYLES[(i - 1) % len(EDIT_STYLES)]
+            token = f"{i}-{uuid.uuid4().hex[:6]}"
+            start = run.mark()
+            t0 = time.monotonic()
+            edit(value, value_lua(token), style)
+            try:
+                idx, t1 = run.wait_out(f"value {token}", start)
+            except Timeout as e:
+                anomalies.append(f"entr: edit '{style}' not picked up: {e}")
+                break
+            times.append(t1 - t0)
+        else:
+            run.wait_out("ready", idx, timeout=30)
+        time.sleep(0.2)
+        processes = run.processes()
+    except Timeout as e:
+        anomalies.append(f"entr: timed out: {e}")
+        processes = run.processes()
+    finally:
+        _, left = wait_gone(run, "entr", anomalies)
+        shutil.rmtree(d, ignore_errors=True)
+    return {"times": times, "processes": processes, "left": left}
+
+
+# ------------------------------------------------------- 2. start-up cost
+
+
+def make_modules_app(prefix, modules, before="", after='print("all loaded", sum)'):
+    d = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    os.mkdir(os.path.join(d, "mods"))
+    for i in range(1, modules + 1):
+        write_file(os.path.join(d, "mods", f"m{i:04d}.lua"), f"return {i}\n")
+    write_file(os.path.join(d, "main.lua"), f"""\
+io.stdout:setvbuf("line")
+package.path = "./mods/?.lua;" .. package.path
+{before}
+local sum = 0
+for i = 1, {modules} do sum = sum + require(string.format("m%04d", i)) end
+{after}
+""")
+    return d
+
+
+def startup(lib, modules, runs, anomalies):
+    """Time from starting `lua5.4 main.lua` to its "all loaded" line."""
+    d = make_modules_app("forkmon-bench-startup-", modules)
+    expected = f"all loaded {modules * (modules + 1) // 2}"
+    result = {"plain": [], "forkmon": [], "processes": [], "plain_processes": [],
+              "end_s": [], "left": []}
+    try:
+        for _ in range(runs):
+            for kind in ("plain", "forkmon"):
+                env = {"LD_PRELOAD": lib, "FORKMON_FILTER": "%.lua$"} if kind == "forkmon" else {}
+                run = Run(["lua5.4", "main.lua"], d, env)
+                try:
+                    _, t1 = run.wait_out(expected, timeout=60)
+                    result[kind].append(t1 - run.started)
+                    if kind == "forkmon":
+                        result["processes"] = run.processes()
+                    else:
+                        result["plain_processes"] = run.processes()
+                except Timeout as e:
+                    anomalies.append(f"start-up {kind}: timed out: {e}")
+                finally:
+                    seconds, left = wait_gone(run, f"start-up {kind}", anomalies)
+                    if kind == "forkmon":
+                        result["end_s"].append(seconds)
+                        result["left"] = left
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    return result
+
+
+# ----------------------------------------------------------- 3. memory
+
+
+def tree_memory(processes):
+    """(PSS sum, page-table sum) in kB of the live processes."""
+    pss = pte = 0
+    for pid, state, _ in processes:
+        if state == "Z":
+            continue
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmPTE:"):
+                        pte += int(line.split()[1])
+        except OSError:
+            pass
+    return pss, pte
+
+
+def memory(lib, megabytes, modules, anomalies):
+    """A table of `megabytes` 1 MB strings, then `modules` watched modules,
+    then the program blocks on stdin; PSS summed over the tree."""
+    before = f"""\
+local big = {{}}
+for i = 1, {megabytes} do big[i] = string.rep(string.format("%07d.", i), 131072) end
+collectgarbage("collect")"""
+    d = make_modules_app("forkmon-bench-memory-", modules, before,
+                         'print("loaded", #big, sum)\nio.read()')
+    result = {}
+    try:
+        for kind in ("plain", "forkmon"):
+            env = {"LD_PRELOAD": lib, "FORKMON_FILTER": "%.lua$"} if kind == "forkmon" else {}
+            run = Run(["lua5.4", "main.lua"], d, env, stdin=subprocess.PIPE)
+            try:
+                run.wait_line(lambda s, x: s == "out" and x.startswith("loaded "), timeout=120)
+                time.sleep(0.3)
+                processes = run.processes()
+                result[kind] = (tree_memory(processes), processes)
+            except Timeout as e:
+                anomalies.append(f"memory {kind}: timed out: {e}")
+            finally:
+                wait_gone(run, f"memory {kind}", anomalies)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    return result
+
+
+# ------------------------------------------------------------- reporting
+
+
+def machine():
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (f"{os.cpu_count()} CPU(s), {model}, Linux {platform.release()}, "
+            f"Python {platform.python_version()}")
+
+
+def row(cells, widths):
+    return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+
+def table(header, rows):
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    lines = [row(header, widths), row(["-" * w for w in widths], widths)]
+    lines += [row(r, widths) for r in rows]
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--lib", default=os.environ.get(
+        "FORKMON_BENCH_LIB", os.path.join(REPO, "target/release/forkmon.so")),
+        help="forkmon.so to measure (env FORKMON_BENCH_LIB; "
+             "default: target/release/forkmon.so of this repository)")
+    parser.add_argument("--edits", type=int, default=15, help="edits per latency scenario (15)")
+    parser.add_argument("--startup-runs", type=int, default=5, help="runs of each start-up case (5)")
+    parser.add_argument("--modules", type=int, default=1000, help="modules of the start-up app (1000)")
+    parser.add_argument("--memory-mb", type=int, default=200,
+                        help="MB of Lua data in the memory app; 0 skips it (200)")
+    parser.add_argument("--memory-modules", type=int, default=200,
+                        help="watched modules of the memory app (200)")
+    parser.add_argument("--no-entr", action="store_true", help="skip the entr baseline")
+    args = parser.parse_args()
+
+    lib = os.path.abspath(args.lib)
+    if not os.path.isfile(lib):
+        sys.exit(f"no library at {lib}: run `make` first, or pass --lib")
+    if not shutil.which("lua5.4"):
+        sys.exit("lua5.4 is needed (apt-get install lua5.4)")
+    use_entr = not args.no_entr and shutil.which("entr") is not None
+    # The Lua module is found as `forkmon.so` in a LUA_CPATH directory.
+    libdir = tempfile.mkdtemp(prefix="forkmon-bench-lib-", dir="/tmp")
+    shutil.copy(lib, os.path.join(libdir, "forkmon.so"))
+
+    started = time.monotonic()
+    anomalies = []
+    print(f"forkmon benchmark, {datetime.datetime.now().isoformat(timespec='seconds')}")
+    print(f"library: {lib}")
+    print(f"machine: {machine()}\n")
+
+    print(f"1. edit-to-output latency ({args.edits} edits each, styles cycled: "
+          f"{', '.join(EDIT_STYLES)})", flush=True)
+    lat = {}
+    for way in ("preload", "module"):
+        lat[f"forkmon {way}"] = latency_forkmon(way, lib, libdir, args.edits, anomalies)
+        print(f"   forkmon {way}: done", flush=True)
+    lat["plain restart"] = latency_plain(args.edits, anomalies)
+    print("   plain restart: done", flush=True)
+    if use_entr:
+        lat["entr -r"] = latency_entr(args.edits, anomalies)
+        print("   entr -r: done", flush=True)
+    else:
+        print("   entr -r: skipped (entr not installed or --no-entr)")
+    baseline = median(lat["plain restart"]["times"])
+    rows = []
+    for name, r in lat.items():
+        med = median(r["times"])
+        rows.append([name, ms(med), ms(p90(r["times"])), len(r["times"]),
+                     f"{baseline / med:.1f}x" if name.startswith("forkmon") else
+                     f"{med / baseline:.2f}x plain",
+                     r.get("resumes_ok", "-"), describe(r["processes"]),
+                     len(r["left"])])
+    print(table(["way", "median", "p90", "n", "plain/forkmon", "1 resume/edit",
+                 "procs alive", "left after ^C"], rows))
+    if use_entr:
+        fm = median(lat["forkmon preload"]["times"])
+        print(f"   entr/forkmon preload: {median(lat['entr -r']['times']) / fm:.1f}x")
+    print()
+
+    print(f"2. start-up overhead ({args.modules} watched modules, median of "
+          f"{args.startup_runs}, time to 'all loaded')", flush=True)
+    st = startup(lib, args.modules, args.startup_runs, anomalies)
+    plain_s, fm_s = median(st["plain"]), median(st["forkmon"])
+    print(table(["way", "median", "min", "max", "procs alive"], [
+        ["plain", ms(plain_s), ms(min(st["plain"], default=float("nan"))),
+         ms(max(st["plain"], default=float("nan"))), describe(st["plain_processes"])],
+        ["forkmon preload", ms(fm_s), ms(min(st["forkmon"], default=float("nan"))),
+         ms(max(st["forkmon"], default=float("nan"))), describe(st["processes"])],
+    ]))
+    print(f"   forkmon/plain: {fm_s / plain_s:.1f}x, "
+          f"+{(fm_s - plain_s) / args.modules * 1e6:.0f} us per watched file; "
+          f"tree ended by SIGINT in {ms(median(st['end_s']))} (median), "
+          f"left after ^C: {len(st['left'])}\n")
+
+    mem = {}
+    if args.memory_mb > 0:
+        print(f"3. memory ({args.memory_mb} MB Lua table, then {args.memory_modules} "
+              f"watched modules; PSS summed over the tree)", flush=True)
+        mem = memory(lib, args.memory_mb, args.memory_modules, anomalies)
+        rows = []
+        for kind in ("plain", "forkmon"):
+            if kind in mem:
+                (pss, pte), procs = mem[kind]
+                rows.append([kind if kind == "plain" else "forkmon preload",
+                             f"{pss / 1024:.1f} MB", f"{pte / 1024:.1f} MB", describe(procs)])
+        print(table(["way", "PSS sum", "page tables", "procs alive"], rows))
+        if "plain" in mem and "forkmon" in mem:
+            (p_pss, p_pte), _ = mem["plain"]
+            (f_pss, f_pte), _ = mem["forkmon"]
+            print(f"   forkmon/plain PSS: {f_pss / p_pss:.2f}x (+{(f_pss - p_pss) / 1024:.1f} MB); "
+                  f"with page tables: {(f_pss + f_pte) / (p_pss + p_pte):.2f}x\n")
+
+    shutil.rmtree(libdir, ignore_errors=True)
+
+    print("Summary")
+    print(f"  date:    {datetime.datetime.now().isoformat(timespec='seconds')}")
+    print(f"  machine: {machine()}")
+    rows = []
+    for name in [n for n in lat if n.startswith("forkmon")]:
+        for base in [b for b in ("plain restart", "entr -r") if b in lat]:
+            f, b = median(lat[name]["times"]), median(lat[base]["times"])
+            rows.append([f"edit-to-output, median ({name} vs {base})", ms(f), ms(b),
+                         f"{b / f:.1f}x faster", describe(lat[name]["processes"])])
+    rows.append([f"start-up, {args.modules} watched modules", ms(fm_s), ms(plain_s),
+                 f"{fm_s / plain_s:.1f}x slower", describe(st["processes"])])
+    if "plain" in mem and "forkmon" in mem:
+        (p_pss, _), _ = mem["plain"]
+        (f_pss, _), procs = mem["forkmon"]
+        rows.append([f"PSS, {args.memory_mb} MB + {args.memory_modules} modules",
+                     f"{f_pss / 1024:.1f} MB", f"{p_pss / 1024:.1f} MB",
+                     f"{f_pss / p_pss:.2f}x", describe(procs)])
+    print(table(["figure", "forkmon", "full restart", "ratio", "forkmon procs"], rows))
+    print(f"  total time: {time.monotonic() - started:.0f} s")
+    if anomalies:
+        print(f"\nAnomalies ({len(anomalies)}):")
+        for a in anomalies:
+            print(" - " + a)
+    else:
+        print("\nAnomalies: none (one resume per edit, nothing left after SIGINT)")
+    return 1 if anomalies else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

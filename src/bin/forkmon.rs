@@ -1,3 +1,0 @@
-fn main() {
-    println!("{:?}", forkmon::config::parse_delay("x", "10"));
-}

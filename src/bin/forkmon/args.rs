@@ -1,0 +1,232 @@
+//! The command line, in the habits of entr, watchexec and nodemon. Values
+//! are checked with the library's own parsers, so a bad one is refused here
+//! with the message the environment variable would give.
+
+use std::ffi::{OsStr, OsString};
+use std::path::PathBuf;
+
+use forkmon::config;
+
+pub const HELP: &str = "\
+forkmon: resume a program from just before a changed file was read
+
+Usage:
+  forkmon [options] app.lua [args...]       run a Lua script with checkpoints
+  forkmon [options] -- PROGRAM [args...]    preload forkmon into any program
+  forkmon [options] PROGRAM [args...]       the same, when PROGRAM is not a .lua file
+
+Options:
+  -f, --filter PATTERNS   ;-separated Lua patterns matched against absolute paths
+                          (default: .lua files below the current directory for a
+                          script; every file below it for a program)
+  -q, --quiet             print nothing
+      --restart-delay MS  quiet time after a save before resuming (default 10)
+      --ignore-delay MS   ignore changes this long after a resume (default 0)
+      --no-color          no colours
+  -c, --clear             clear the screen before each resume
+      --library PATH      the forkmon.so to preload (default: found next to this
+                          command, or $FORKMON_LIBRARY)
+  -h, --help              this help
+  -V, --version           the version
+
+A script runs under $FORKMON_LUA, else lua5.4, else lua. Ctrl+C ends everything.
+";
+
+/// What to run.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A Lua script, run by a Lua interpreter.
+    Script {
+        script: OsString,
+        args: Vec<OsString>,
+    },
+    /// Any program.
+    Program {
+        program: OsString,
+        args: Vec<OsString>,
+    },
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Invocation {
+    /// forkmon's environment variables to set, in order.
+    pub environment: Vec<(&'static str, OsString)>,
+    pub filter_given: bool,
+    pub library: Option<PathBuf>,
+    pub target: Target,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed {
+    Run(Invocation),
+    Help,
+    Version,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum UsageError {
+    #[error("unknown option '{0}'")]
+    Unknown(String),
+    #[error("{0} needs a value")]
+    MissingValue(&'static str),
+    #[error("no program given: forkmon app.lua, or forkmon -- PROGRAM")]
+    NoProgram,
+    #[error("{0}")]
+    BadValue(String),
+}
+
+fn text(option: &'static str, value: &OsStr) -> Result<String, UsageError> {
+    value
+        .to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| UsageError::BadValue(format!("{option}: not valid UTF-8")))
+}
+
+pub fn parse(arguments: impl Iterator<Item = OsString>) -> Result<Parsed, UsageError> {
+    let mut arguments = arguments.peekable();
+    let mut environment = Vec::new();
+    let mut filter_given = false;
+    let mut library = None;
+    let mut explicit_program = false;
+    while let Some(argument) = arguments.peek().cloned() {
+        let Some(flag) = argument.to_str().filter(|a| a.starts_with('-')) else {
+            break;
+        };
+        arguments.next();
+        let (name, inline) = match flag.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => (name, Some(OsString::from(value))),
+            _ => (flag, None),
+        };
+        let mut value = |option: &'static str| -> Result<OsString, UsageError> {
+            inline
+                .clone()
+                .or_else(|| arguments.next())
+                .ok_or(UsageError::MissingValue(option))
+        };
+        match name {
+            "--" => {
+                explicit_program = true;
+                break;
+            }
+            "-h" | "--help" => return Ok(Parsed::Help),
+            "-V" | "--version" => return Ok(Parsed::Version),
+            "-f" | "--filter" => {
+                let spec = text("--filter", &value("--filter")?)?;
+                config::parse_filter("--filter", &spec)
+                    .map_err(|e| UsageError::BadValue(e.to_string()))?;
+                environment.push((config::FILTER, spec.into()));
+                filter_given = true;
+            }
+            "-q" | "--quiet" => environment.push((config::QUIET, "1".into())),
+            "--no-color" | "--no-colour" => environment.push((config::NO_COLORS, "1".into())),
+            "-c" | "--clear" => environment.push((config::CLEAR, "1".into())),
+            "--restart-delay" | "--ignore-delay" => {
+                let (option, variable) = match name {
+                    "--restart-delay" => ("--restart-delay", config::RESTART_DELAY),
+                    _ => ("--ignore-delay", config::IGNORE_DELAY),
+                };
+                let ms = text(option, &value(option)?)?;
+                config::parse_delay(option, &ms)
+                    .map_err(|e| UsageError::BadValue(e.to_string()))?;
+                environment.push((variable, ms.into()));
+            }
+            "--library" => library = Some(PathBuf::from(value("--library")?)),
+            _ => return Err(UsageError::Unknown(flag.to_owned())),
+        }
+    }
+    let program = arguments.next().ok_or(UsageError::NoProgram)?;
+    let args: Vec<OsString> = arguments.collect();
+    let is_script = !explicit_program && program.as_encoded_bytes().ends_with(b".lua");
+    let target = if is_script {
+        Target::Script {
+            script: program,
+            args,
+        }
+    } else {
+        Target::Program { program, args }
+    };
+    Ok(Parsed::Run(Invocation {
+        environment,
+        filter_given,
+        library,
+        target,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_line(line: &str) -> Result<Parsed, UsageError> {
+        parse(line.split_whitespace().map(OsString::from))
+    }
+
+    fn run(line: &str) -> Invocation {
+        match parse_line(line) {
+            Ok(Parsed::Run(invocation)) => invocation,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_lua_file_is_a_script_and_the_rest_its_arguments() {
+        let invocation = run("-q app.lua --level 3");
+        assert_eq!(
+            invocation.target,
+            Target::Script {
+                script: "app.lua".into(),
+                args: vec!["--level".into(), "3".into()]
+            }
+        );
+        assert_eq!(invocation.environment, vec![(config::QUIET, "1".into())]);
+    }
+
+    #[test]
+    fn after_a_double_dash_comes_any_program() {
+        let invocation = run("-f %.h$;%.c$ --restart-delay=20 -- tcc -run main.c");
+        assert_eq!(
+            invocation.target,
+            Target::Program {
+                program: "tcc".into(),
+                args: vec!["-run".into(), "main.c".into()]
+            }
+        );
+        assert!(invocation.filter_given);
+        assert_eq!(
+            invocation.environment,
+            vec![
+                (config::FILTER, "%.h$;%.c$".into()),
+                (config::RESTART_DELAY, "20".into())
+            ]
+        );
+        let invocation = run("-- run.lua");
+        assert!(
+            matches!(invocation.target, Target::Program { .. }),
+            "-- forces a program"
+        );
+    }
+
+    #[test]
+    fn usage_errors_are_one_line_each() {
+        assert_eq!(
+            parse_line("--frobnicate app.lua"),
+            Err(UsageError::Unknown("--frobnicate".into()))
+        );
+        assert_eq!(parse_line("-q"), Err(UsageError::NoProgram));
+        assert_eq!(parse_line("--"), Err(UsageError::NoProgram));
+        assert_eq!(
+            parse_line("--filter"),
+            Err(UsageError::MissingValue("--filter"))
+        );
+        assert_eq!(
+            parse_line("--restart-delay soon app.lua").map_err(|e| e.to_string()),
+            Err("--restart-delay='soon' is not a whole number of milliseconds".into())
+        );
+        assert_eq!(
+            parse_line("-f [a app.lua").map_err(|e| e.to_string()),
+            Err("--filter: malformed pattern (missing ']') in pattern '[a'".into())
+        );
+        assert_eq!(parse_line("--help app.lua"), Ok(Parsed::Help));
+        assert_eq!(parse_line("-V"), Ok(Parsed::Version));
+    }
+}

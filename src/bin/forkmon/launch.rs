@@ -1,0 +1,162 @@
+//! Finds the library and the program, sets the environment and execs.
+
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use forkmon::config;
+
+use crate::args::{Invocation, Target};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error(
+        "cannot find forkmon.so (looked next to this command: {0}); give it with --library PATH"
+    )]
+    NoLibrary(String),
+    #[error("cannot find the program '{0}' in PATH")]
+    NotFound(String),
+    #[error("cannot run '{program}': {source}")]
+    Exec {
+        program: String,
+        source: std::io::Error,
+    },
+}
+
+/// Execs the program; returns only the reason it could not be started.
+pub fn exec(invocation: Invocation) -> LaunchError {
+    match prepare(invocation) {
+        Ok(mut command) => {
+            let program = command.get_program().to_string_lossy().into_owned();
+            let source = command.exec();
+            LaunchError::Exec { program, source }
+        }
+        Err(error) => error,
+    }
+}
+
+fn prepare(invocation: Invocation) -> Result<Command, LaunchError> {
+    let library = find_library(invocation.library)?;
+    let start_dir = std::env::current_dir().unwrap_or_default();
+    let start_dir = start_dir.as_os_str().as_bytes();
+    let (argv, default_filter) = match invocation.target {
+        Target::Script { script, args } => {
+            let interpreter = lua_interpreter();
+            let argv = [vec![interpreter, script], args].concat();
+            (argv, config::default_lua_filter(start_dir))
+        }
+        Target::Program { program, args } => {
+            let argv = [through_interpreter(&program)?, args].concat();
+            (argv, config::default_project_filter(start_dir))
+        }
+    };
+    let (program, args) = argv
+        .split_first()
+        .ok_or(LaunchError::NotFound(String::new()))?;
+    let mut command = Command::new(program);
+    command.args(args);
+    let mut preload = library.into_os_string();
+    if let Some(others) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
+        preload.push(":");
+        preload.push(others);
+    }
+    command.env("LD_PRELOAD", preload);
+    if !invocation.filter_given {
+        command.env(config::FILTER, default_filter);
+    }
+    for (variable, value) in invocation.environment {
+        command.env(variable, value);
+    }
+    Ok(command)
+}
+
+/// $FORKMON_LUA, else lua5.4, else lua.
+fn lua_interpreter() -> OsString {
+    if let Some(lua) = std::env::var_os("FORKMON_LUA").filter(|v| !v.is_empty()) {
+        return lua;
+    }
+    match search_path(OsStr::new("lua5.4")) {
+        Some(_) => "lua5.4".into(),
+        None => "lua".into(),
+    }
+}
+
+/// The library: --library, $FORKMON_LIBRARY, or where `make` and luarocks
+/// put it relative to this command.
+fn find_library(explicit: Option<PathBuf>) -> Result<PathBuf, LaunchError> {
+    if let Some(path) = explicit.or_else(|| std::env::var_os("FORKMON_LIBRARY").map(PathBuf::from))
+    {
+        return absolute(&path).ok_or_else(|| LaunchError::NoLibrary(path.display().to_string()));
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    let mut candidates = vec![dir.join("forkmon.so"), dir.join("libforkmon.so")];
+    // A luarocks tree: <tree>/bin/forkmon and <tree>/lib/lua/<version>/forkmon.so.
+    for version in ["5.4", "5.3", "5.2", "5.1"] {
+        candidates.push(dir.join("../lib/lua").join(version).join("forkmon.so"));
+    }
+    let shown = candidates
+        .iter()
+        .map(|c| c.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    candidates
+        .iter()
+        .find_map(|c| absolute(c))
+        .ok_or(LaunchError::NoLibrary(shown))
+}
+
+fn absolute(path: &Path) -> Option<PathBuf> {
+    fs::canonicalize(path).ok().filter(|p| p.is_file())
+}
+
+fn search_path(program: &OsStr) -> Option<PathBuf> {
+    if program.as_bytes().contains(&b'/') {
+        return Some(PathBuf::from(program));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| {
+            fs::metadata(candidate).is_ok_and(|m| {
+                m.is_file()
+                    && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
+            })
+        })
+}
+
+/// The program's argv start. A script with a `#!` line runs its interpreter
+/// directly, so that forkmon is preloaded into the interpreter (`lua`), not
+/// into `env` (which would pass the program on without it).
+fn through_interpreter(program: &OsStr) -> Result<Vec<OsString>, LaunchError> {
+    let path = search_path(program)
+        .ok_or_else(|| LaunchError::NotFound(program.to_string_lossy().into_owned()))?;
+    let mut first_line = Vec::new();
+    if let Ok(file) = fs::File::open(&path) {
+        let _ = BufReader::new(std::io::Read::take(file, 256)).read_until(b'\n', &mut first_line);
+    }
+    let Some(shebang) = first_line.strip_prefix(b"#!") else {
+        return Ok(vec![path.into_os_string()]);
+    };
+    let words: Vec<OsString> = shebang
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+        .map(|w| OsStr::from_bytes(w).to_os_string())
+        .collect();
+    let mut argv = match words.split_first() {
+        Some((env, rest))
+            if Path::new(env).file_name() == Some(OsStr::new("env")) && !rest.is_empty() =>
+        {
+            let interpreter = search_path(&rest[0]).unwrap_or_else(|| PathBuf::from(&rest[0]));
+            [vec![interpreter.into_os_string()], rest[1..].to_vec()].concat()
+        }
+        Some(_) => words,
+        None => return Ok(vec![path.into_os_string()]),
+    };
+    argv.push(path.into_os_string());
+    Ok(argv)
+}

@@ -1,0 +1,241 @@
+//! The `forkmon` command: scripts, any program, usage errors, and the
+//! recipes of the README (busted, tcc).
+
+mod common;
+
+use common::{Launch, LuaApp, Save, Scratch, save};
+
+fn command() -> Launch {
+    Launch::plain(env!("CARGO_BIN_EXE_forkmon")).env("FORKMON_LIBRARY", common::library())
+}
+
+#[test]
+fn forkmon_app_lua_runs_the_script_with_checkpoints_and_its_arguments() {
+    let app = LuaApp::new(
+        "cmd-script",
+        &["a", "b"],
+        "print('args ' .. table.concat(arg, ','))",
+    );
+    let session = command()
+        .arg("main.lua")
+        .arg("x")
+        .arg("--y")
+        .dir(&app.dir.0)
+        .start();
+    session.wait_for("done first");
+    assert!(
+        session.output().contains("args x,--y"),
+        "{}",
+        session.output()
+    );
+    save(&app.module("b"), "print(\"b=2\")\n", Save::RenameOver);
+    session.wait_for("done 1");
+    assert_eq!(session.count("startup"), 1, "{}", session.output());
+}
+
+#[test]
+fn a_program_keeps_its_exit_status_and_stdin() {
+    let scratch = Scratch::new("cmd-status");
+    let mut session = command()
+        .arg("--")
+        .arg("sh")
+        .arg("-c")
+        .arg("read x; echo got $x; exit 3")
+        .dir(&scratch.0)
+        .start();
+    session.type_text("hello\n");
+    let status = session.wait_exit();
+    assert_eq!(status.code(), Some(3), "{}", session.output());
+    assert!(
+        session.output().contains("got hello"),
+        "{}",
+        session.output()
+    );
+}
+
+#[test]
+fn usage_errors_are_one_line_and_exit_status_2() {
+    for (args, message) in [
+        (
+            vec!["--frobnicate", "app.lua"],
+            "forkmon: unknown option '--frobnicate' (see forkmon --help)",
+        ),
+        (
+            vec!["-q"],
+            "forkmon: no program given: forkmon app.lua, or forkmon -- PROGRAM (see forkmon --help)",
+        ),
+        (
+            vec!["--", "no-such-program-here"],
+            "forkmon: cannot find the program 'no-such-program-here' in PATH",
+        ),
+        (
+            vec!["--restart-delay", "-1", "app.lua"],
+            "forkmon: --restart-delay='-1' is negative",
+        ),
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_forkmon"))
+            .args(&args)
+            .env("FORKMON_LIBRARY", common::library())
+            .output()
+            .expect("run forkmon");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with(message), "{args:?}: {stderr}");
+    }
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_forkmon"))
+        .arg("--help")
+        .output()
+        .expect("help");
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("forkmon [options] -- PROGRAM"));
+}
+
+const SPEC: &str = r#"
+local calc = require "calc"
+describe("NAME", function()
+  it("adds", function()
+    print("running NAME " .. calc.add(1, 1))
+  end)
+end)
+"#;
+
+#[test]
+fn busted_re_runs_from_the_edited_spec_or_module_without_starting_again() {
+    let project = Scratch::new("cmd-busted");
+    for name in ["s1", "s2", "s3"] {
+        project.write(
+            &format!("spec/{name}_spec.lua"),
+            &SPEC.replace("NAME", name),
+        );
+    }
+    project.write(
+        "src/calc.lua",
+        "return { add = function(a, b) return a + b end }\n",
+    );
+    let session = command()
+        .arg("busted")
+        .arg("-o")
+        .arg("plainTerminal")
+        .arg("spec")
+        .dir(&project.0)
+        .start();
+    session.wait_for("3 successes");
+    let spec = |name: &str| {
+        project
+            .path(&format!("spec/{name}_spec.lua"))
+            .display()
+            .to_string()
+    };
+    save(
+        &project.path("spec/s2_spec.lua"),
+        &SPEC.replace("NAME", "s2").replace("running", "again"),
+        Save::RenameOver,
+    );
+    session.wait_for("again s2 2");
+    session.wait_for_count("3 successes", 2);
+    let output = session.output();
+    assert!(
+        output.contains(&format!("'{}' changed, resuming from it", spec("s2"))),
+        "{output}"
+    );
+    assert_eq!(
+        session.count(&format!("watch '{}'", spec("s1"))),
+        1,
+        "s1 was loaded again:\n{output}"
+    );
+
+    // The module under test was first required by s1: resume from there.
+    save(
+        &project.path("src/calc.lua"),
+        "return { add = function(a, b) return a * b + 40 end }\n",
+        Save::InPlace,
+    );
+    session.wait_for("running s1 41");
+    session.wait_for_count("3 successes", 3);
+    let output = session.output();
+    assert!(
+        output.contains(&format!(
+            "watch '{}'",
+            project.path("src/calc.lua").display()
+        )),
+        "{output}"
+    );
+    assert_eq!(
+        session.count(&format!("watch '{}'", spec("s1"))),
+        1,
+        "{output}"
+    );
+}
+
+#[test]
+fn the_tcc_recipe_recompiles_from_the_changed_header() {
+    let project = Scratch::new("cmd-tcc");
+    project.write("main.c", "#include <stdio.h>\n#include \"greeting.h\"\nint main(void) { printf(\"%s\\n\", GREETING); return 0; }\n");
+    project.write("greeting.h", "#define GREETING \"hello 1\"\n");
+    let session = command()
+        .arg("-f")
+        .arg("%.h$;%.c$")
+        .arg("--")
+        .arg("tcc")
+        .arg("-run")
+        .arg("main.c")
+        .dir(&project.0)
+        .start();
+    session.wait_for("hello 1");
+    session.wait_for("waiting for a change");
+    save(
+        &project.path("greeting.h"),
+        "#define GREETING \"hello 2\"\n",
+        Save::RenameOver,
+    );
+    session.wait_for("hello 2");
+    let output = session.output();
+    assert!(
+        output.contains(&format!(
+            "'{}' changed, resuming from it",
+            project.path("greeting.h").display()
+        )),
+        "{output}"
+    );
+    assert_eq!(session.count("hello 1"), 1, "{output}");
+}
+
+#[test]
+fn clear_empties_the_screen_before_each_resume() {
+    let app = LuaApp::new("cmd-clear", &["a"], "");
+    let session = command().arg("-c").arg("main.lua").dir(&app.dir.0).start();
+    session.wait_for("done first");
+    assert!(!session.output().contains("\x1b[2J"));
+    save(&app.module("a"), "print(\"a=2\")\n", Save::InPlace);
+    session.wait_for("done 1");
+    let output = session.output();
+    let clear = output.find("\x1b[2J").expect("a clear before the resume");
+    assert!(clear < output.find("a=2").expect("the new run"), "{output}");
+}
+
+#[test]
+fn without_a_filter_a_program_watches_only_the_project_files() {
+    let project = Scratch::new("cmd-tcc-default");
+    project.write("main.c", "#include <stdio.h>\n#include \"greeting.h\"\nint main(void) { printf(\"%s\\n\", GREETING); return 0; }\n");
+    project.write("greeting.h", "#define GREETING \"hello 1\"\n");
+    let session = command()
+        .arg("--")
+        .arg("tcc")
+        .arg("-run")
+        .arg("main.c")
+        .dir(&project.0)
+        .start();
+    session.wait_for("waiting for a change");
+    let watched: Vec<String> = session
+        .output()
+        .lines()
+        .filter(|l| l.starts_with("[forkmon] watch"))
+        .map(str::to_owned)
+        .collect();
+    let expected: Vec<String> = ["main.c", "greeting.h"]
+        .iter()
+        .map(|f| format!("[forkmon] watch '{}'", project.path(f).display()))
+        .collect();
+    assert_eq!(watched, expected, "{}", session.output());
+}
