@@ -102,8 +102,8 @@ class Run:
                     i += 1
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise Timeout(f"no matching line in {timeout:.0f} s; output:\n"
-                                  + self.output(start))
+                    raise Timeout(f"no matching line in {timeout:.0f} s; output "
+                                  "(last 20 lines):\n" + self.output(start, 20))
                 self.cond.wait(left)
 
     def wait_out(self, text, start=0, timeout=15.0):
@@ -113,8 +113,11 @@ class Run:
         with self.cond:
             return sum(1 for _, s, x in self.lines[start:end] if pred(s, x))
 
-    def output(self, start=0):
-        return "\n".join(f"  {s}: {x}" for _, s, x in self.lines[start:])
+    def output(self, start=0, last=None):
+        lines = self.lines[start:]
+        if last is not None:
+            lines = lines[-last:]
+        return "\n".join(f"  {s}: {x}" for _, s, x in lines)
 
     def processes(self):
         return tree_processes(self.marker)
@@ -376,7 +379,7 @@ def latency_entr(edits, anomalies):
 # ------------------------------------------------------- 2. start-up cost
 
 
-def make_modules_app(prefix, modules, before="", after='print("all loaded", sum)'):
+def make_modules_app(prefix, modules, before="", after='print("all loaded " .. sum)'):
     d = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
     os.mkdir(os.path.join(d, "mods"))
     for i in range(1, modules + 1):
@@ -453,7 +456,7 @@ local big = {{}}
 for i = 1, {megabytes} do big[i] = string.rep(string.format("%07d.", i), 131072) end
 collectgarbage("collect")"""
     d = make_modules_app("forkmon-bench-memory-", modules, before,
-                         'print("loaded", #big, sum)\nio.read()')
+                         'print("loaded " .. #big .. " " .. sum)\nio.read()')
     result = {}
     try:
         for kind in ("plain", "forkmon"):

@@ -7,6 +7,7 @@
 ---@field colors boolean         ANSI colours on stderr
 ---@field restart_delay integer  ms of quiet after a save before resuming
 ---@field ignore_delay integer   ms after a resume during which changes are ignored
+---@field min_work integer       least ms of work between two checkpoints
 
 ---@class forkmon
 ---@field version string
@@ -21,7 +22,7 @@ function forkmon.resumes() end
 function forkmon.options() end
 
 ---Changes options (all checked first; delays only before the first checkpoint).
----@param options forkmon.options|{filter?: string, quiet?: boolean, colors?: boolean, restart_delay?: integer, ignore_delay?: integer}
+---@param options forkmon.options|{filter?: string, quiet?: boolean, colors?: boolean, restart_delay?: integer, ignore_delay?: integer, min_work?: integer}
 ---@return true
 function forkmon.configure(options) end
 

@@ -18,6 +18,7 @@ describe("forkmon", function()
     assert.are.equal(false, options.quiet)
     assert.are.equal(10, options.restart_delay)
     assert.are.equal(0, options.ignore_delay)
+    assert.are.equal(5, options.min_work)
   end)
 
   describe("configure", function()
@@ -28,12 +29,13 @@ describe("forkmon", function()
     end)
 
     it("changes options, checked like the environment's", function()
-      assert.is_true(forkmon.configure{ filter = "%.json$;%.lua$", quiet = true, restart_delay = 25 })
+      assert.is_true(forkmon.configure{ filter = "%.json$;%.lua$", quiet = true, restart_delay = 25, min_work = 0 })
       local options = forkmon.options()
       assert.are.equal("%.json$;%.lua$", options.filter)
       assert.is_true(options.quiet)
       assert.are.equal(25, options.restart_delay)
-      forkmon.configure{ restart_delay = 10 }
+      assert.are.equal(0, options.min_work)
+      forkmon.configure{ restart_delay = 10, min_work = 5 }
     end)
 
     it("rejects a malformed pattern with Lua's reason", function()
@@ -56,11 +58,11 @@ describe("forkmon", function()
 
     it("rejects unknown options, wrong types and a non-table", function()
       assert.has_error(function() forkmon.configure{ filtre = "x" } end,
-        "forkmon.configure: unknown option 'filtre' (options: filter, quiet, colors, restart_delay, ignore_delay)")
+        "forkmon.configure: unknown option 'filtre' (options: filter, quiet, colors, restart_delay, ignore_delay, min_work)")
       assert.has_error(function() forkmon.configure{ quiet = "yes" } end,
         "forkmon.configure: quiet must be true or false, not string")
       assert.has_error(function() forkmon.configure("quiet") end,
-        "forkmon.configure: expects a table of options (filter, quiet, colors, restart_delay, ignore_delay), not string")
+        "forkmon.configure: expects a table of options (filter, quiet, colors, restart_delay, ignore_delay, min_work), not string")
     end)
 
     it("changes nothing when one option is bad", function()

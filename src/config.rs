@@ -17,6 +17,9 @@ pub const NO_COLORS: &str = "FORKMON_NO_COLORS";
 pub const NO_COLOR: &str = "NO_COLOR";
 pub const RESTART_DELAY: &str = "FORKMON_RESTART_DELAY";
 pub const IGNORE_DELAY: &str = "FORKMON_IGNORE_DELAY";
+/// Least work, in ms, between two checkpoints (files opened sooner are tied
+/// to the last checkpoint).
+pub const MIN_WORK: &str = "FORKMON_MIN_WORK";
 /// Clear the terminal before each resume (what `forkmon -c` sets).
 pub const CLEAR: &str = "FORKMON_CLEAR";
 /// Set in a resumed child: how many resumes happened so far (1 on the first).
@@ -28,6 +31,10 @@ pub const DEFAULT_RESTART_DELAY: Duration = Duration::from_millis(10);
 /// Changes seen this soon after a resume are dropped. Off by default: the
 /// settling above already folds one save into one resume.
 pub const DEFAULT_IGNORE_DELAY: Duration = Duration::ZERO;
+/// A fork costs about a millisecond for a small program and more for a big
+/// heap: below this much work since the last checkpoint, a new one would cost
+/// more than it saves.
+pub const DEFAULT_MIN_WORK: Duration = Duration::from_millis(5);
 /// The longest delay accepted, so that a typo cannot freeze resumes.
 pub const MAX_DELAY_MS: u64 = 60_000;
 
@@ -39,6 +46,7 @@ pub struct Config {
     pub output: Output,
     pub restart_delay: Duration,
     pub ignore_delay: Duration,
+    pub min_work: Duration,
     pub clear: bool,
 }
 
@@ -245,12 +253,15 @@ pub fn load(
     let ignore_delay = delay(source, IGNORE_DELAY, DEFAULT_IGNORE_DELAY)
         .map_err(|e| errors.push(e))
         .ok();
+    let min_work = delay(source, MIN_WORK, DEFAULT_MIN_WORK)
+        .map_err(|e| errors.push(e))
+        .ok();
     let clear = switch(source, CLEAR).unwrap_or_else(|e| {
         errors.push(e);
         false
     });
-    match (filter, restart_delay, ignore_delay) {
-        (Some((filter_spec, filter)), Some(restart_delay), Some(ignore_delay))
+    match (filter, restart_delay, ignore_delay, min_work) {
+        (Some((filter_spec, filter)), Some(restart_delay), Some(ignore_delay), Some(min_work))
             if errors.is_empty() =>
         {
             Ok(Config {
@@ -259,6 +270,7 @@ pub fn load(
                 output,
                 restart_delay,
                 ignore_delay,
+                min_work,
                 clear,
             })
         }

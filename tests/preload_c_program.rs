@@ -88,7 +88,7 @@ fn only_read_opens_of_existing_regular_watched_files_make_checkpoints() {
     save(&data.join("sub/two.txt"), "22\n", Save::RenameOver);
     session.wait_for("two:22");
     session.wait_for_count("end", 2);
-    assert_eq!(session.count("start"), 1, "{}", session.output());
+    assert_eq!(session.count("start\n"), 1, "{}", session.output());
     assert_eq!(session.count("one:1"), 1, "{}", session.output());
 }
 

@@ -222,3 +222,53 @@ fn the_resume_line_says_how_much_start_up_it_skipped() {
         );
     }
 }
+
+#[test]
+fn files_read_soon_after_a_checkpoint_are_tied_to_it() {
+    // The default FORKMON_MIN_WORK (5 ms): main.lua, a.lua and b.lua are read
+    // within a few ms, so one checkpoint (main.lua's) holds all three.
+    let app = LuaApp::new("min-work-tied", &["a", "b"], "");
+    let mut session = app.launch().env_remove("FORKMON_MIN_WORK").start();
+    session.wait_for("program exited");
+    assert_eq!(
+        chain(&session.processes(), session.pid()).len(),
+        1,
+        "one holder"
+    );
+    save(&app.module("b"), "print(\"b=2\")\n", Save::InPlace);
+    session.wait_for("done 1");
+    let from_main = format!(
+        "changed, resuming from '{}'",
+        app.dir.path("main.lua").display()
+    );
+    assert!(
+        session.output().contains(&from_main),
+        "{}",
+        session.output()
+    );
+    assert_eq!(session.count("startup"), 2, "{}", session.output());
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
+fn after_enough_work_the_next_file_gets_a_checkpoint_of_its_own() {
+    let app = LuaApp::new(
+        "min-work-own",
+        &["a"],
+        "local t = os.clock() while os.clock() - t < 0.05 do end\nrequire \"b\"",
+    );
+    app.dir.write("b.lua", "print(\"b=1\")\n");
+    let session = app.launch().env_remove("FORKMON_MIN_WORK").start();
+    session.wait_for("program exited");
+    save(&app.module("b"), "print(\"b=2\")\n", Save::InPlace);
+    session.wait_for("done 1");
+    assert!(
+        session
+            .output()
+            .contains("b.lua' changed, resuming from it"),
+        "{}",
+        session.output()
+    );
+    assert_eq!(session.count("startup"), 1, "{}", session.output());
+}

@@ -63,6 +63,8 @@ pub struct Engine {
     /// one): together, the start-up time a checkpoint made now would skip.
     run_start: Instant,
     work_before_run: Duration,
+    /// When this process left its latest checkpoint.
+    last_checkpoint: Instant,
 }
 
 static ENGINE: Mutex<Option<Engine>> = Mutex::new(None);
@@ -90,6 +92,7 @@ pub fn start() {
                 .checked_sub(sys::time_since_exec().unwrap_or_default())
                 .unwrap_or_else(Instant::now),
             work_before_run: Duration::ZERO,
+            last_checkpoint: Instant::now(),
         });
     }
 }
@@ -206,7 +209,16 @@ impl Engine {
             return;
         }
         self.tied.insert(path.as_bytes().to_vec());
-        if let Err(error) = self.checkpoint(path) {
+        // A checkpoint costs a fork; one that would save less work than
+        // FORKMON_MIN_WORK since the last one is not worth it: the file is
+        // tied to the last checkpoint instead.
+        let min_work = config::active().map_or(config::DEFAULT_MIN_WORK, |c| c.min_work);
+        let result = if !self.lineage.is_empty() && self.last_checkpoint.elapsed() < min_work {
+            self.attach(path)
+        } else {
+            self.checkpoint(path)
+        };
+        if let Err(error) = result {
             self.stopped = true;
             warn!("{error}; the program runs on without new checkpoints");
         }
@@ -319,5 +331,6 @@ impl Engine {
         }
         self.lineage.push(link);
         self.pid = nix::unistd::getpid().as_raw();
+        self.last_checkpoint = Instant::now();
     }
 }

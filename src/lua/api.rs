@@ -16,7 +16,7 @@ use crate::preload::gate;
 use crate::preload::shared::SharedV1;
 use std::ffi::c_int;
 
-const OPTIONS: &str = "filter, quiet, colors, restart_delay, ignore_delay";
+const OPTIONS: &str = "filter, quiet, colors, restart_delay, ignore_delay, min_work";
 
 type Answer<T> = Result<T, String>;
 
@@ -154,6 +154,7 @@ fn options(lua: &Lua) -> Answer<LuaTable> {
             table.set("colors", config.output.colours)?;
             table.set("restart_delay", config.restart_delay.as_millis() as u64)?;
             table.set("ignore_delay", config.ignore_delay.as_millis() as u64)?;
+            table.set("min_work", config.min_work.as_millis() as u64)?;
         }
         Ok(table)
     };
@@ -250,6 +251,7 @@ fn configure(options: LuaValue) -> Answer<bool> {
             }
             "restart_delay" => next.restart_delay = delay("restart_delay", &value)?,
             "ignore_delay" => next.ignore_delay = delay("ignore_delay", &value)?,
+            "min_work" => next.min_work = delay("min_work", &value)?,
             other => {
                 return fail(
                     "configure",

@@ -230,6 +230,9 @@ impl Launch {
             .env_remove("FORKMON_IGNORE_DELAY")
             .env_remove("FORKMON_RESTART_TICKS")
             .env("NO_COLOR", "1")
+            // One checkpoint per file, whatever the machine's speed: the
+            // tests of the default (5 ms) say so.
+            .env("FORKMON_MIN_WORK", "0")
             .env("FORKMON_TEST_MARKER", &marker);
         Launch { command, marker }
     }

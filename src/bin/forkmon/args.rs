@@ -22,6 +22,8 @@ Options:
   -q, --quiet             print nothing
       --restart-delay MS  quiet time after a save before resuming (default 10)
       --ignore-delay MS   ignore changes this long after a resume (default 0)
+      --min-work MS       least work between two checkpoints; files read sooner
+                          are tied to the last one (default 5; 0: one per file)
       --no-color          no colours
   -c, --clear             clear the screen before each resume
       --library PATH      the forkmon.so to preload (default: found next to this
@@ -120,10 +122,11 @@ pub fn parse(arguments: impl Iterator<Item = OsString>) -> Result<Parsed, UsageE
             "-q" | "--quiet" => environment.push((config::QUIET, "1".into())),
             "--no-color" | "--no-colour" => environment.push((config::NO_COLORS, "1".into())),
             "-c" | "--clear" => environment.push((config::CLEAR, "1".into())),
-            "--restart-delay" | "--ignore-delay" => {
+            "--restart-delay" | "--ignore-delay" | "--min-work" => {
                 let (option, variable) = match name {
                     "--restart-delay" => ("--restart-delay", config::RESTART_DELAY),
-                    _ => ("--ignore-delay", config::IGNORE_DELAY),
+                    "--ignore-delay" => ("--ignore-delay", config::IGNORE_DELAY),
+                    _ => ("--min-work", config::MIN_WORK),
                 };
                 let ms = text(option, &value(option)?)?;
                 config::parse_delay(option, &ms)
