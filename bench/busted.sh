@@ -46,7 +46,7 @@ full_ms=$(printf '%s\n' "${full[@]}" | median)
 resumed_ms=$(printf '%s\n' "${resumed[@]}" | median)
 echo "$1"
 echo "  full busted run:                    ${full_ms} ms (median)"
-echo "  forkmon, edit of spec 25 to result:  ${resumed_ms} ms (median; the 10 ms settle window included)"
+echo "  forkmon, edit of spec 25 to result:  ${resumed_ms} ms (median; the 4 ms settle window included)"
 awk -v a="$full_ms" -v b="$resumed_ms" 'BEGIN { printf "  ratio: %.1fx\n", a / b }'
 }
 

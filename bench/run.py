@@ -45,6 +45,8 @@ MARKER_VAR = "FORKMON_BENCH_MARKER"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EDIT_STYLES = ("in place", "rename over", "vim backup", "delete+recreate")
 RESUME_TEXT = "changed, resuming"
+# Options given to every forkmon run (--min-work sets FORKMON_MIN_WORK).
+FORKMON_ENV = {}
 
 # ---------------------------------------------------------------- processes
 
@@ -265,8 +267,8 @@ def make_latency_app():
 def forkmon_command(way, lib, libdir):
     """argv and environment of `lua5.4 main.lua` under forkmon."""
     if way == "preload":
-        return ["lua5.4", "main.lua"], {"LD_PRELOAD": lib, "FORKMON_FILTER": "%.lua$"}
-    return ["lua5.4", "-l", "forkmon", "main.lua"], {"LUA_CPATH": f"{libdir}/?.so"}
+        return ["lua5.4", "main.lua"], {"LD_PRELOAD": lib, "FORKMON_FILTER": "%.lua$", **FORKMON_ENV}
+    return ["lua5.4", "-l", "forkmon", "main.lua"], {"LUA_CPATH": f"{libdir}/?.so", **FORKMON_ENV}
 
 
 def latency_forkmon(way, lib, libdir, edits, anomalies):
@@ -395,16 +397,23 @@ for i = 1, {modules} do sum = sum + require(string.format("m%04d", i)) end
     return d
 
 
-def startup(lib, modules, runs, anomalies):
-    """Time from starting `lua5.4 main.lua` to its "all loaded" line."""
+def startup(lib, modules, runs, budget, anomalies):
+    """Time from starting `lua5.4 main.lua` to its "all loaded" line.
+    Plain runs `runs` times; forkmon too, but no new forkmon run starts once
+    the forkmon runs (with their teardown) took `budget` seconds."""
     d = make_modules_app("forkmon-bench-startup-", modules)
     expected = f"all loaded {modules * (modules + 1) // 2}"
     result = {"plain": [], "forkmon": [], "processes": [], "plain_processes": [],
               "end_s": [], "left": []}
+    spent = 0.0
     try:
         for _ in range(runs):
             for kind in ("plain", "forkmon"):
-                env = {"LD_PRELOAD": lib, "FORKMON_FILTER": "%.lua$"} if kind == "forkmon" else {}
+                if kind == "forkmon" and result["forkmon"] and spent >= budget:
+                    continue
+                t0 = time.monotonic()
+                env = ({"LD_PRELOAD": lib, "FORKMON_FILTER": "%.lua$", **FORKMON_ENV}
+                       if kind == "forkmon" else {})
                 run = Run(["lua5.4", "main.lua"], d, env)
                 try:
                     _, t1 = run.wait_out(expected, timeout=60)
@@ -420,6 +429,7 @@ def startup(lib, modules, runs, anomalies):
                     if kind == "forkmon":
                         result["end_s"].append(seconds)
                         result["left"] = left
+                        spent += time.monotonic() - t0
     finally:
         shutil.rmtree(d, ignore_errors=True)
     return result
@@ -460,7 +470,8 @@ collectgarbage("collect")"""
     result = {}
     try:
         for kind in ("plain", "forkmon"):
-            env = {"LD_PRELOAD": lib, "FORKMON_FILTER": "%.lua$"} if kind == "forkmon" else {}
+            env = ({"LD_PRELOAD": lib, "FORKMON_FILTER": "%.lua$", **FORKMON_ENV}
+                       if kind == "forkmon" else {})
             run = Run(["lua5.4", "main.lua"], d, env, stdin=subprocess.PIPE)
             try:
                 run.wait_line(lambda s, x: s == "out" and x.startswith("loaded "), timeout=120)
@@ -512,13 +523,20 @@ def main():
              "default: target/release/forkmon.so of this repository)")
     parser.add_argument("--edits", type=int, default=15, help="edits per latency scenario (15)")
     parser.add_argument("--startup-runs", type=int, default=5, help="runs of each start-up case (5)")
+    parser.add_argument("--startup-budget", type=float, default=60,
+                        help="seconds after which no new forkmon start-up run begins (60)")
     parser.add_argument("--modules", type=int, default=1000, help="modules of the start-up app (1000)")
     parser.add_argument("--memory-mb", type=int, default=200,
                         help="MB of Lua data in the memory app; 0 skips it (200)")
     parser.add_argument("--memory-modules", type=int, default=200,
                         help="watched modules of the memory app (200)")
     parser.add_argument("--no-entr", action="store_true", help="skip the entr baseline")
+    parser.add_argument("--min-work", type=int, metavar="MS",
+                        help="FORKMON_MIN_WORK for every forkmon run (default: the library's "
+                             "own; 0 gives one checkpoint per watched file)")
     args = parser.parse_args()
+    if args.min_work is not None:
+        FORKMON_ENV["FORKMON_MIN_WORK"] = str(args.min_work)
 
     lib = os.path.abspath(args.lib)
     if not os.path.isfile(lib):
@@ -534,6 +552,8 @@ def main():
     anomalies = []
     print(f"forkmon benchmark, {datetime.datetime.now().isoformat(timespec='seconds')}")
     print(f"library: {lib}")
+    if FORKMON_ENV:
+        print(f"forkmon options: {FORKMON_ENV}")
     print(f"machine: {machine()}\n")
 
     print(f"1. edit-to-output latency ({args.edits} edits each, styles cycled: "
@@ -565,16 +585,21 @@ def main():
         print(f"   entr/forkmon preload: {median(lat['entr -r']['times']) / fm:.1f}x")
     print()
 
-    print(f"2. start-up overhead ({args.modules} watched modules, median of "
-          f"{args.startup_runs}, time to 'all loaded')", flush=True)
-    st = startup(lib, args.modules, args.startup_runs, anomalies)
+    print(f"2. start-up overhead ({args.modules} watched modules, up to "
+          f"{args.startup_runs} runs, time to 'all loaded')", flush=True)
+    st = startup(lib, args.modules, args.startup_runs, args.startup_budget, anomalies)
     plain_s, fm_s = median(st["plain"]), median(st["forkmon"])
-    print(table(["way", "median", "min", "max", "procs alive"], [
+    print(table(["way", "median", "min", "max", "n", "procs alive"], [
         ["plain", ms(plain_s), ms(min(st["plain"], default=float("nan"))),
-         ms(max(st["plain"], default=float("nan"))), describe(st["plain_processes"])],
+         ms(max(st["plain"], default=float("nan"))), len(st["plain"]),
+         describe(st["plain_processes"])],
         ["forkmon preload", ms(fm_s), ms(min(st["forkmon"], default=float("nan"))),
-         ms(max(st["forkmon"], default=float("nan"))), describe(st["processes"])],
+         ms(max(st["forkmon"], default=float("nan"))), len(st["forkmon"]),
+         describe(st["processes"])],
     ]))
+    if len(st["forkmon"]) < args.startup_runs:
+        print(f"   (forkmon runs stopped after {len(st['forkmon'])}: --startup-budget "
+              f"{args.startup_budget:.0f} s reached)")
     print(f"   forkmon/plain: {fm_s / plain_s:.1f}x, "
           f"+{(fm_s - plain_s) / args.modules * 1e6:.0f} us per watched file; "
           f"tree ended by SIGINT in {ms(median(st['end_s']))} (median), "

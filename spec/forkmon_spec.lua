@@ -16,7 +16,7 @@ describe("forkmon", function()
     local options = forkmon.options()
     assert.are.equal("^$", options.filter)
     assert.are.equal(false, options.quiet)
-    assert.are.equal(10, options.restart_delay)
+    assert.are.equal(4, options.restart_delay)
     assert.are.equal(0, options.ignore_delay)
     assert.are.equal(5, options.min_work)
   end)
@@ -35,7 +35,7 @@ describe("forkmon", function()
       assert.is_true(options.quiet)
       assert.are.equal(25, options.restart_delay)
       assert.are.equal(0, options.min_work)
-      forkmon.configure{ restart_delay = 10, min_work = 5 }
+      forkmon.configure{ restart_delay = 4, min_work = 5 }
     end)
 
     it("rejects a malformed pattern with Lua's reason", function()

@@ -26,6 +26,11 @@ use crate::{info, sys, warn};
 use holder::Holder;
 pub use holder::blocked_signals;
 
+/// At most this many checkpoints live at once (a chain of processes; the
+/// kernel's fork cost grows with its depth). Files read after that are tied
+/// to the last checkpoint.
+pub const MAX_CHECKPOINTS: usize = 256;
+
 /// How long a writer may keep a changed file open before its change is
 /// taken as it is.
 const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
@@ -213,11 +218,13 @@ impl Engine {
         // FORKMON_MIN_WORK since the last one is not worth it: the file is
         // tied to the last checkpoint instead.
         let min_work = config::active().map_or(config::DEFAULT_MIN_WORK, |c| c.min_work);
-        let result = if !self.lineage.is_empty() && self.last_checkpoint.elapsed() < min_work {
-            self.attach(path)
-        } else {
-            self.checkpoint(path)
-        };
+        let too_soon = self.last_checkpoint.elapsed() < min_work;
+        let result =
+            if !self.lineage.is_empty() && (too_soon || self.lineage.len() >= MAX_CHECKPOINTS) {
+                self.attach(path)
+            } else {
+                self.checkpoint(path)
+            };
         if let Err(error) = result {
             self.stopped = true;
             warn!("{error}; the program runs on without new checkpoints");

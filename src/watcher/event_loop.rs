@@ -45,7 +45,9 @@ pub fn run(parent: Pid, mut inotify: Inotify, socket: OwnedFd, timing: Timing) -
         receive_registrations(&socket, &mut packet, &mut list);
         read_events(&mut inotify, &mut events, &mut list);
         let outcome = list.settle(Instant::now(), |path| {
-            std::fs::symlink_metadata(OsStr::from_bytes(path)).is_ok()
+            std::fs::metadata(OsStr::from_bytes(path))
+                .ok()
+                .map(|m| m.len())
         });
         next = act(outcome, &mut list, timing.clear_screen);
     }

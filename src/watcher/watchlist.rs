@@ -229,9 +229,11 @@ impl Watchlist {
         }
     }
 
-    /// Decides, at `now`, whether to resume. `exists` tells whether a path
-    /// is there now (a removed file may have come back unseen).
-    pub fn settle(&mut self, now: Instant, exists: impl Fn(&[u8]) -> bool) -> Outcome {
+    /// Decides, at `now`, whether to resume. `size` tells a file's size now,
+    /// or `None` if it is not there (a removed file may have come back
+    /// unseen). A file found empty waits like one a writer still has open:
+    /// it is most likely truncated by a save whose write is still to come.
+    pub fn settle(&mut self, now: Instant, size: impl Fn(&[u8]) -> Option<u64>) -> Outcome {
         let mut outcome = Outcome::default();
         let pending = || {
             self.checkpoints
@@ -247,8 +249,14 @@ impl Watchlist {
             outcome.next = Some(quiet_from);
             return outcome;
         }
-        let writer_deadline = pending()
-            .filter(|c| c.writing)
+        let unfinished = |file: &WatchedFile, change: &Change| {
+            change.writing || (!change.gone && size(&file.path) == Some(0))
+        };
+        let writer_deadline = self
+            .checkpoints
+            .iter()
+            .flat_map(|c| c.files.iter())
+            .filter_map(|f| f.change.as_ref().filter(|c| unfinished(f, c)))
             .map(|c| c.last + self.timing.writer_wait)
             .filter(|deadline| now < *deadline)
             .min();
@@ -267,7 +275,7 @@ impl Watchlist {
                 let Some(change) = file.change.as_mut() else {
                     continue;
                 };
-                if change.gone && !exists(&file.path) {
+                if change.gone && size(&file.path).is_none() {
                     if !change.gone_reported {
                         change.gone_reported = true;
                         outcome.gone.push(file.path.clone());
@@ -373,8 +381,9 @@ mod tests {
         list
     }
 
-    fn always(_: &[u8]) -> bool {
-        true
+    /// Every file is there, with content.
+    fn always(_: &[u8]) -> Option<u64> {
+        Some(10)
     }
 
     #[test]
@@ -417,6 +426,25 @@ mod tests {
     }
 
     #[test]
+    fn a_file_left_empty_waits_for_its_content() {
+        let mut list = three();
+        let t0 = Instant::now();
+        // Truncated and closed; the write comes through a second open.
+        list.file_event(1, b"b.lua", Written, t0);
+        list.file_event(1, b"b.lua", Closed, t0);
+        let empty = |_: &[u8]| Some(0);
+        assert_eq!(list.settle(t0 + 20 * MS, empty).next, Some(t0 + 1000 * MS));
+        list.file_event(1, b"b.lua", Written, t0 + 30 * MS);
+        list.file_event(1, b"b.lua", Closed, t0 + 30 * MS);
+        assert!(list.settle(t0 + 45 * MS, always).resume.is_some());
+        // A file that stays empty is taken as it is, after the wait.
+        list.file_event(1, b"b.lua", Written, t0 + 100 * MS);
+        list.file_event(1, b"b.lua", Closed, t0 + 100 * MS);
+        assert!(list.settle(t0 + 200 * MS, empty).resume.is_none());
+        assert!(list.settle(t0 + 1100 * MS, empty).resume.is_some());
+    }
+
+    #[test]
     fn a_close_without_a_write_is_no_change() {
         let mut list = three();
         let t0 = Instant::now();
@@ -444,7 +472,7 @@ mod tests {
         let mut list = three();
         let t0 = Instant::now();
         list.file_event(1, b"b.lua", Removed, t0);
-        let never = |_: &[u8]| false;
+        let never = |_: &[u8]| None;
         let first = list.settle(t0 + 20 * MS, never);
         assert_eq!(first.gone, vec![b"/app/b.lua".to_vec()]);
         assert!(first.resume.is_none());

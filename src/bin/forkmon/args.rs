@@ -20,7 +20,7 @@ Options:
                           (default: .lua files below the current directory for a
                           script; every file below it for a program)
   -q, --quiet             print nothing
-      --restart-delay MS  quiet time after a save before resuming (default 10)
+      --restart-delay MS  quiet time after a save before resuming (default 4)
       --ignore-delay MS   ignore changes this long after a resume (default 0)
       --min-work MS       least work between two checkpoints; files read sooner
                           are tied to the last one (default 5; 0: one per file)
