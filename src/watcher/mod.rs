@@ -71,6 +71,9 @@ pub struct WatcherLink {
     inotify: Inotify,
     socket: OwnedFd,
     pid: Pid,
+    /// Directories already watched: inotify_add_watch resolves the path
+    /// each time, and most files of a program share a few directories.
+    watched_dirs: std::collections::HashMap<Vec<u8>, i32>,
 }
 
 impl WatcherLink {
@@ -104,6 +107,7 @@ impl WatcherLink {
                 inotify,
                 socket: ours,
                 pid: child,
+                watched_dirs: Default::default(),
             }),
         }
     }
@@ -114,6 +118,15 @@ impl WatcherLink {
 
     /// Adds (or finds) the watch of a directory; returns its descriptor.
     pub fn watch_dir(&mut self, dir: &[u8]) -> Result<i32, WatchError> {
+        if let Some(&watch) = self.watched_dirs.get(dir) {
+            return Ok(watch);
+        }
+        let watch = self.add_dir_watch(dir)?;
+        self.watched_dirs.insert(dir.to_vec(), watch);
+        Ok(watch)
+    }
+
+    fn add_dir_watch(&mut self, dir: &[u8]) -> Result<i32, WatchError> {
         let path = std::ffi::OsStr::from_bytes(dir);
         let shown = || crate::log::shown(dir).into_owned();
         match self.inotify.watches().add(path, directory_events()) {
