@@ -19,7 +19,7 @@ $(LIB): FORCE
 # property tests, process tests running lua5.4 and C programs under the
 # library) and the busted specs of the Lua module.
 test:
-	$(CARGO) test --all-targets
+	$(CARGO) test --lib --bins --tests
 	$(MAKE) spec
 
 # busted specs under one interpreter, with the module from one build dir.
