@@ -168,11 +168,20 @@ fn busted_re_runs_from_the_edited_spec_or_module_without_starting_again() {
     );
 }
 
+/// A C program whose message comes from a project header.
+fn tcc_project(name: &str) -> Scratch {
+    let project = Scratch::new(name);
+    project.write(
+        "main.c",
+        "#include <stdio.h>\n#include \"greeting.h\"\nint main(void) { printf(\"%s\\n\", GREETING); return 0; }\n",
+    );
+    project.write("greeting.h", "#define GREETING \"hello 1\"\n");
+    project
+}
+
 #[test]
 fn the_tcc_recipe_recompiles_from_the_changed_header() {
-    let project = Scratch::new("cmd-tcc");
-    project.write("main.c", "#include <stdio.h>\n#include \"greeting.h\"\nint main(void) { printf(\"%s\\n\", GREETING); return 0; }\n");
-    project.write("greeting.h", "#define GREETING \"hello 1\"\n");
+    let project = tcc_project("cmd-tcc");
     let session = command()
         .arg("-f")
         .arg("%.h$;%.c$")
@@ -216,9 +225,7 @@ fn clear_empties_the_screen_before_each_resume() {
 
 #[test]
 fn without_a_filter_a_program_watches_only_the_project_files() {
-    let project = Scratch::new("cmd-tcc-default");
-    project.write("main.c", "#include <stdio.h>\n#include \"greeting.h\"\nint main(void) { printf(\"%s\\n\", GREETING); return 0; }\n");
-    project.write("greeting.h", "#define GREETING \"hello 1\"\n");
+    let project = tcc_project("cmd-tcc-default");
     let session = command()
         .arg("--")
         .arg("tcc")

@@ -104,10 +104,7 @@ pub fn start() {
 
 /// Whether the watcher process exists (its delays are fixed from then on).
 pub fn watcher_started() -> bool {
-    match ENGINE.try_lock() {
-        Ok(engine) => engine.as_ref().is_some_and(|e| e.watcher.is_some()),
-        Err(_) => true,
-    }
+    with_engine(|engine| engine.watcher.is_some()).unwrap_or(false)
 }
 
 /// How many times this run was resumed (0 on the first run).
@@ -119,17 +116,20 @@ pub fn resume_count() -> u64 {
 /// unless the file has one already. Returns in the program (the first child,
 /// or a resumed one); the holder never returns from here.
 pub fn before_read(path: &AbsolutePath) {
-    // Busy only if another thread of a threaded program is in here: that
-    // program gets no checkpoints anyway, and waiting could deadlock a copy
-    // it forks meanwhile.
+    with_engine(|engine| engine.before_read(path));
+}
+
+/// Runs `action` on the started engine, unless it is busy. It is busy only
+/// if another thread of a threaded program is in here: that program gets no
+/// checkpoints anyway, and waiting could deadlock a copy it forks meanwhile.
+fn with_engine<R>(action: impl FnOnce(&mut Engine) -> R) -> Option<R> {
     let mut engine = match ENGINE.try_lock() {
         Ok(engine) => engine,
+        // A panic caught at a hook boundary must not disable the next hooks.
         Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-        Err(std::sync::TryLockError::WouldBlock) => return,
+        Err(std::sync::TryLockError::WouldBlock) => return None,
     };
-    if let Some(engine) = engine.as_mut() {
-        engine.before_read(path);
-    }
+    engine.as_mut().map(action)
 }
 
 /// Ties the existing files `paths` to a checkpoint without the filter
@@ -138,15 +138,7 @@ pub fn before_read(path: &AbsolutePath) {
 /// of this run (a new one here if there is none). Returns how many files
 /// were newly tied.
 pub fn tie(paths: &[AbsolutePath], here: bool) -> usize {
-    let mut engine = match ENGINE.try_lock() {
-        Ok(engine) => engine,
-        Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-        Err(std::sync::TryLockError::WouldBlock) => return 0,
-    };
-    match engine.as_mut() {
-        Some(engine) => engine.tie(paths, here),
-        None => 0,
-    }
+    with_engine(|engine| engine.tie(paths, here)).unwrap_or(0)
 }
 
 impl Engine {
