@@ -272,3 +272,42 @@ fn after_enough_work_the_next_file_gets_a_checkpoint_of_its_own() {
     );
     assert_eq!(session.count("startup"), 1, "{}", session.output());
 }
+
+#[test]
+fn ten_thousand_watched_modules_start_resume_from_first_middle_last_and_end() {
+    let names: Vec<String> = (1..=10_000).map(|n| format!("m{n}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let app = LuaApp::new("ten-thousand", &refs, "");
+    // The default FORKMON_MIN_WORK: a checkpoint every 5 ms of work.
+    let mut session = app.launch().env_remove("FORKMON_MIN_WORK").start();
+    session.wait_for("done first");
+    for (n, module) in ["m1", "m5000", "m10000"].iter().enumerate() {
+        save(
+            &app.module(module),
+            &format!("print(\"{module}=2\")\n"),
+            Save::RenameOver,
+        );
+        session.wait_for(&format!("done {}", n + 1));
+        assert!(
+            session.program_output().contains(&format!("{module}=2\n")),
+            "{module}"
+        );
+    }
+    let processes = session.processes();
+    assert_eq!(
+        processes
+            .iter()
+            .filter(|p| p.name == "forkmon-watch")
+            .count(),
+        1
+    );
+    assert!(
+        chain(&processes, session.pid()).len() <= 257,
+        "at most 256 checkpoints"
+    );
+    for process in &processes {
+        assert!(inotify_fds(process.pid) <= 1, "{process:?}");
+    }
+    session.interrupt();
+    session.assert_all_gone();
+}

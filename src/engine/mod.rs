@@ -115,8 +115,12 @@ pub fn resume_count() -> u64 {
 /// The program is about to read the watched file `path`: make a checkpoint
 /// unless the file has one already. Returns in the program (the first child,
 /// or a resumed one); the holder never returns from here.
-pub fn before_read(path: &AbsolutePath) {
-    with_engine(|engine| engine.before_read(path));
+///
+/// `readable` is asked only for a file not seen before: whether it is an
+/// existing regular file the program can read (a failed open makes no
+/// checkpoint).
+pub fn before_read(path: &AbsolutePath, readable: impl FnOnce(&AbsolutePath) -> bool) {
+    with_engine(|engine| engine.before_read(path, readable));
 }
 
 /// Runs `action` on the started engine, unless it is busy. It is busy only
@@ -130,6 +134,21 @@ fn with_engine<R>(action: impl FnOnce(&mut Engine) -> R) -> Option<R> {
         Err(std::sync::TryLockError::WouldBlock) => return None,
     };
     engine.as_mut().map(action)
+}
+
+/// The canonical path of `path` if its last component is a symbolic link.
+fn link_target(path: &AbsolutePath) -> Option<AbsolutePath> {
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::OsStr::from_bytes(path.as_bytes());
+    if !std::fs::symlink_metadata(name)
+        .ok()?
+        .file_type()
+        .is_symlink()
+    {
+        return None;
+    }
+    let target = std::fs::canonicalize(name).ok()?;
+    AbsolutePath::resolve(b"/", target.as_os_str().as_bytes())
 }
 
 /// Ties the existing files `paths` to a checkpoint without the filter
@@ -194,11 +213,37 @@ impl Engine {
             elapsed_micros,
         })?;
         info!("watch '{}'", shown(path.as_bytes()));
+        self.attach_link_target(path)
+    }
+
+    /// A file read through a symbolic link changes when its target is
+    /// edited, in the target's directory: tie the target too.
+    fn attach_link_target(&mut self, path: &AbsolutePath) -> Result<(), EngineError> {
+        let Some(target) = link_target(path) else {
+            return Ok(());
+        };
+        if !self.tied.insert(target.as_bytes().to_vec()) {
+            return Ok(());
+        }
+        let elapsed_micros = self.elapsed_micros();
+        let Some(watcher) = self.watcher.as_mut() else {
+            return Ok(());
+        };
+        let dir_watch = watcher.watch_dir(target.split_parent().0)?;
+        let lineage = self.lineage.clone();
+        let path = target.as_bytes().to_vec();
+        watcher.register(&Registration {
+            kind: Kind::Attach,
+            lineage,
+            dir_watch,
+            path,
+            elapsed_micros,
+        })?;
         Ok(())
     }
 
-    fn before_read(&mut self, path: &AbsolutePath) {
-        if self.stopped || self.tied.contains(path.as_bytes()) {
+    fn before_read(&mut self, path: &AbsolutePath, readable: impl FnOnce(&AbsolutePath) -> bool) {
+        if self.stopped || self.tied.contains(path.as_bytes()) || !readable(path) {
             return;
         }
         if nix::unistd::getpid().as_raw() != self.pid {
@@ -294,7 +339,7 @@ impl Engine {
                     holder: me,
                     generation: 0,
                 });
-                Ok(())
+                self.attach_link_target(path)
             }
             Ok(ForkResult::Parent { child }) => {
                 let watcher_pid = watcher.pid();
@@ -316,7 +361,7 @@ impl Engine {
                     holder: me,
                     generation,
                 });
-                Ok(())
+                self.attach_link_target(path)
             }
         }
     }

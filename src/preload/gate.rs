@@ -100,10 +100,7 @@ pub fn before_open(base: Base, path: &[u8]) {
             return;
         }
     }
-    if !is_regular_file(&absolute) {
-        return;
-    }
-    engine::before_read(&absolute);
+    engine::before_read(&absolute, is_readable_file);
 }
 
 /// `path` (relative to the current directory) as an absolute path, if it
@@ -131,6 +128,13 @@ pub fn before_lua_read(path: &[u8]) {
 fn is_regular_file(path: &AbsolutePath) -> bool {
     nix::sys::stat::stat(path.as_c_str())
         .is_ok_and(|stat| stat.st_mode & libc::S_IFMT == libc::S_IFREG)
+}
+
+/// An existing regular file the program may read: an open that will fail
+/// makes no checkpoint.
+fn is_readable_file(path: &AbsolutePath) -> bool {
+    is_regular_file(path)
+        && nix::unistd::access(path.as_c_str(), nix::unistd::AccessFlags::R_OK).is_ok()
 }
 
 #[cfg(test)]

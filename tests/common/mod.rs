@@ -22,7 +22,7 @@ use nix::unistd::Pid;
 
 /// Generous: a loaded 2-core machine may be slow, and a deadline only bounds
 /// a failing test.
-pub const DEADLINE: Duration = Duration::from_secs(30);
+pub const DEADLINE: Duration = Duration::from_secs(60);
 
 /// The library under test, as `cargo test` built it for this run: beside
 /// the test executable in target/<profile>/deps (cargo only copies it up to

@@ -1,0 +1,135 @@
+//! Odd files: names with spaces, non-UTF-8 bytes and 255-byte names,
+//! symbolic links, a file deleted for good, a directory renamed away, an
+//! unreadable file. None crashes or hangs; each does what the README says.
+
+mod common;
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use common::{LuaApp, Save, save};
+
+/// A path in the app's directory from raw bytes (not necessarily UTF-8).
+fn raw_path(app: &LuaApp, name: &[u8]) -> PathBuf {
+    app.dir.0.join(std::ffi::OsStr::from_bytes(name))
+}
+
+#[test]
+fn names_with_spaces_non_utf8_bytes_and_255_bytes_are_watched_and_resume() {
+    let long = "l".repeat(251) + ".lua";
+    let app = LuaApp::new(
+        "odd-names",
+        &[],
+        &format!(
+            "dofile('sub dir/sp ace.lua')\ndofile('sub dir/\\255\\254.lua')\ndofile('{long}')"
+        ),
+    );
+    std::fs::create_dir(app.dir.path("sub dir")).expect("mkdir");
+    app.dir.write("sub dir/sp ace.lua", "print('space=1')\n");
+    std::fs::write(
+        raw_path(&app, b"sub dir/\xff\xfe.lua"),
+        "print('bytes=1')\n",
+    )
+    .expect("write");
+    app.dir.write(&long, "print('long=1')\n");
+    let session = app.launch().start();
+    session.wait_for("done first");
+    assert_eq!(session.count("[forkmon] watch"), 4, "{}", session.output());
+    save(
+        &raw_path(&app, b"sub dir/\xff\xfe.lua"),
+        "print('bytes=2')\n",
+        Save::RenameOver,
+    );
+    session.wait_for("done 1");
+    save(
+        &app.dir.path("sub dir/sp ace.lua"),
+        "print('space=2')\n",
+        Save::InPlace,
+    );
+    session.wait_for("done 2");
+    // (A 255-byte name leaves no room for an editor's backup suffix.)
+    save(&app.dir.path(&long), "print('long=2')\n", Save::InPlace);
+    session.wait_for("done 3");
+    let program = session.program_output();
+    let output = session.output();
+    assert!(
+        program.contains("space=2\nbytes=2\nlong=1\ndone 2\n"),
+        "{output}"
+    );
+    assert!(program.contains("done 2\nlong=2\ndone 3"), "{output}");
+}
+
+#[test]
+fn an_edit_of_a_symbolic_link_target_resumes() {
+    let app = LuaApp::new("odd-symlink", &[], "dofile('link.lua')");
+    app.dir.write("real/target.lua", "print('target=1')\n");
+    std::os::unix::fs::symlink(app.dir.path("real/target.lua"), app.dir.path("link.lua"))
+        .expect("symlink");
+    let session = app.launch().start();
+    session.wait_for("done first");
+    // The link stays; its target, in another directory, is edited.
+    save(
+        &app.dir.path("real/target.lua"),
+        "print('target=2')\n",
+        Save::RenameOver,
+    );
+    session.wait_for("target=2");
+    session.wait_for("done 1");
+}
+
+#[test]
+fn a_deleted_file_is_said_once_and_its_checkpoint_waits_for_it() {
+    let app = LuaApp::new("odd-deleted", &["a", "b"], "");
+    let session = app.launch().start();
+    session.wait_for("done first");
+    std::fs::remove_file(app.module("b")).expect("delete");
+    let gone = format!(
+        "'{}' was removed; its checkpoint waits for it to come back",
+        app.module("b").display()
+    );
+    session.wait_for(&gone);
+    app.dir.write("b.lua", "print(\"b=back\")\n");
+    session.wait_for("done 1");
+    let output = session.output();
+    assert!(
+        session.program_output().contains("b=back\ndone 1"),
+        "{output}"
+    );
+    assert_eq!(session.count(&gone), 1, "{output}");
+    assert_eq!(
+        session.count("a=1"),
+        1,
+        "resumed from b's checkpoint:\n{output}"
+    );
+}
+
+#[test]
+fn a_directory_renamed_away_and_back_keeps_working() {
+    let app = LuaApp::new("odd-dir-renamed", &[], "dofile('lib/m.lua')");
+    app.dir.write("lib/m.lua", "print('m=1')\n");
+    let session = app.launch().start();
+    session.wait_for("done first");
+    std::fs::rename(app.dir.path("lib"), app.dir.path("lib.away")).expect("rename away");
+    session.wait_for("was removed; its checkpoint waits for it to come back");
+    std::fs::rename(app.dir.path("lib.away"), app.dir.path("lib")).expect("rename back");
+    save(&app.dir.path("lib/m.lua"), "print('m=2')\n", Save::InPlace);
+    session.wait_for("m=2");
+}
+
+#[test]
+fn a_file_the_program_cannot_open_makes_no_checkpoint() {
+    // A directory named like a module, then a missing one: both opens fail.
+    let app = LuaApp::new(
+        "odd-unreadable",
+        &["a"],
+        "print(pcall(dofile, 'folder.lua'))\nprint(pcall(dofile, 'missing.lua'))",
+    );
+    std::fs::create_dir(app.dir.path("folder.lua")).expect("mkdir");
+    let session = app.launch().start();
+    session.wait_for("done first");
+    let output = session.output();
+    assert!(
+        !output.contains("folder.lua'") && !output.contains("missing.lua'"),
+        "{output}"
+    );
+}
