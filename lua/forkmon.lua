@@ -10,10 +10,25 @@ end
 
 local plain_open, plain_lines = io.open, io.lines
 local plain_dofile, plain_loadfile = dofile, loadfile
+local pack = table.pack or function(...) return { n = select("#", ...), ... } end
+local unpack = table.unpack or unpack
+
+-- io.open and io.lines raise errors about their caller ("bad argument",
+-- "cannot open file"): called from here, that would be this file. They run
+-- under pcall, and an error is raised again at the wrapper's caller, under
+-- the library's own name, as without forkmon. (dofile is called directly: an
+-- error in the user's chunk keeps its traceback.)
+local function call_as(name, f, ...)
+  local results = pack(pcall(f, ...))
+  if results[1] then return true, results end
+  local message = results[2]
+  if type(message) ~= "string" then return false, message, 0 end
+  return false, (message:gsub("to '%?'", "to '" .. name .. "'")), 2
+end
 
 -- Lua 5.1 has no package.searchpath.
 local searchpath = package.searchpath or function(name, path)
-  name = name:gsub("%.", "/")
+  name = name:gsub("%.", "/"):gsub("%%", "%%%%")
   for template in path:gmatch("[^;]+") do
     local file = template:gsub("%?", name)
     local handle = plain_open(file, "r")
@@ -46,12 +61,16 @@ end
 
 function io.open(filename, mode, ...)
   if type(filename) == "string" and reads_only(mode) then before_read(filename) end
-  return plain_open(filename, mode, ...)
+  local ok, results, level = call_as("io.open", plain_open, filename, mode, ...)
+  if not ok then error(results, level) end
+  return unpack(results, 2, results.n)
 end
 
 function io.lines(filename, ...)
   if type(filename) == "string" then before_read(filename) end
-  return plain_lines(filename, ...)
+  local ok, results, level = call_as("io.lines", plain_lines, filename, ...)
+  if not ok then error(results, level) end
+  return unpack(results, 2, results.n)
 end
 
 -- The API: each raw function answers `ok, value-or-message`; a message is

@@ -104,6 +104,27 @@ describe("forkmon", function()
       assert.are.equal(string, require "string")
     end)
 
+    it("raise io.open's and io.lines' errors at the caller's line, under their names", function()
+      -- (Not tail calls: those leave no caller line to name.)
+      local calls = { function() local lines = io.lines("/no/such/file"); return lines end }
+      -- Lua 5.1 and LuaJIT return nil for a bad mode instead of raising.
+      local bad_mode_raises = _VERSION ~= "Lua 5.1"
+      if bad_mode_raises then
+        calls[2] = function() local file = io.open("/tmp", "bad mode"); return file end
+      end
+      for _, call in ipairs(calls) do
+        local ok, message = pcall(call)
+        assert.is_false(ok)
+        assert.matches("forkmon_spec.lua:%d+: ", message)
+        assert.is_nil(message:find("forkmon:", 1, true))
+        assert.is_nil(message:find("plain_", 1, true))
+      end
+      if bad_mode_raises then
+        local _, message = pcall(function() local file = io.open("/tmp", "bad mode"); return file end)
+        assert.matches("'io.open'", message)
+      end
+    end)
+
     it("hand through what a chunk returns", function()
       local path = os.tmpname()
       local out = assert(io.open(path, "w"))
