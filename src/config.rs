@@ -177,15 +177,23 @@ pub fn parse_filter(var: &'static str, value: &str) -> Result<Filter, ConfigErro
     Ok(filter)
 }
 
-/// `dir` as a Lua pattern that matches it literally at the start of a path,
-/// with a trailing '/'.
+/// `dir` as a Lua pattern that matches it at the start of a path, with a
+/// trailing '/'. A ';' (which would split the filter) becomes '.', which
+/// matches it too; bytes that are not UTF-8 become '.' as well.
 fn below(dir: &[u8]) -> String {
     let mut pattern = String::from("^");
-    for &byte in dir {
-        if b"^$()%.[]*+-?".contains(&byte) {
-            pattern.push('%');
+    for part in dir.utf8_chunks() {
+        for c in part.valid().chars() {
+            match c {
+                ';' => pattern.push('.'),
+                c if "^$()%.[]*+-?".contains(c) => {
+                    pattern.push('%');
+                    pattern.push(c);
+                }
+                c => pattern.push(c),
+            }
         }
-        pattern.push(char::from(byte));
+        pattern.extend(std::iter::repeat_n('.', part.invalid().len()));
     }
     if !pattern.ends_with('/') {
         pattern.push('/');
@@ -404,6 +412,20 @@ mod tests {
                 .expect("bounded")
         );
         assert!(!lua.matches(b"/home/u/my-appXv2/a.lua").expect("bounded"));
+        let accents =
+            Filter::parse(&default_lua_filter("/home/josé/a;b".as_bytes())).expect("valid");
+        assert_eq!(
+            accents.patterns().count(),
+            1,
+            "';' must not split the filter"
+        );
+        assert!(
+            accents
+                .matches("/home/josé/a;b/x.lua".as_bytes())
+                .expect("bounded")
+        );
+        let bytes = Filter::parse(&default_lua_filter(b"/d/\xff")).expect("valid");
+        assert!(bytes.matches(b"/d/\xff/x.lua").expect("bounded"));
         let project = Filter::parse(&default_project_filter(b"/src/")).expect("valid");
         assert!(project.matches(b"/src/main.c").expect("bounded"));
         assert!(!project.matches(b"/usr/include/stdio.h").expect("bounded"));

@@ -177,7 +177,9 @@ impl Engine {
             self.tied.insert(path.as_bytes().to_vec());
         }
         let (to_attach, result) = match fresh.split_first() {
-            Some((first, rest)) if here || self.lineage.is_empty() => {
+            Some((first, rest))
+                if self.lineage.is_empty() || (here && self.lineage.len() < MAX_CHECKPOINTS) =>
+            {
                 (rest, self.checkpoint(first))
             }
             _ => (&fresh[..], Ok(())),

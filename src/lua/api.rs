@@ -262,10 +262,11 @@ fn configure(options: LuaValue) -> Answer<bool> {
     }
     let delays_changed =
         next.restart_delay != current.restart_delay || next.ignore_delay != current.ignore_delay;
-    if delays_changed && engine::watcher_started() {
+    let output_changed = next.output != current.output;
+    if (delays_changed || output_changed) && engine::watcher_started() {
         return fail(
             "configure",
-            "restart_delay and ignore_delay can only change before the first checkpoint",
+            "quiet, colors, restart_delay and ignore_delay can only change before the first checkpoint",
         );
     }
     crate::log::set_output(next.output);

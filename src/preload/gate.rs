@@ -106,6 +106,9 @@ pub fn before_open(base: Base, path: &[u8]) {
 /// `path` (relative to the current directory) as an absolute path, if it
 /// names an existing regular file.
 pub fn existing_file(path: &[u8]) -> Option<AbsolutePath> {
+    if path.contains(&0) {
+        return None;
+    }
     let mut base_buffer = [0u8; CAPACITY];
     let base: &[u8] = if path.starts_with(b"/") {
         b"/"

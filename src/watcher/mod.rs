@@ -71,9 +71,11 @@ pub struct WatcherLink {
     inotify: Inotify,
     socket: OwnedFd,
     pid: Pid,
-    /// Directories already watched: inotify_add_watch resolves the path
-    /// each time, and most files of a program share a few directories.
-    watched_dirs: std::collections::HashMap<Vec<u8>, i32>,
+    /// Directories already watched, with the inode the watch is on:
+    /// inotify_add_watch costs much more than a stat, and most files of a
+    /// program share a few directories. A directory deleted and made anew
+    /// has another inode and is watched again.
+    watched_dirs: std::collections::HashMap<Vec<u8>, (i32, (u64, u64))>,
 }
 
 impl WatcherLink {
@@ -118,12 +120,20 @@ impl WatcherLink {
 
     /// Adds (or finds) the watch of a directory; returns its descriptor.
     pub fn watch_dir(&mut self, dir: &[u8]) -> Result<i32, WatchError> {
-        if let Some(&watch) = self.watched_dirs.get(dir) {
-            return Ok(watch);
+        use std::os::unix::fs::MetadataExt;
+        let inode = std::fs::metadata(std::ffi::OsStr::from_bytes(dir))
+            .map(|m| (m.dev(), m.ino()))
+            .ok();
+        match (self.watched_dirs.get(dir), inode) {
+            (Some(&(watch, known)), Some(inode)) if known == inode => Ok(watch),
+            _ => {
+                let watch = self.add_dir_watch(dir)?;
+                if let Some(inode) = inode {
+                    self.watched_dirs.insert(dir.to_vec(), (watch, inode));
+                }
+                Ok(watch)
+            }
         }
-        let watch = self.add_dir_watch(dir)?;
-        self.watched_dirs.insert(dir.to_vec(), watch);
-        Ok(watch)
     }
 
     fn add_dir_watch(&mut self, dir: &[u8]) -> Result<i32, WatchError> {
