@@ -2,7 +2,7 @@
 -- module: every way Lua code reads a file asks forkmon first, which may make
 -- a checkpoint there, and the API's errors become ordinary Lua errors. The
 -- wrappers hand arguments, results and errors through untouched.
-local before_read, raw = ...
+local before_read, before_write, raw = ...
 
 local function reads_only(mode)
   return mode == nil or (type(mode) == "string" and mode:sub(1, 1) == "r" and not mode:find("+", 1, true))
@@ -60,7 +60,9 @@ function loadfile(filename, ...)
 end
 
 function io.open(filename, mode, ...)
-  if type(filename) == "string" and reads_only(mode) then before_read(filename) end
+  if type(filename) == "string" then
+    if reads_only(mode) then before_read(filename) else before_write(filename) end
+  end
   local ok, results, level = call_as("io.open", plain_open, filename, mode, ...)
   if not ok then error(results, level) end
   return unpack(results, 2, results.n)

@@ -311,3 +311,55 @@ fn ten_thousand_watched_modules_start_resume_from_first_middle_last_and_end() {
     session.interrupt();
     session.assert_all_gone();
 }
+
+#[test]
+fn the_programs_own_writes_to_a_watched_file_are_no_edit() {
+    // Each run reads data.txt and then rewrites it, as a cache or a
+    // coverage report would: without care, every run would resume the next.
+    let tail = "local f = io.open('data.txt'); print('data=' .. f:read('l')); f:close()\n\
+                local w = io.open('data.txt', 'w'); w:write('written by run\\n'); w:close()";
+    for module_way in [false, true] {
+        let app = LuaApp::new("own-write", &["a"], tail);
+        app.dir.write("data.txt", "first\n");
+        let launch = if module_way {
+            app.launch_module()
+        } else {
+            app.launch()
+        };
+        let session = launch.env("FORKMON_FILTER", "%.lua$;%.txt$").start();
+        session.wait_for("done first");
+        save(
+            &app.dir.path("data.txt"),
+            "from the user\n",
+            Save::RenameOver,
+        );
+        session.wait_for("data=from the user");
+        session.wait_for("done 1");
+        // Barrier: a later edit shows that no resume came from the writes.
+        save(&app.module("a"), "print(\"a=2\")\n", Save::InPlace);
+        session.wait_for("done 2");
+        let output = session.output();
+        let data = format!(
+            "'{}' changed, resuming from it (resume #1,",
+            app.dir.path("data.txt").display()
+        );
+        let a = format!(
+            "'{}' changed, resuming from it (resume #2,",
+            app.module("a").display()
+        );
+        assert!(
+            output.contains(&data) && output.contains(&a),
+            "module way: {module_way}\n{output}"
+        );
+        assert_eq!(
+            session.count("changed, resuming"),
+            2,
+            "module way: {module_way}\n{output}"
+        );
+        assert_eq!(
+            session.count("done "),
+            3,
+            "module way: {module_way}\n{output}"
+        );
+    }
+}

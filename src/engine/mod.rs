@@ -123,6 +123,13 @@ pub fn before_read(path: &AbsolutePath, readable: impl FnOnce(&AbsolutePath) -> 
     with_engine(|engine| engine.before_read(path, readable));
 }
 
+/// The program is about to open the watched file `path` for writing: if it
+/// is tied to a checkpoint, the watcher ignores its changes until the
+/// program closes it (the program's own output is no edit to resume for).
+pub fn before_write(path: &AbsolutePath) {
+    with_engine(|engine| engine.before_write(path));
+}
+
 /// Runs `action` on the started engine, unless it is busy. It is busy only
 /// if another thread of a threaded program is in here: that program gets no
 /// checkpoints anyway, and waiting could deadlock a copy it forks meanwhile.
@@ -242,6 +249,24 @@ impl Engine {
             elapsed_micros,
         })?;
         Ok(())
+    }
+
+    fn before_write(&mut self, path: &AbsolutePath) {
+        if !self.tied.contains(path.as_bytes()) || nix::unistd::getpid().as_raw() != self.pid {
+            return;
+        }
+        let Some(watcher) = self.watcher.as_ref() else {
+            return;
+        };
+        let lineage = self.lineage.clone();
+        let path = path.as_bytes().to_vec();
+        let _ = watcher.register(&Registration {
+            kind: Kind::OwnWrite,
+            lineage,
+            dir_watch: 0,
+            path,
+            elapsed_micros: 0,
+        });
     }
 
     fn before_read(&mut self, path: &AbsolutePath, readable: impl FnOnce(&AbsolutePath) -> bool) {

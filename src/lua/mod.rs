@@ -29,14 +29,22 @@ fn forkmon(lua: &Lua) -> LuaResult<LuaTable> {
         let path = path.as_bytes();
         match other {
             Some(other) => (other.before_read)(path.as_ptr(), path.len()),
-            None => gate::before_lua_read(&path),
+            None => gate::before_lua_open(&path, gate::Access::Read),
+        }
+        Ok(())
+    })?;
+    // (A copy that hands over does not pass writes on: its table has no
+    // entry for them.)
+    let before_write = lua.create_function(move |_, path: LuaString| {
+        if other.is_none() {
+            gate::before_lua_open(&path.as_bytes(), gate::Access::Write);
         }
         Ok(())
     })?;
     let raw = api::raw_functions(lua, other)?;
     lua.load(LUA_SIDE)
         .set_name("=forkmon")
-        .call::<LuaTable>((before_read, raw))
+        .call::<LuaTable>((before_read, before_write, raw))
 }
 
 fn switch_on() {

@@ -49,6 +49,37 @@ pub enum Base {
     Directory(i32),
 }
 
+/// What an open does to the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Only reads it: may make a checkpoint.
+    Read,
+    /// May change it: if the program writes a watched file itself, that is
+    /// no edit to resume for.
+    Write,
+}
+
+/// What an open(2) with `flags` does: `None` for a directory or a path
+/// handle.
+pub fn flags_access(flags: i32) -> Option<Access> {
+    if reads_only(flags) {
+        Some(Access::Read)
+    } else if flags & (libc::O_DIRECTORY | libc::O_PATH) != 0 {
+        None
+    } else {
+        Some(Access::Write)
+    }
+}
+
+/// What an fopen(3) with `mode` does.
+pub fn mode_access(mode: &[u8]) -> Access {
+    if mode_reads_only(mode) {
+        Access::Read
+    } else {
+        Access::Write
+    }
+}
+
 /// Whether `flags` of open(2) only read an existing file.
 pub fn reads_only(flags: i32) -> bool {
     flags & libc::O_ACCMODE == libc::O_RDONLY
@@ -62,7 +93,7 @@ pub fn mode_reads_only(mode: &[u8]) -> bool {
 }
 
 /// Called by every hook before the real open, with the path as given.
-pub fn before_open(base: Base, path: &[u8]) {
+pub fn before_open(base: Base, path: &[u8], access: Access) {
     if path.is_empty() {
         return;
     }
@@ -100,7 +131,10 @@ pub fn before_open(base: Base, path: &[u8]) {
             return;
         }
     }
-    engine::before_read(&absolute, is_readable_file);
+    match access {
+        Access::Read => engine::before_read(&absolute, is_readable_file),
+        Access::Write => engine::before_write(&absolute),
+    }
 }
 
 /// `path` (relative to the current directory) as an absolute path, if it
@@ -121,11 +155,15 @@ pub fn existing_file(path: &[u8]) -> Option<AbsolutePath> {
 
 /// The gate for a path handed over by Lua: outside any re-entry, with
 /// panics kept from the interpreter.
-pub fn before_lua_read(path: &[u8]) {
+pub fn before_lua_open(path: &[u8], access: Access) {
+    // Lua strings may hold a NUL; the C library would read a shorter path.
+    if path.contains(&0) {
+        return;
+    }
     let Some(_bypass) = super::guard::Bypass::enter() else {
         return;
     };
-    let _ = std::panic::catch_unwind(|| before_open(Base::CurrentDir, path));
+    let _ = std::panic::catch_unwind(|| before_open(Base::CurrentDir, path, access));
 }
 
 fn is_regular_file(path: &AbsolutePath) -> bool {

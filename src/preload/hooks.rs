@@ -13,7 +13,7 @@ use std::ffi::{CStr, c_char, c_int};
 
 use libc::{FILE, mode_t};
 
-use super::gate::{self, Base};
+use super::gate::{self, Access, Base};
 use super::guard::Bypass;
 use super::real::{self, Symbol};
 use crate::sys;
@@ -23,8 +23,9 @@ use crate::sys;
 ///
 /// # Safety
 /// `path` is null or a NUL-terminated string, as open(2) requires.
-unsafe fn consider(base: Base, path: *const c_char, reads_only: bool) {
-    if !reads_only || path.is_null() || !gate::is_on() {
+unsafe fn consider(base: Base, path: *const c_char, access: Option<Access>) {
+    let Some(access) = access else { return };
+    if path.is_null() || !gate::is_on() {
         return;
     }
     let Some(_bypass) = Bypass::enter() else {
@@ -33,15 +34,15 @@ unsafe fn consider(base: Base, path: *const c_char, reads_only: bool) {
     let saved_errno = sys::errno();
     // SAFETY: non-null and NUL-terminated per this function's contract.
     let path = unsafe { CStr::from_ptr(path) }.to_bytes();
-    let _ = std::panic::catch_unwind(|| gate::before_open(base, path));
+    let _ = std::panic::catch_unwind(|| gate::before_open(base, path, access));
     sys::set_errno(saved_errno);
 }
 
 /// # Safety
 /// `mode` is null or a NUL-terminated string, as fopen(3) requires.
-unsafe fn mode_reads_only(mode: *const c_char) -> bool {
+unsafe fn mode_access(mode: *const c_char) -> Option<Access> {
     // SAFETY: per this function's contract.
-    !mode.is_null() && gate::mode_reads_only(unsafe { CStr::from_ptr(mode) }.to_bytes())
+    (!mode.is_null()).then(|| gate::mode_access(unsafe { CStr::from_ptr(mode) }.to_bytes()))
 }
 
 /// The real function as type `F`, or `None` if libc has no such symbol.
@@ -76,7 +77,7 @@ macro_rules! open_detour {
         #[unsafe(no_mangle)]
         pub unsafe extern "C" fn $name(path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
             // SAFETY: the caller honours open(2)'s contract for `path`.
-            unsafe { consider(Base::CurrentDir, path, gate::reads_only(flags)) };
+            unsafe { consider(Base::CurrentDir, path, gate::flags_access(flags)) };
             match real::<real::Open>(&real::$symbol) {
                 // SAFETY: the real function with the caller's arguments.
                 Some(open) => unsafe { open(path, flags, mode) },
@@ -97,7 +98,7 @@ macro_rules! open_fortified_detour {
         #[unsafe(no_mangle)]
         pub unsafe extern "C" fn $name(path: *const c_char, flags: c_int) -> c_int {
             // SAFETY: the caller honours open(2)'s contract for `path`.
-            unsafe { consider(Base::CurrentDir, path, gate::reads_only(flags)) };
+            unsafe { consider(Base::CurrentDir, path, gate::flags_access(flags)) };
             match real::<real::OpenFortified>(&real::$symbol) {
                 // SAFETY: the real function with the caller's arguments.
                 Some(open) => unsafe { open(path, flags) },
@@ -118,7 +119,7 @@ macro_rules! openat_detour {
         #[unsafe(no_mangle)]
         pub unsafe extern "C" fn $name(dir: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
             // SAFETY: the caller honours openat(2)'s contract for `path`.
-            unsafe { consider(Base::Directory(dir), path, gate::reads_only(flags)) };
+            unsafe { consider(Base::Directory(dir), path, gate::flags_access(flags)) };
             match real::<real::OpenAt>(&real::$symbol) {
                 // SAFETY: the real function with the caller's arguments.
                 Some(openat) => unsafe { openat(dir, path, flags, mode) },
@@ -139,7 +140,7 @@ macro_rules! openat_fortified_detour {
         #[unsafe(no_mangle)]
         pub unsafe extern "C" fn $name(dir: c_int, path: *const c_char, flags: c_int) -> c_int {
             // SAFETY: the caller honours openat(2)'s contract for `path`.
-            unsafe { consider(Base::Directory(dir), path, gate::reads_only(flags)) };
+            unsafe { consider(Base::Directory(dir), path, gate::flags_access(flags)) };
             match real::<real::OpenAtFortified>(&real::$symbol) {
                 // SAFETY: the real function with the caller's arguments.
                 Some(openat) => unsafe { openat(dir, path, flags) },
@@ -160,7 +161,7 @@ macro_rules! fopen_detour {
         #[unsafe(no_mangle)]
         pub unsafe extern "C" fn $name(path: *const c_char, mode: *const c_char) -> *mut FILE {
             // SAFETY: the caller honours fopen(3)'s contract for both strings.
-            unsafe { consider(Base::CurrentDir, path, mode_reads_only(mode)) };
+            unsafe { consider(Base::CurrentDir, path, mode_access(mode)) };
             match real::<real::Fopen>(&real::$symbol) {
                 // SAFETY: the real function with the caller's arguments.
                 Some(fopen) => unsafe { fopen(path, mode) },
@@ -182,7 +183,7 @@ macro_rules! freopen_detour {
         pub unsafe extern "C" fn $name(path: *const c_char, mode: *const c_char, stream: *mut FILE) -> *mut FILE {
             // SAFETY: the caller honours freopen(3)'s contract; a null path
             // (only a mode change) is skipped by `consider`.
-            unsafe { consider(Base::CurrentDir, path, mode_reads_only(mode)) };
+            unsafe { consider(Base::CurrentDir, path, mode_access(mode)) };
             match real::<real::Freopen>(&real::$symbol) {
                 // SAFETY: the real function with the caller's arguments.
                 Some(freopen) => unsafe { freopen(path, mode, stream) },

@@ -35,7 +35,7 @@ fn bytes<'a>(path: *const u8, len: usize) -> &'a [u8] {
 }
 
 extern "C" fn before_read(path: *const u8, len: usize) {
-    gate::before_lua_read(bytes(path, len));
+    gate::before_lua_open(bytes(path, len), gate::Access::Read);
 }
 
 extern "C" fn tie(path: *const u8, len: usize, here: c_int) -> c_int {

@@ -20,6 +20,8 @@ pub enum Kind {
     Withdraw = 2,
     /// "Tie `path` to the checkpoint at the end of `lineage` (my holder)."
     Attach = 3,
+    /// "I am about to write `path` myself: that is no edit."
+    OwnWrite = 4,
 }
 
 /// A message to the watcher: `lineage` ends with the (new) holder;
@@ -56,6 +58,7 @@ impl Registration {
             [1] => Kind::Checkpoint,
             [2] => Kind::Withdraw,
             [3] => Kind::Attach,
+            [4] => Kind::OwnWrite,
             _ => return None,
         };
         let count = u32::from_le_bytes(reader.take()?) as usize;

@@ -54,6 +54,10 @@ struct WatchedFile {
     dir_watch: i32,
     path: Vec<u8>,
     change: Option<Change>,
+    /// The program itself is writing the file: its events are no edit until
+    /// it closes it (or stays silent for `writer_wait`). The time of the
+    /// last such event.
+    own_write: Option<Instant>,
 }
 
 impl WatchedFile {
@@ -148,6 +152,7 @@ impl Watchlist {
             dir_watch: registration.dir_watch,
             path: registration.path,
             change: None,
+            own_write: None,
         };
         match registration.kind {
             Kind::Checkpoint if chain_is(parents, &self.checkpoints) => {
@@ -160,6 +165,13 @@ impl Watchlist {
             }
             Kind::Withdraw if chain_is(&registration.lineage, &self.checkpoints) => {
                 self.checkpoints.pop();
+            }
+            Kind::OwnWrite if chain_is(&registration.lineage, &self.checkpoints) => {
+                let now = Instant::now();
+                let files = self.checkpoints.iter_mut().flat_map(|c| c.files.iter_mut());
+                for watched in files.filter(|f| f.path == file.path) {
+                    watched.own_write = Some(now);
+                }
             }
             Kind::Attach if chain_is(&registration.lineage, &self.checkpoints) => {
                 // A resumed run attaches again what the replaced run attached.
@@ -186,6 +198,13 @@ impl Watchlist {
         else {
             return;
         };
+        if let Some(since) = file.own_write {
+            if now.saturating_duration_since(since) < self.timing.writer_wait {
+                file.own_write = (event != FileEvent::Closed).then_some(now);
+                return;
+            }
+            file.own_write = None;
+        }
         if event == FileEvent::Closed && file.change.is_none() {
             // Opened for writing and closed without a write: nothing changed.
             return;
@@ -442,6 +461,32 @@ mod tests {
         list.file_event(1, b"b.lua", Closed, t0 + 100 * MS);
         assert!(list.settle(t0 + 200 * MS, empty).resume.is_none());
         assert!(list.settle(t0 + 1100 * MS, empty).resume.is_some());
+    }
+
+    #[test]
+    fn the_programs_own_write_is_no_edit_but_the_next_one_is() {
+        let mut list = three();
+        let lineage: Vec<Link> = (100..103)
+            .map(|holder| Link {
+                holder,
+                generation: 0,
+            })
+            .collect();
+        let path = b"/app/b.lua".to_vec();
+        let own = Registration {
+            kind: Kind::OwnWrite,
+            lineage,
+            dir_watch: 0,
+            path,
+            elapsed_micros: 0,
+        };
+        assert_eq!(list.register(own), Ok(()));
+        let t0 = Instant::now();
+        list.file_event(1, b"b.lua", Written, t0);
+        list.file_event(1, b"b.lua", Closed, t0);
+        assert_eq!(list.settle(t0 + 50 * MS, always), Outcome::default());
+        list.file_event(1, b"b.lua", MovedIn, t0 + 60 * MS);
+        assert!(list.settle(t0 + 80 * MS, always).resume.is_some());
     }
 
     #[test]
