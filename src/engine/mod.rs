@@ -207,20 +207,7 @@ impl Engine {
 
     /// Ties `path` to the checkpoint this process runs under.
     fn attach(&mut self, path: &AbsolutePath) -> Result<(), EngineError> {
-        let elapsed_micros = self.elapsed_micros();
-        let Some(watcher) = self.watcher.as_mut() else {
-            return Ok(());
-        };
-        let dir_watch = watcher.watch_dir(path.split_parent().0)?;
-        let lineage = self.lineage.clone();
-        let path_bytes = path.as_bytes().to_vec();
-        watcher.register(&Registration {
-            kind: Kind::Attach,
-            lineage,
-            dir_watch,
-            path: path_bytes,
-            elapsed_micros,
-        })?;
+        self.register_attached(path)?;
         info!("watch '{}'", shown(path.as_bytes()));
         self.attach_link_target(path)
     }
@@ -228,19 +215,23 @@ impl Engine {
     /// A file read through a symbolic link changes when its target is
     /// edited, in the target's directory: tie the target too.
     fn attach_link_target(&mut self, path: &AbsolutePath) -> Result<(), EngineError> {
-        let Some(target) = link_target(path) else {
-            return Ok(());
-        };
-        if !self.tied.insert(target.as_bytes().to_vec()) {
-            return Ok(());
+        match link_target(path) {
+            Some(target) if self.tied.insert(target.as_bytes().to_vec()) => {
+                self.register_attached(&target)
+            }
+            _ => Ok(()),
         }
+    }
+
+    /// Tells the watcher that `path` belongs to this process's checkpoint.
+    fn register_attached(&mut self, path: &AbsolutePath) -> Result<(), EngineError> {
         let elapsed_micros = self.elapsed_micros();
         let Some(watcher) = self.watcher.as_mut() else {
             return Ok(());
         };
-        let dir_watch = watcher.watch_dir(target.split_parent().0)?;
+        let dir_watch = watcher.watch_dir(path.split_parent().0)?;
         let lineage = self.lineage.clone();
-        let path = target.as_bytes().to_vec();
+        let path = path.as_bytes().to_vec();
         watcher.register(&Registration {
             kind: Kind::Attach,
             lineage,

@@ -377,6 +377,16 @@ mod tests {
         }
     }
 
+    /// The holders of the three checkpoints of `three()`, as a lineage.
+    fn holders_of_three() -> Vec<Link> {
+        (100..103)
+            .map(|holder| Link {
+                holder,
+                generation: 0,
+            })
+            .collect()
+    }
+
     /// Checkpoints for a.lua, b.lua, c.lua in /app (dir watch 1), holders
     /// 100, 101, 102.
     fn three() -> Watchlist {
@@ -466,12 +476,7 @@ mod tests {
     #[test]
     fn the_programs_own_write_is_no_edit_but_the_next_one_is() {
         let mut list = three();
-        let lineage: Vec<Link> = (100..103)
-            .map(|holder| Link {
-                holder,
-                generation: 0,
-            })
-            .collect();
+        let lineage = holders_of_three();
         let path = b"/app/b.lua".to_vec();
         let own = Registration {
             kind: Kind::OwnWrite,
@@ -615,12 +620,7 @@ mod tests {
     #[test]
     fn an_attached_file_resumes_from_its_checkpoint() {
         let mut list = three();
-        let lineage: Vec<Link> = (100..103)
-            .map(|holder| Link {
-                holder,
-                generation: 0,
-            })
-            .collect();
+        let lineage = holders_of_three();
         let level = b"/data/level.json".to_vec();
         let attach = Registration {
             kind: Kind::Attach,
