@@ -10,6 +10,7 @@
 //! directory, not per file.
 
 mod event_loop;
+pub mod limits;
 pub mod protocol;
 pub mod watchlist;
 
@@ -41,14 +42,13 @@ pub fn directory_events() -> WatchMask {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
-    #[error(
-        "cannot start inotify: {limit}; raise it with: sudo sysctl fs.inotify.max_user_instances=1024"
-    )]
+    /// A kernel limit, with how to raise it ([`limits`]).
+    #[error("cannot start inotify: {limit}")]
     Instances { limit: String },
-    #[error(
-        "cannot watch '{dir}': {limit}; raise it with: sudo sysctl fs.inotify.max_user_watches=524288"
-    )]
+    #[error("cannot watch '{dir}': {limit}")]
     Watches { dir: String, limit: String },
+    #[error("cannot start the watcher process: {limit}")]
+    SpawnLimit { limit: String },
     #[error("cannot watch '{dir}': {source}")]
     Watch { dir: String, source: io::Error },
     #[error("cannot start inotify: {0}")]
@@ -57,13 +57,6 @@ pub enum WatchError {
     Spawn(nix::Error),
     #[error("cannot reach the watcher process: {0}")]
     Unreachable(nix::Error),
-}
-
-fn limit(name: &str) -> String {
-    let value = std::fs::read_to_string(format!("/proc/sys/fs/inotify/{name}"))
-        .map(|v| v.trim().to_owned())
-        .unwrap_or_else(|_| "?".to_owned());
-    format!("the per-user limit fs.inotify.{name} = {value} is reached")
 }
 
 /// The checkpointing side's handle on the watcher.
@@ -81,22 +74,28 @@ pub struct WatcherLink {
 impl WatcherLink {
     /// Forks the watcher process. Called once, by the first checkpoint.
     pub fn spawn(timing: Timing) -> Result<WatcherLink, WatchError> {
-        let inotify = Inotify::init().map_err(|e| match e.raw_os_error() {
-            Some(libc::EMFILE) => WatchError::Instances {
-                limit: limit("max_user_instances"),
-            },
-            _ => WatchError::Inotify(e),
+        let inotify = Inotify::init().map_err(|e| {
+            match e.raw_os_error().and_then(limits::inotify_instances) {
+                Some(limit) => WatchError::Instances { limit },
+                None => WatchError::Inotify(e),
+            }
         })?;
+        let spawn_error = |e: nix::Error| match limits::descriptors(e as i32)
+            .or_else(|| limits::processes(e as i32))
+        {
+            Some(limit) => WatchError::SpawnLimit { limit },
+            None => WatchError::Spawn(e),
+        };
         let (ours, theirs) = socket::socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
             None,
             SockFlag::SOCK_CLOEXEC,
         )
-        .map_err(WatchError::Spawn)?;
+        .map_err(spawn_error)?;
         let parent = nix::unistd::getpid();
         sys::flush_stdio();
-        match sys::fork().map_err(WatchError::Spawn)? {
+        match sys::fork().map_err(spawn_error)? {
             ForkResult::Child => {
                 drop(ours);
                 // A panic must not send the watcher back into the program.
@@ -141,14 +140,16 @@ impl WatcherLink {
         let shown = || crate::log::shown(dir).into_owned();
         match self.inotify.watches().add(path, directory_events()) {
             Ok(watch) => Ok(watch.get_watch_descriptor_id()),
-            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => Err(WatchError::Watches {
-                dir: shown(),
-                limit: limit("max_user_watches"),
-            }),
-            Err(source) => Err(WatchError::Watch {
-                dir: shown(),
-                source,
-            }),
+            Err(source) => match source.raw_os_error().and_then(limits::inotify_watches) {
+                Some(limit) => Err(WatchError::Watches {
+                    dir: shown(),
+                    limit,
+                }),
+                None => Err(WatchError::Watch {
+                    dir: shown(),
+                    source,
+                }),
+            },
         }
     }
 

@@ -656,3 +656,37 @@ impl LuaApp {
             .dir(&self.dir.0)
     }
 }
+
+impl Launch {
+    /// `wrapper... bash -c '<setup> && LD_PRELOAD=<library> exec <command>'`
+    /// with `filter`: forkmon is preloaded into `command` only, after the
+    /// shell ran `setup` (lowering a limit, say). The wrapper (unshare,
+    /// setpriv) and the shell must not get it: forkmon removes itself from
+    /// `LD_PRELOAD` in whatever program it loads into.
+    pub fn wrapped(wrapper: &[&str], setup: &str, command: &str, filter: &str) -> Launch {
+        let script = format!(
+            "{setup} && LD_PRELOAD='{}' exec {command}",
+            library().display()
+        );
+        let (program, args) = match wrapper.split_first() {
+            Some((program, args)) => (*program, args),
+            None => ("bash", &[][..]),
+        };
+        let mut launch = Launch::plain(program).env("FORKMON_FILTER", filter);
+        for arg in args {
+            launch = launch.arg(arg);
+        }
+        if !wrapper.is_empty() {
+            launch = launch.arg("bash");
+        }
+        launch.arg("-c").arg(script)
+    }
+}
+
+/// The `[forkmon]` lines of an output.
+pub fn forkmon_lines(output: &str) -> Vec<&str> {
+    output
+        .lines()
+        .filter(|l| l.starts_with("[forkmon]"))
+        .collect()
+}

@@ -1,0 +1,254 @@
+//! Kernel limits lowered for the program under test: inotify instances and
+//! watches (in a user namespace of its own, so the machine's limits stay as
+//! they are), the open-file limit and the per-user process limit. Each gives
+//! one `[forkmon]` line that names the limit and how to raise it, and the
+//! program runs on to its end without new checkpoints, leaving nothing
+//! behind.
+
+mod common;
+
+use common::{Launch, LuaApp, Scratch, forkmon_lines};
+
+const RUNS_ON: &str = "; the program runs on without new checkpoints";
+
+/// `lua5.4 main.lua` of `app`, with forkmon preloaded by `bash -c` after
+/// `setup`, itself run by `wrapper`.
+fn lua_app(app: &LuaApp, wrapper: &[&str], setup: &str) -> Launch {
+    Launch::wrapped(wrapper, setup, "lua5.4 main.lua", "%.lua$").dir(&app.dir.0)
+}
+
+/// Runs `launch` to its end; checks it ran completely (`expected` is the
+/// program's own output), exited with status 0 and left nothing; returns
+/// the `[forkmon]` lines.
+fn run_to_end(launch: Launch, expected: &str) -> Vec<String> {
+    let mut session = launch.start();
+    let status = session.wait_exit();
+    let output = session.output();
+    assert!(status.success(), "{status}:\n{output}");
+    assert_eq!(session.program_output(), expected, "{output}");
+    session.assert_all_gone();
+    forkmon_lines(&output)
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+}
+
+const APP_OUTPUT: &str = "startup\na=1\nb=1\ndone first\n";
+
+/// In a user namespace, `/proc/sys/user/max_inotify_*` are the namespace's
+/// own limits: setting one to 0 there changes nothing outside.
+fn in_namespace_with(limit: &str) -> String {
+    format!("echo 0 > /proc/sys/user/{limit}")
+}
+
+const NAMESPACE: [&str; 3] = ["unshare", "--user", "--map-root-user"];
+
+#[test]
+fn no_inotify_instance_left_is_named_and_the_program_runs_unwatched() {
+    let app = LuaApp::new("limit-instances", &["a", "b"], "");
+    let lines = run_to_end(
+        lua_app(
+            &app,
+            &NAMESPACE,
+            &in_namespace_with("max_inotify_instances"),
+        ),
+        APP_OUTPUT,
+    );
+    assert_eq!(
+        lines,
+        [format!(
+            "[forkmon] cannot start inotify: the limit of inotify instances of this user namespace, \
+             user.max_inotify_instances = 0, is reached; raise it in the namespace with: \
+             sysctl user.max_inotify_instances=1024{RUNS_ON}"
+        )]
+    );
+}
+
+#[test]
+fn no_inotify_watch_left_is_named_and_the_program_runs_unwatched() {
+    let app = LuaApp::new("limit-watches", &["a", "b"], "");
+    let lines = run_to_end(
+        lua_app(&app, &NAMESPACE, &in_namespace_with("max_inotify_watches")),
+        APP_OUTPUT,
+    );
+    assert_eq!(
+        lines,
+        [format!(
+            "[forkmon] cannot watch '{}': the limit of inotify watches of this user namespace, \
+             user.max_inotify_watches = 0, is reached; raise it in the namespace with: \
+             sysctl user.max_inotify_watches=524288{RUNS_ON}",
+            app.dir.0.display()
+        )]
+    );
+}
+
+/// The line for the open-file limit `soft`, as raised to what the hard
+/// limit of this test process allows (the program inherits it).
+fn open_file_limit(soft: u64) -> String {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the valid, owned `limit`.
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+        0
+    );
+    let to = if limit.rlim_max == libc::RLIM_INFINITY {
+        1024
+    } else {
+        limit.rlim_max.min(1024)
+    };
+    format!(
+        "the open-file limit of this process, ulimit -n = {soft}, is reached; \
+         raise it with: ulimit -n {to}"
+    )
+}
+
+#[test]
+fn the_open_file_limit_at_the_watcher_socket_is_named() {
+    // Descriptors 0, 1 and 2 are the terminal; inotify gets 3, and the
+    // socket pair to the watcher finds no two more.
+    let app = LuaApp::new("limit-open-files", &["a", "b"], "");
+    let lines = run_to_end(lua_app(&app, &[], "ulimit -Sn 4"), APP_OUTPUT);
+    assert_eq!(
+        lines,
+        [format!(
+            "[forkmon] cannot start the watcher process: {}{RUNS_ON}",
+            open_file_limit(4)
+        )]
+    );
+}
+
+/// Uses up its open-file limit, then opens a watched file (which fails, as
+/// without forkmon), frees one descriptor and opens it again.
+const OUT_OF_DESCRIPTORS: &str = r#"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int main(void) {
+    printf("start\n");
+    fflush(stdout);
+    int last = -1;
+    for (int fd; (fd = dup(2)) >= 0;) last = fd;
+    int fd = open("data.txt", O_RDONLY);
+    printf("full: %d %s\n", fd, strerror(errno));
+    close(last);
+    fd = open("data.txt", O_RDONLY);
+    char buffer[64];
+    ssize_t n = fd < 0 ? -1 : read(fd, buffer, sizeof buffer - 1);
+    buffer[n > 0 ? n : 0] = 0;
+    printf("read: %s", buffer);
+    printf("end\n");
+    return 0;
+}
+"#;
+
+#[test]
+fn the_open_file_limit_at_inotify_init_is_not_taken_for_the_instance_limit() {
+    // inotify_init1 says EMFILE both for this and for the instance limit.
+    let dir = Scratch::new("limit-inotify-fds");
+    let exe = dir.compile_c("full", OUT_OF_DESCRIPTORS);
+    dir.write("data.txt", "hello\n");
+    let lines = run_to_end(
+        Launch::wrapped(&[], "ulimit -Sn 16", &exe.display().to_string(), "%.txt$").dir(&dir.0),
+        "start\nfull: -1 Too many open files\nread: hello\nend\n",
+    );
+    assert_eq!(
+        lines,
+        [format!(
+            "[forkmon] cannot start inotify: {}{RUNS_ON}",
+            open_file_limit(16)
+        )]
+    );
+}
+
+/// `setpriv` to the unused user `uid`, with the process limit `ulimit -Su
+/// <limit>`: it binds neither root nor, here, a user namespace. None when
+/// the tests do not run as root (they cannot switch users then).
+fn as_other_user(uid: u32) -> Option<[String; 4]> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!(
+            "skipped: switching to another user to lower its process limit needs root \
+             (RLIMIT_NPROC does not bind root)"
+        );
+        return None;
+    }
+    Some([
+        "setpriv".to_owned(),
+        format!("--reuid={uid}"),
+        format!("--regid={uid}"),
+        "--clear-groups".to_owned(),
+    ])
+}
+
+/// An app the other user can read.
+fn readable_app(test: &str) -> LuaApp {
+    use std::os::unix::fs::PermissionsExt;
+    let app = LuaApp::new(test, &["a", "b"], "");
+    std::fs::set_permissions(&app.dir.0, std::fs::Permissions::from_mode(0o755))
+        .expect("chmod scratch");
+    app
+}
+
+#[test]
+fn the_process_limit_at_the_watcher_fork_is_named() {
+    // Each test has a user of its own: the limit counts the user's tasks.
+    let Some(user) = as_other_user(61_801) else {
+        return;
+    };
+    let app = readable_app("limit-nproc-watcher");
+    let wrapper: Vec<&str> = user.iter().map(String::as_str).collect();
+    // The program is the user's one process: forking the watcher fails.
+    let lines = run_to_end(lua_app(&app, &wrapper, "ulimit -Su 1"), APP_OUTPUT);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let line = &lines[0];
+    assert!(
+        line.starts_with(
+            "[forkmon] cannot start the watcher process: the per-user process limit, \
+             ulimit -u = 1, is reached; raise it with: ulimit -u "
+        ) && line.ends_with(RUNS_ON),
+        "{line}"
+    );
+}
+
+#[test]
+fn the_process_limit_at_a_checkpoint_is_named_and_earlier_checkpoints_stay() {
+    let Some(user) = as_other_user(61_802) else {
+        return;
+    };
+    let app = readable_app("limit-nproc-checkpoint");
+    let wrapper: Vec<&str> = user.iter().map(String::as_str).collect();
+    // main.lua's checkpoint makes three processes: its holder, the watcher
+    // and the program, which then cannot fork for a.lua.
+    let mut session = lua_app(&app, &wrapper, "ulimit -Su 3").start();
+    session.wait_for("waiting for a change");
+    let output = session.output();
+    assert_eq!(session.program_output(), APP_OUTPUT, "{output}");
+    let lines = forkmon_lines(&output);
+    let main = format!("[forkmon] watch '{}'", app.dir.path("main.lua").display());
+    assert_eq!(lines.first(), Some(&main.as_str()), "{output}");
+    // The engine says "watch 'a.lua'" before it forks: that line may come.
+    let others: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| !l.starts_with("[forkmon] watch "))
+        .collect();
+    assert_eq!(others.len(), 2, "{output}");
+    assert!(
+        others[0].starts_with("[forkmon] cannot make a checkpoint: fork failed")
+            && others[0].contains("ulimit -u")
+            && others[0].ends_with(RUNS_ON),
+        "{output}"
+    );
+    assert_eq!(
+        others[1],
+        "[forkmon] program exited with status 0; waiting for a change"
+    );
+    session.interrupt();
+    session.assert_all_gone();
+}
