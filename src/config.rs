@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use std::time::Duration;
 
 use crate::filter::{Filter, FilterError};
-use crate::log::Output;
+use crate::log::{Output, one_line};
 
 pub const FILTER: &str = "FORKMON_FILTER";
 pub const QUIET: &str = "FORKMON_QUIET";
@@ -57,22 +57,22 @@ pub struct Config {
 pub enum ConfigError {
     #[error("{FILTER} is not set: say which files to watch, for example {FILTER}='%.lua$'")]
     FilterUnset,
-    #[error("{var}='{value}' has no pattern: give at least one, for example '%.lua$'")]
+    #[error("{var}='{}' has no pattern: give at least one, for example '%.lua$'", one_line(.value))]
     FilterEmpty { var: &'static str, value: String },
     #[error("{var}: {source}")]
     Filter {
         var: &'static str,
         source: FilterError,
     },
-    #[error("{var}='{value}' is not a whole number of milliseconds")]
+    #[error("{var}='{}' is not a whole number of milliseconds", one_line(.value))]
     NotANumber { var: &'static str, value: String },
-    #[error("{var}='{value}' is negative: a delay is 0 or more milliseconds")]
+    #[error("{var}='{}' is negative: a delay is 0 or more milliseconds", one_line(.value))]
     Negative { var: &'static str, value: String },
-    #[error("{var}='{value}' is too long: at most {MAX_DELAY_MS} milliseconds")]
+    #[error("{var}='{}' is too long: at most {MAX_DELAY_MS} milliseconds", one_line(.value))]
     TooLong { var: &'static str, value: String },
-    #[error("{var}='{value}' is not a switch: use 1 or 0 (also true/false, yes/no, on/off)")]
+    #[error("{var}='{}' is not a switch: use 1 or 0 (also true/false, yes/no, on/off)", one_line(.value))]
     NotASwitch { var: &'static str, value: String },
-    #[error("{var} is not valid UTF-8: {value}")]
+    #[error("{var} is not valid UTF-8: {}", one_line(.value))]
     NotUtf8 { var: &'static str, value: String },
 }
 

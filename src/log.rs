@@ -77,6 +77,24 @@ pub fn shown(path: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(path)
 }
 
+/// `text` fit for one line: control characters (a line break, an escape
+/// sequence) written as Rust escapes (`\n`, `\u{1b}`), the rest as it is.
+/// For values the user gave, shown back in an error.
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut line = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            line.extend(c.escape_default());
+        } else {
+            line.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(line)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +103,12 @@ mod tests {
     fn plain_lines_carry_the_prefix_and_no_escape_codes() {
         let line = format_line(Level::Warn, false, format_args!("bad {}", 1));
         assert_eq!(line, "[forkmon] bad 1\n");
+    }
+
+    #[test]
+    fn one_line_escapes_control_characters_only() {
+        assert_eq!(one_line("%.lua$ é"), "%.lua$ é");
+        assert_eq!(one_line("1\n2\t\u{1b}[31m\r"), "1\\n2\\t\\u{1b}[31m\\r");
     }
 
     #[test]

@@ -157,10 +157,12 @@ impl std::fmt::Display for FilterError {
     /// already end in "in pattern" just get the pattern appended.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let reason = self.reason();
+        // On one line: a pattern may hold any character.
+        let pattern = crate::log::one_line(self.pattern());
         if reason.ends_with(" in pattern") {
-            write!(f, "{reason} '{}'", self.pattern())
+            write!(f, "{reason} '{pattern}'")
         } else {
-            write!(f, "{reason} in pattern '{}'", self.pattern())
+            write!(f, "{reason} in pattern '{pattern}'")
         }
     }
 }

@@ -67,7 +67,7 @@ pub enum Parsed {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum UsageError {
-    #[error("unknown option '{0}'")]
+    #[error("unknown option '{}'", forkmon::log::one_line(.0))]
     Unknown(String),
     #[error("{0} needs a value")]
     MissingValue(&'static str),
@@ -231,5 +231,244 @@ mod tests {
         );
         assert_eq!(parse_line("--help app.lua"), Ok(Parsed::Help));
         assert_eq!(parse_line("-V"), Ok(Parsed::Version));
+    }
+
+    mod fuzz {
+        //! Arbitrary command lines (issue 8.4): no input panics, every
+        //! error is one line, and a command line built from valid options
+        //! parses back to exactly what it says.
+
+        use super::super::*;
+        use proptest::prelude::*;
+        use std::os::unix::ffi::OsStringExt;
+
+        const VALUE_OPTIONS: [&str; 8] = [
+            "-f",
+            "--filter",
+            "--restart-delay",
+            "--ignore-delay",
+            "--min-work",
+            "--library",
+            "--restart-delay=",
+            "--filter=",
+        ];
+
+        fn cases() -> u32 {
+            ["FORKMON_PROPTEST_CASES", "PROPTEST_CASES"]
+                .iter()
+                .find_map(|v| std::env::var(v).ok()?.parse().ok())
+                .unwrap_or(512)
+        }
+
+        fn argument() -> impl Strategy<Value = OsString> {
+            let words = [
+                "-f",
+                "--filter",
+                "-q",
+                "--quiet",
+                "--restart-delay",
+                "--ignore-delay",
+                "--min-work",
+                "--no-color",
+                "--no-colour",
+                "-c",
+                "--clear",
+                "--library",
+                "-h",
+                "--help",
+                "-V",
+                "--version",
+                "--",
+                "-",
+                "--filter=%.lua$",
+                "--filter=[a",
+                "--min-work=5",
+                "--restart-delay=-1",
+                "--ignore-delay=",
+                "-q=1",
+                "%.lua$",
+                "[a",
+                "5",
+                "-5",
+                "60001",
+                "abc",
+                "app.lua",
+                "prog",
+                "a\nb",
+                "-x\ny",
+                ";;",
+                "",
+            ];
+            prop_oneof![
+                6 => proptest::sample::select(words.to_vec()).prop_map(OsString::from),
+                1 => any::<String>().prop_map(OsString::from),
+                1 => proptest::collection::vec(any::<u8>(), 0..8).prop_map(OsString::from_vec),
+            ]
+        }
+
+        /// One option with a valid value, and what it should set.
+        #[derive(Debug, Clone)]
+        enum Valid {
+            Filter(&'static str),
+            Quiet,
+            NoColor,
+            Clear,
+            Delay(&'static str, &'static str, u64),
+            Library(String),
+        }
+
+        fn valid_option() -> impl Strategy<Value = Valid> {
+            prop_oneof![
+                proptest::sample::select(vec!["%.lua$", "%.h$;%.c$", "^/src/", "a b", "%-x="])
+                    .prop_map(Valid::Filter),
+                Just(Valid::Quiet),
+                Just(Valid::NoColor),
+                Just(Valid::Clear),
+                (
+                    proptest::sample::select(vec![
+                        ("--restart-delay", config::RESTART_DELAY),
+                        ("--ignore-delay", config::IGNORE_DELAY),
+                        ("--min-work", config::MIN_WORK),
+                    ]),
+                    0..=config::MAX_DELAY_MS
+                )
+                    .prop_map(|((option, var), ms)| Valid::Delay(option, var, ms)),
+                "[a-z/.=-]{1,12}".prop_map(Valid::Library),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: cases(),
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+
+            #[test]
+            fn any_command_line_parses_or_gives_one_line(argv in proptest::collection::vec(argument(), 0..8)) {
+                match parse(argv.clone().into_iter()) {
+                    Ok(Parsed::Run(invocation)) => {
+                        // What the options set parses again, as the
+                        // library will read it from the environment.
+                        for (var, value) in &invocation.environment {
+                            let value = value.to_str().ok_or_else(|| TestCaseError::fail("not UTF-8"))?;
+                            let fine = match *var {
+                                config::FILTER => config::parse_filter(var, value).is_ok(),
+                                config::RESTART_DELAY | config::IGNORE_DELAY | config::MIN_WORK => {
+                                    config::parse_delay(var, value).is_ok()
+                                }
+                                _ => config::parse_switch(var, value) == Ok(true),
+                            };
+                            prop_assert!(fine, "{}={:?}", var, value);
+                        }
+                        prop_assert_eq!(
+                            invocation.filter_given,
+                            invocation.environment.iter().any(|(var, _)| *var == config::FILTER)
+                        );
+                        // The program and its arguments are the end of the
+                        // command line, untouched.
+                        let (program, args, script) = match &invocation.target {
+                            Target::Script { script, args } => (script, args, true),
+                            Target::Program { program, args } => (program, args, false),
+                        };
+                        let tail: Vec<OsString> = std::iter::once(program.clone()).chain(args.iter().cloned()).collect();
+                        prop_assert!(argv.ends_with(&tail), "{:?} -> {:?}", argv, tail);
+                        let before = &argv[..argv.len() - tail.len()];
+                        prop_assert_eq!(
+                            script,
+                            program.as_encoded_bytes().ends_with(b".lua") && before.last().is_none_or(|a| a != "--")
+                        );
+                    }
+                    Ok(Parsed::Help | Parsed::Version) => {
+                        let asked = argv.iter().any(|a| ["-h", "--help", "-V", "--version"].iter().any(|f| a == *f));
+                        prop_assert!(asked, "{:?}", argv);
+                    }
+                    Err(error) => {
+                        let message = error.to_string();
+                        prop_assert!(!message.is_empty());
+                        prop_assert!(!message.chars().any(char::is_control), "not one line: {:?}", message);
+                        match &error {
+                            UsageError::Unknown(option) => {
+                                prop_assert!(option.starts_with('-'));
+                                prop_assert!(argv.iter().any(|a| a.to_str() == Some(option.as_str())));
+                            }
+                            UsageError::MissingValue(_) => {
+                                let last = argv.last().and_then(|a| a.to_str()).unwrap_or_default();
+                                prop_assert!(VALUE_OPTIONS.contains(&last), "{:?}", argv);
+                            }
+                            UsageError::NoProgram | UsageError::BadValue(_) => {}
+                        }
+                    }
+                }
+            }
+
+            #[test]
+            fn valid_options_parse_back_to_what_they_say(
+                options in proptest::collection::vec((valid_option(), any::<bool>(), any::<bool>()), 0..6),
+                script in any::<bool>(),
+                dash_dash in any::<bool>(),
+                args in proptest::collection::vec(argument(), 0..4),
+            ) {
+                let mut argv: Vec<OsString> = Vec::new();
+                let mut environment: Vec<(&'static str, OsString)> = Vec::new();
+                let mut library = None;
+                let mut push = |long: &str, short: Option<&str>, value: Option<&str>, inline: bool, use_short: bool| {
+                    let name = match short {
+                        Some(short) if use_short => short,
+                        _ => long,
+                    };
+                    match value {
+                        Some(value) if inline && name.starts_with("--") => argv.push(format!("{name}={value}").into()),
+                        Some(value) => {
+                            argv.push(name.into());
+                            argv.push(value.into());
+                        }
+                        None => argv.push(name.into()),
+                    }
+                };
+                for (option, inline, short) in &options {
+                    match option {
+                        Valid::Filter(spec) => {
+                            push("--filter", Some("-f"), Some(spec), *inline, *short);
+                            environment.push((config::FILTER, (*spec).into()));
+                        }
+                        Valid::Quiet => {
+                            push("--quiet", Some("-q"), None, *inline, *short);
+                            environment.push((config::QUIET, "1".into()));
+                        }
+                        Valid::NoColor => {
+                            push(if *short { "--no-colour" } else { "--no-color" }, None, None, *inline, false);
+                            environment.push((config::NO_COLORS, "1".into()));
+                        }
+                        Valid::Clear => {
+                            push("--clear", Some("-c"), None, *inline, *short);
+                            environment.push((config::CLEAR, "1".into()));
+                        }
+                        Valid::Delay(option, var, ms) => {
+                            push(option, None, Some(&ms.to_string()), *inline, false);
+                            environment.push((var, ms.to_string().into()));
+                        }
+                        Valid::Library(path) => {
+                            push("--library", None, Some(path), *inline, false);
+                            library = Some(PathBuf::from(path));
+                        }
+                    }
+                }
+                let program: OsString = if script { "app.lua".into() } else { "prog".into() };
+                if dash_dash {
+                    argv.push("--".into());
+                }
+                argv.push(program.clone());
+                argv.extend(args.iter().cloned());
+                let target = if script && !dash_dash {
+                    Target::Script { script: program, args }
+                } else {
+                    Target::Program { program, args }
+                };
+                let filter_given = environment.iter().any(|(var, _)| *var == config::FILTER);
+                let expected = Invocation { environment, filter_given, library, target };
+                prop_assert_eq!(parse(argv.clone().into_iter()), Ok(Parsed::Run(expected)), "{:?}", argv);
+            }
+        }
     }
 }
