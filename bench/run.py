@@ -21,6 +21,9 @@ What it measures (details in bench/README.md):
 2. Start-up overhead: requiring 1000 small watched modules, plain vs forkmon.
 3. Memory: PSS sum of the tree with a 200 MB Lua table made before 200
    watched modules, plain vs forkmon.
+4. Unwatched opens: a C program (compiled with gcc here) opens and closes
+   100,000 files that the filter does not match, plain vs preloaded: the
+   cost of the hooks on every other open (target: at most 1.05x).
 
 For each scenario it counts the processes of the tree (found by a marker in
 /proc/*/environ), ends the tree with SIGINT to its process group and checks
@@ -487,6 +490,73 @@ collectgarbage("collect")"""
     return result
 
 
+# ---------------------------------------------------- 4. unwatched opens
+
+OPENER_C = r"""
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+/* opener DIR FILES OPENS: opens and closes DIR/fNNNNN.txt OPENS times in
+   all, cycling over FILES files; prints the loop's time in ns. */
+int main(int argc, char **argv) {
+    if (argc != 4) return 2;
+    const char *dir = argv[1];
+    long files = atol(argv[2]), opens = atol(argv[3]);
+    char path[4096];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long i = 0; i < opens; i++) {
+        snprintf(path, sizeof path, "%s/f%05ld.txt", dir, i % files);
+        int fd = open(path, O_RDONLY);
+        if (fd < 0) { perror(path); return 1; }
+        close(fd);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("%lld\n", (long long)(t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
+    return 0;
+}
+"""
+
+
+def unwatched_opens(lib, opens, files, runs, anomalies):
+    """Loop time of `opens` open+close calls on files the filter does not
+    match (*.txt against '%.lua$'), by relative and by absolute path, plain
+    and preloaded, `runs` times each, interleaved."""
+    d = tempfile.mkdtemp(prefix="forkmon-bench-unwatched-", dir="/tmp")
+    result = {}
+    try:
+        if not shutil.which("gcc"):
+            anomalies.append("unwatched opens: gcc is needed to compile the C program")
+            return result
+        write_file(os.path.join(d, "opener.c"), OPENER_C)
+        exe = os.path.join(d, "opener")
+        subprocess.run(["gcc", "-O2", "-o", exe, os.path.join(d, "opener.c")], check=True)
+        os.mkdir(os.path.join(d, "files"))
+        for i in range(files):
+            write_file(os.path.join(d, "files", f"f{i:05d}.txt"), "x")
+        for paths, target in (("relative", "files"), ("absolute", os.path.join(d, "files"))):
+            for kind in ("plain", "forkmon"):
+                result[(paths, kind)] = []
+            for _ in range(runs):
+                for kind in ("plain", "forkmon"):
+                    env = clean_env()
+                    if kind == "forkmon":
+                        env.update({"LD_PRELOAD": lib, "FORKMON_FILTER": "%.lua$", **FORKMON_ENV})
+                    done = subprocess.run([exe, target, str(files), str(opens)], cwd=d, env=env,
+                                          capture_output=True, text=True, timeout=120)
+                    if done.returncode != 0 or "[forkmon]" in done.stderr:
+                        anomalies.append(f"unwatched opens {paths} {kind}: status "
+                                         f"{done.returncode}, stderr: {done.stderr.strip()[:500]}")
+                        continue
+                    result[(paths, kind)].append(int(done.stdout.split()[0]) / 1e9)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    return result
+
+
 # ------------------------------------------------------------- reporting
 
 
@@ -534,7 +604,16 @@ def main():
     parser.add_argument("--min-work", type=int, metavar="MS",
                         help="FORKMON_MIN_WORK for every forkmon run (default: the library's "
                              "own; 0 gives one checkpoint per watched file)")
+    parser.add_argument("--unwatched-opens", type=int, default=100_000,
+                        help="open+close calls of the unwatched-opens program (100000)")
+    parser.add_argument("--unwatched-files", type=int, default=1000,
+                        help="distinct files those calls cycle over (1000)")
+    parser.add_argument("--unwatched-runs", type=int, default=7,
+                        help="runs of each unwatched-opens case (7)")
+    parser.add_argument("--sections", default="1,2,3,4",
+                        help="which sections to run, e.g. 4 or 1,3 (all: 1,2,3,4)")
     args = parser.parse_args()
+    sections = {int(x) for x in args.sections.split(",") if x.strip()}
     if args.min_work is not None:
         FORKMON_ENV["FORKMON_MIN_WORK"] = str(args.min_work)
 
@@ -556,57 +635,60 @@ def main():
         print(f"forkmon options: {FORKMON_ENV}")
     print(f"machine: {machine()}\n")
 
-    print(f"1. edit-to-output latency ({args.edits} edits each, styles cycled: "
-          f"{', '.join(EDIT_STYLES)})", flush=True)
     lat = {}
-    for way in ("preload", "module"):
-        lat[f"forkmon {way}"] = latency_forkmon(way, lib, libdir, args.edits, anomalies)
-        print(f"   forkmon {way}: done", flush=True)
-    lat["plain restart"] = latency_plain(args.edits, anomalies)
-    print("   plain restart: done", flush=True)
-    if use_entr:
-        lat["entr -r"] = latency_entr(args.edits, anomalies)
-        print("   entr -r: done", flush=True)
-    else:
-        print("   entr -r: skipped (entr not installed or --no-entr)")
-    baseline = median(lat["plain restart"]["times"])
-    rows = []
-    for name, r in lat.items():
-        med = median(r["times"])
-        rows.append([name, ms(med), ms(p90(r["times"])), len(r["times"]),
-                     f"{baseline / med:.1f}x" if name.startswith("forkmon") else
-                     f"{med / baseline:.2f}x plain",
-                     r.get("resumes_ok", "-"), describe(r["processes"]),
-                     len(r["left"])])
-    print(table(["way", "median", "p90", "n", "plain/forkmon", "1 resume/edit",
-                 "procs alive", "left after ^C"], rows))
-    if use_entr:
-        fm = median(lat["forkmon preload"]["times"])
-        print(f"   entr/forkmon preload: {median(lat['entr -r']['times']) / fm:.1f}x")
-    print()
+    if 1 in sections:
+        print(f"1. edit-to-output latency ({args.edits} edits each, styles cycled: "
+              f"{', '.join(EDIT_STYLES)})", flush=True)
+        for way in ("preload", "module"):
+            lat[f"forkmon {way}"] = latency_forkmon(way, lib, libdir, args.edits, anomalies)
+            print(f"   forkmon {way}: done", flush=True)
+        lat["plain restart"] = latency_plain(args.edits, anomalies)
+        print("   plain restart: done", flush=True)
+        if use_entr:
+            lat["entr -r"] = latency_entr(args.edits, anomalies)
+            print("   entr -r: done", flush=True)
+        else:
+            print("   entr -r: skipped (entr not installed or --no-entr)")
+        baseline = median(lat["plain restart"]["times"])
+        rows = []
+        for name, r in lat.items():
+            med = median(r["times"])
+            rows.append([name, ms(med), ms(p90(r["times"])), len(r["times"]),
+                         f"{baseline / med:.1f}x" if name.startswith("forkmon") else
+                         f"{med / baseline:.2f}x plain",
+                         r.get("resumes_ok", "-"), describe(r["processes"]),
+                         len(r["left"])])
+        print(table(["way", "median", "p90", "n", "plain/forkmon", "1 resume/edit",
+                     "procs alive", "left after ^C"], rows))
+        if use_entr:
+            fm = median(lat["forkmon preload"]["times"])
+            print(f"   entr/forkmon preload: {median(lat['entr -r']['times']) / fm:.1f}x")
+        print()
 
-    print(f"2. start-up overhead ({args.modules} watched modules, up to "
-          f"{args.startup_runs} runs, time to 'all loaded')", flush=True)
-    st = startup(lib, args.modules, args.startup_runs, args.startup_budget, anomalies)
-    plain_s, fm_s = median(st["plain"]), median(st["forkmon"])
-    print(table(["way", "median", "min", "max", "n", "procs alive"], [
-        ["plain", ms(plain_s), ms(min(st["plain"], default=float("nan"))),
-         ms(max(st["plain"], default=float("nan"))), len(st["plain"]),
-         describe(st["plain_processes"])],
-        ["forkmon preload", ms(fm_s), ms(min(st["forkmon"], default=float("nan"))),
-         ms(max(st["forkmon"], default=float("nan"))), len(st["forkmon"]),
-         describe(st["processes"])],
-    ]))
-    if len(st["forkmon"]) < args.startup_runs:
-        print(f"   (forkmon runs stopped after {len(st['forkmon'])}: --startup-budget "
-              f"{args.startup_budget:.0f} s reached)")
-    print(f"   forkmon/plain: {fm_s / plain_s:.1f}x, "
-          f"+{(fm_s - plain_s) / args.modules * 1e6:.0f} us per watched file; "
-          f"tree ended by SIGINT in {ms(median(st['end_s']))} (median), "
-          f"left after ^C: {len(st['left'])}\n")
+    st = None
+    if 2 in sections:
+        print(f"2. start-up overhead ({args.modules} watched modules, up to "
+              f"{args.startup_runs} runs, time to 'all loaded')", flush=True)
+        st = startup(lib, args.modules, args.startup_runs, args.startup_budget, anomalies)
+        plain_s, fm_s = median(st["plain"]), median(st["forkmon"])
+        print(table(["way", "median", "min", "max", "n", "procs alive"], [
+            ["plain", ms(plain_s), ms(min(st["plain"], default=float("nan"))),
+             ms(max(st["plain"], default=float("nan"))), len(st["plain"]),
+             describe(st["plain_processes"])],
+            ["forkmon preload", ms(fm_s), ms(min(st["forkmon"], default=float("nan"))),
+             ms(max(st["forkmon"], default=float("nan"))), len(st["forkmon"]),
+             describe(st["processes"])],
+        ]))
+        if len(st["forkmon"]) < args.startup_runs:
+            print(f"   (forkmon runs stopped after {len(st['forkmon'])}: --startup-budget "
+                  f"{args.startup_budget:.0f} s reached)")
+        print(f"   forkmon/plain: {fm_s / plain_s:.1f}x, "
+              f"+{(fm_s - plain_s) / args.modules * 1e6:.0f} us per watched file; "
+              f"tree ended by SIGINT in {ms(median(st['end_s']))} (median), "
+              f"left after ^C: {len(st['left'])}\n")
 
     mem = {}
-    if args.memory_mb > 0:
+    if 3 in sections and args.memory_mb > 0:
         print(f"3. memory ({args.memory_mb} MB Lua table, then {args.memory_modules} "
               f"watched modules; PSS summed over the tree)", flush=True)
         mem = memory(lib, args.memory_mb, args.memory_modules, anomalies)
@@ -623,6 +705,26 @@ def main():
             print(f"   forkmon/plain PSS: {f_pss / p_pss:.2f}x (+{(f_pss - p_pss) / 1024:.1f} MB); "
                   f"with page tables: {(f_pss + f_pte) / (p_pss + p_pte):.2f}x\n")
 
+    unw = {}
+    if 4 in sections:
+        print(f"4. unwatched opens ({args.unwatched_opens} open+close of {args.unwatched_files} "
+              f"*.txt files, FORKMON_FILTER='%.lua$', {args.unwatched_runs} runs each, "
+              f"loop time inside the program)", flush=True)
+        unw = unwatched_opens(lib, args.unwatched_opens, args.unwatched_files,
+                              args.unwatched_runs, anomalies)
+        rows = []
+        for paths in ("relative", "absolute"):
+            plain_t, fm_t = unw.get((paths, "plain")), unw.get((paths, "forkmon"))
+            if not plain_t or not fm_t:
+                continue
+            p, f = median(plain_t), median(fm_t)
+            rows.append([f"{paths} paths", ms(p), ms(f), f"{f / p:.3f}x",
+                         f"{(f - p) / args.unwatched_opens * 1e9:+.0f} ns",
+                         "yes" if f / p <= 1.05 else "NO"])
+        print(table(["paths", "plain median", "preload median", "preload/plain",
+                     "per open", "<= 1.05x"], rows))
+        print()
+
     shutil.rmtree(libdir, ignore_errors=True)
 
     print("Summary")
@@ -634,14 +736,20 @@ def main():
             f, b = median(lat[name]["times"]), median(lat[base]["times"])
             rows.append([f"edit-to-output, median ({name} vs {base})", ms(f), ms(b),
                          f"{b / f:.1f}x faster", describe(lat[name]["processes"])])
-    rows.append([f"start-up, {args.modules} watched modules", ms(fm_s), ms(plain_s),
-                 f"{fm_s / plain_s:.1f}x slower", describe(st["processes"])])
+    if st is not None:
+        rows.append([f"start-up, {args.modules} watched modules", ms(fm_s), ms(plain_s),
+                     f"{fm_s / plain_s:.1f}x slower", describe(st["processes"])])
     if "plain" in mem and "forkmon" in mem:
         (p_pss, _), _ = mem["plain"]
         (f_pss, _), procs = mem["forkmon"]
         rows.append([f"PSS, {args.memory_mb} MB + {args.memory_modules} modules",
                      f"{f_pss / 1024:.1f} MB", f"{p_pss / 1024:.1f} MB",
                      f"{f_pss / p_pss:.2f}x", describe(procs)])
+    for paths in ("relative", "absolute"):
+        if unw.get((paths, "plain")) and unw.get((paths, "forkmon")):
+            p, f = median(unw[(paths, "plain")]), median(unw[(paths, "forkmon")])
+            rows.append([f"{args.unwatched_opens} unwatched opens, {paths} paths "
+                         "(vs plain, no restart)", ms(f), ms(p), f"{f / p:.3f}x", "0"])
     print(table(["figure", "forkmon", "full restart", "ratio", "forkmon procs"], rows))
     print(f"  total time: {time.monotonic() - started:.0f} s")
     if anomalies:
