@@ -118,9 +118,9 @@ fn assert_hooks_are_linked() {
     let libc = unsafe { libc::dlopen(c"libc.so.6".as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD) };
     assert!(!libc.is_null(), "libc.so.6 is loaded");
     for (name, ours) in [
-        (c"open", libc::open as usize),
-        (c"openat", libc::openat as usize),
-        (c"fopen", libc::fopen as usize),
+        (c"open", libc::open as *const () as usize),
+        (c"openat", libc::openat as *const () as usize),
+        (c"fopen", libc::fopen as *const () as usize),
     ] {
         // SAFETY: a valid handle and a NUL-terminated name.
         let theirs = unsafe { libc::dlsym(libc, name.as_ptr()) } as usize;
@@ -320,7 +320,7 @@ fn engine_lock() -> (usize, usize) {
         found[0]
     };
     // The load address: where a known function is, less its symbol value.
-    let known = forkmon::config::active as usize;
+    let known = forkmon::config::active as *const () as usize;
     let (known_symbol, _) = symbol("7forkmon6config6active17h");
     let base = known - known_symbol;
     let (engine, size) = symbol("7forkmon6engine6ENGINE17h");
