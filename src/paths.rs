@@ -18,20 +18,39 @@ impl AbsolutePath {
     /// lexically: `..` removes the previous component, as a user reading
     /// the path would expect. `None` if the result does not fit.
     pub fn resolve(base: &[u8], path: &[u8]) -> Option<AbsolutePath> {
-        let mut out = AbsolutePath {
+        let mut out = AbsolutePath::empty();
+        out.resolve_in_place(base, path).then_some(out)
+    }
+
+    /// A buffer for [`AbsolutePath::resolve_in_place`].
+    pub const fn empty() -> AbsolutePath {
+        AbsolutePath {
             bytes: [0; CAPACITY],
             len: 0,
-        };
-        if !path.starts_with(b"/") {
-            out.push_all(base)?;
         }
-        out.push_all(path)?;
-        if out.len == 0 {
-            out.bytes[0] = b'/';
-            out.len = 1;
+    }
+
+    /// As [`AbsolutePath::resolve`], into this buffer: the hot path of a
+    /// hooked open does not move 4 KiB around. False if it does not fit.
+    pub fn resolve_in_place(&mut self, base: &[u8], path: &[u8]) -> bool {
+        self.len = 0;
+        if !path.starts_with(b"/") && self.push_all(base).is_none() {
+            return false;
         }
-        *out.bytes.get_mut(out.len)? = 0;
-        Some(out)
+        if self.push_all(path).is_none() {
+            return false;
+        }
+        if self.len == 0 {
+            self.bytes[0] = b'/';
+            self.len = 1;
+        }
+        match self.bytes.get_mut(self.len) {
+            Some(end) => {
+                *end = 0;
+                true
+            }
+            None => false,
+        }
     }
 
     fn push_all(&mut self, path: &[u8]) -> Option<()> {

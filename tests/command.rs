@@ -234,6 +234,8 @@ fn without_a_filter_a_program_watches_only_the_project_files() {
         .dir(&project.0)
         .start();
     session.wait_for("waiting for a change");
+    // The watcher says what it watches once it has read the registrations.
+    session.wait_for(&format!("watch '{}'", project.path("greeting.h").display()));
     let watched: Vec<String> = session
         .output()
         .lines()

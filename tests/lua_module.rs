@@ -68,6 +68,8 @@ fn dofile_loadfile_io_open_and_io_lines_make_checkpoints() {
         .start();
     session.wait_for("done first");
     for name in ["d.lua", "l.lua", "data.txt", "lines.txt"] {
+        // The watcher says it once it has read the registration.
+        session.wait_for(&format!("watch '{}'", app.dir.path(name).display()));
         assert_eq!(
             session.count(&format!("watch '{}'", app.dir.path(name).display())),
             1,
@@ -114,14 +116,12 @@ fn the_default_filter_skips_modules_outside_the_start_directory() {
     app.dir.write("sub/inner.lua", "print('inner=1')\n");
     let session = app.launch_module().start();
     session.wait_for("done first");
+    // The watcher says it once it has read the registrations, in order.
+    session.wait_for(&format!(
+        "watch '{}'",
+        app.dir.path("sub/inner.lua").display()
+    ));
     let output = session.output();
-    assert!(
-        output.contains(&format!(
-            "watch '{}'",
-            app.dir.path("sub/inner.lua").display()
-        )),
-        "{output}"
-    );
     assert!(
         !output.contains("shared.lua'"),
         "an installed module was watched:\n{output}"
@@ -147,6 +147,8 @@ fn preloaded_and_required_at_once_is_one_registry_and_one_watcher() {
             "watch '{}'",
             app.dir.path(&format!("{module}.lua")).display()
         );
+        // The watcher says it once it has read the registration.
+        session.wait_for(&line);
         assert_eq!(session.count(&line), 1, "{line}:\n{output}");
     }
     let processes = session.processes();
@@ -291,6 +293,8 @@ fn a_required_copy_of_another_build_hands_over_to_the_preloaded_one() {
             "watch '{}'",
             app.dir.path(&format!("{module}.lua")).display()
         );
+        // The watcher says it once it has read the registration.
+        session.wait_for(&line);
         assert_eq!(session.count(&line), 1, "{line}:\n{output}");
     }
     assert!(output.contains("resumes 0\noptions false"), "{output}");

@@ -34,7 +34,8 @@ fn names_with_spaces_non_utf8_bytes_and_255_bytes_are_watched_and_resume() {
     app.dir.write(&long, "print('long=1')\n");
     let session = app.launch().start();
     session.wait_for("done first");
-    assert_eq!(session.count("[forkmon] watch"), 4, "{}", session.output());
+    // The watcher says what it watches once it has read the registrations.
+    session.wait_for_count("[forkmon] watch", 4);
     save(
         &raw_path(&app, b"sub dir/\xff\xfe.lua"),
         "print('bytes=2')\n",
@@ -67,6 +68,9 @@ fn an_edit_of_a_symbolic_link_target_resumes() {
         .expect("symlink");
     let session = app.launch().start();
     session.wait_for("done first");
+    // The watcher watches the target from when it says so.
+    let target = std::fs::canonicalize(app.dir.path("real/target.lua")).expect("target");
+    session.wait_for(&format!("watch '{}'", target.display()));
     // The link stays; its target, in another directory, is edited.
     save(
         &app.dir.path("real/target.lua"),

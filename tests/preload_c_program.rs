@@ -69,8 +69,10 @@ fn only_read_opens_of_existing_regular_watched_files_make_checkpoints() {
     let filter = "%.txt$;status$;^/dev/";
     let session = Launch::preloaded(&program, filter).dir(&scratch.0).start();
     session.wait_for("waiting for a change");
-    let output = session.output();
     let data = scratch.path("data");
+    // The watcher says what it watches once it has read the registrations.
+    session.wait_for(&format!("watch '{}'", data.join("three.txt").display()));
+    let output = session.output();
     let watched: Vec<&str> = output
         .lines()
         .filter(|l| l.starts_with("[forkmon] watch"))

@@ -40,6 +40,8 @@ fn an_edit_resumes_from_the_changed_file_without_rerunning_what_came_before() {
             "[forkmon] watch '{}'",
             app.dir.path(&format!("{module}.lua")).display()
         );
+        // The watcher says it once it has read the registration.
+        session.wait_for_count(&line, times);
         assert_eq!(session.count(&line), times, "{line} {times}x:\n{output}");
     }
 }

@@ -17,12 +17,11 @@ use nix::sys::signal::Signal;
 use nix::unistd::{ForkResult, Pid};
 
 use crate::config::{self, RESTART_TICKS};
-use crate::log::shown;
 use crate::paths::AbsolutePath;
 use crate::watcher::protocol::{Kind, Link, Registration};
 use crate::watcher::watchlist::Timing;
 use crate::watcher::{WatchError, WatcherLink};
-use crate::{info, sys, warn};
+use crate::{sys, warn};
 use holder::Holder;
 pub use holder::blocked_signals;
 
@@ -116,11 +115,19 @@ pub fn resume_count() -> u64 {
 /// unless the file has one already. Returns in the program (the first child,
 /// or a resumed one); the holder never returns from here.
 ///
-/// `readable` is asked only for a file not seen before: whether it is an
-/// existing regular file the program can read (a failed open makes no
-/// checkpoint).
-pub fn before_read(path: &AbsolutePath, readable: impl FnOnce(&AbsolutePath) -> bool) {
-    with_engine(|engine| engine.before_read(path, readable));
+/// A checkpoint made now would save little work since the last one (see
+/// `FORKMON_MIN_WORK`): then no checkpoint is made, and `true` asks the
+/// caller to call [`after_read`] once the open has succeeded, to tie the
+/// file to the last checkpoint. `readable` is asked only before a new
+/// checkpoint: whether the open will succeed (a failed open makes none).
+pub fn before_read(path: &AbsolutePath, readable: impl FnOnce(&AbsolutePath) -> bool) -> bool {
+    with_engine(|engine| engine.before_read(path, readable)).unwrap_or(false)
+}
+
+/// The program opened the watched file `path` for reading, after
+/// [`before_read`] asked for this: tie it to the last checkpoint.
+pub fn after_read(path: &AbsolutePath) {
+    with_engine(|engine| engine.after_read(path));
 }
 
 /// The program is about to open the watched file `path` for writing: if it
@@ -141,21 +148,6 @@ fn with_engine<R>(action: impl FnOnce(&mut Engine) -> R) -> Option<R> {
         Err(std::sync::TryLockError::WouldBlock) => return None,
     };
     engine.as_mut().map(action)
-}
-
-/// The canonical path of `path` if its last component is a symbolic link.
-fn link_target(path: &AbsolutePath) -> Option<AbsolutePath> {
-    use std::os::unix::ffi::OsStrExt;
-    let name = std::ffi::OsStr::from_bytes(path.as_bytes());
-    if !std::fs::symlink_metadata(name)
-        .ok()?
-        .file_type()
-        .is_symlink()
-    {
-        return None;
-    }
-    let target = std::fs::canonicalize(name).ok()?;
-    AbsolutePath::resolve(b"/", target.as_os_str().as_bytes())
 }
 
 /// Ties the existing files `paths` to a checkpoint without the filter
@@ -193,8 +185,7 @@ impl Engine {
         };
         let result = result.and_then(|()| to_attach.iter().try_for_each(|path| self.attach(path)));
         if let Err(error) = result {
-            self.stopped = true;
-            warn!("{error}; the program runs on without new checkpoints");
+            self.stop(error);
             return 0;
         }
         fresh.len()
@@ -205,22 +196,11 @@ impl Engine {
         u64::try_from(work.as_micros()).unwrap_or(u64::MAX)
     }
 
-    /// Ties `path` to the checkpoint this process runs under.
+    /// Ties `path` to the checkpoint this process runs under. The watcher
+    /// says so, and watches the target of a symbolic link too: a line or a
+    /// stat per file from here would cost more than the tie.
     fn attach(&mut self, path: &AbsolutePath) -> Result<(), EngineError> {
-        self.register_attached(path)?;
-        info!("watch '{}'", shown(path.as_bytes()));
-        self.attach_link_target(path)
-    }
-
-    /// A file read through a symbolic link changes when its target is
-    /// edited, in the target's directory: tie the target too.
-    fn attach_link_target(&mut self, path: &AbsolutePath) -> Result<(), EngineError> {
-        match link_target(path) {
-            Some(target) if self.tied.insert(target.as_bytes().to_vec()) => {
-                self.register_attached(&target)
-            }
-            _ => Ok(()),
-        }
+        self.register_attached(path)
     }
 
     /// Tells the watcher that `path` belongs to this process's checkpoint.
@@ -246,7 +226,7 @@ impl Engine {
         if !self.tied.contains(path.as_bytes()) || nix::unistd::getpid().as_raw() != self.pid {
             return;
         }
-        let Some(watcher) = self.watcher.as_ref() else {
+        let Some(watcher) = self.watcher.as_mut() else {
             return;
         };
         let lineage = self.lineage.clone();
@@ -260,30 +240,51 @@ impl Engine {
         });
     }
 
-    fn before_read(&mut self, path: &AbsolutePath, readable: impl FnOnce(&AbsolutePath) -> bool) {
-        if self.stopped || self.tied.contains(path.as_bytes()) || !readable(path) {
-            return;
+    fn before_read(
+        &mut self,
+        path: &AbsolutePath,
+        readable: impl FnOnce(&AbsolutePath) -> bool,
+    ) -> bool {
+        if self.stopped || self.tied.contains(path.as_bytes()) {
+            return false;
         }
         if nix::unistd::getpid().as_raw() != self.pid {
             self.stopped = true;
-            return;
+            return false;
         }
-        self.tied.insert(path.as_bytes().to_vec());
         // A checkpoint costs a fork; one that would save less work than
         // FORKMON_MIN_WORK since the last one is not worth it: the file is
         // tied to the last checkpoint instead.
         let min_work = config::active().map_or(config::DEFAULT_MIN_WORK, |c| c.min_work);
         let too_soon = self.last_checkpoint.elapsed() < min_work;
-        let result =
-            if !self.lineage.is_empty() && (too_soon || self.lineage.len() >= MAX_CHECKPOINTS) {
-                self.attach(path)
-            } else {
-                self.checkpoint(path)
-            };
-        if let Err(error) = result {
-            self.stopped = true;
-            warn!("{error}; the program runs on without new checkpoints");
+        if !self.lineage.is_empty() && (too_soon || self.lineage.len() >= MAX_CHECKPOINTS) {
+            return true;
         }
+        if !readable(path) {
+            return false;
+        }
+        self.tied.insert(path.as_bytes().to_vec());
+        if let Err(error) = self.checkpoint(path) {
+            self.stop(error);
+        }
+        false
+    }
+
+    fn after_read(&mut self, path: &AbsolutePath) {
+        if self.stopped || nix::unistd::getpid().as_raw() != self.pid {
+            return;
+        }
+        if !self.tied.insert(path.as_bytes().to_vec()) {
+            return;
+        }
+        if let Err(error) = self.attach(path) {
+            self.stop(error);
+        }
+    }
+
+    fn stop(&mut self, error: EngineError) {
+        self.stopped = true;
+        warn!("{error}; the program runs on without new checkpoints");
     }
 
     fn timing(&self) -> Timing {
@@ -340,7 +341,6 @@ impl Engine {
         }
         // Orphans of the child's run must come here, from its first moment.
         let _ = nix::sys::prctl::set_child_subreaper(true);
-        info!("watch '{}'", shown(path.as_bytes()));
         sys::flush_stdio();
         match sys::fork() {
             Err(error) => {
@@ -357,7 +357,7 @@ impl Engine {
                     holder: me,
                     generation: 0,
                 });
-                self.attach_link_target(path)
+                Ok(())
             }
             Ok(ForkResult::Parent { child }) => {
                 let watcher_pid = watcher.pid();
@@ -379,7 +379,7 @@ impl Engine {
                     holder: me,
                     generation,
                 });
-                self.attach_link_target(path)
+                Ok(())
             }
         }
     }

@@ -92,35 +92,41 @@ pub fn mode_reads_only(mode: &[u8]) -> bool {
     flags.first() == Some(&b'r') && !flags.contains(&b'+')
 }
 
+/// A watched file read for the first time, after a checkpoint made not long
+/// ago: it is tied to that checkpoint once the open has succeeded (which
+/// tells, without a system call of forkmon's, that it exists and can be
+/// read).
+pub struct TieAfterOpen(Box<AbsolutePath>);
+
 /// Called by every hook before the real open, with the path as given.
-pub fn before_open(base: Base, path: &[u8], access: Access) {
+pub fn before_open(base: Base, path: &[u8], access: Access) -> Option<TieAfterOpen> {
     if path.is_empty() {
-        return;
+        return None;
     }
-    let Some(config) = config::active() else {
-        return;
-    };
+    let config = config::active()?;
     let mut base_buffer = [0u8; CAPACITY];
     let base_path: &[u8] = if path.starts_with(b"/") {
         b"/"
     } else {
         let found = match base {
-            Base::CurrentDir => sys::current_dir(&mut base_buffer),
-            Base::Directory(fd) if fd == libc::AT_FDCWD => sys::current_dir(&mut base_buffer),
+            Base::CurrentDir => super::cwd::current_dir(&mut base_buffer),
+            Base::Directory(fd) if fd == libc::AT_FDCWD => {
+                super::cwd::current_dir(&mut base_buffer)
+            }
             Base::Directory(fd) => sys::fd_path(fd, &mut base_buffer),
         };
-        let Some(found) = found else { return };
-        found
+        found?
     };
-    let Some(absolute) = AbsolutePath::resolve(base_path, path) else {
-        return;
-    };
+    let mut absolute = AbsolutePath::empty();
+    if !absolute.resolve_in_place(base_path, path) {
+        return None;
+    }
     if is_kernel_path(absolute.as_bytes()) {
-        return;
+        return None;
     }
     match config.filter.matches(absolute.as_bytes()) {
         Ok(true) => {}
-        Ok(false) => return,
+        Ok(false) => return None,
         Err(error) => {
             if !BUDGET_WARNED.swap(true, Ordering::Relaxed) {
                 warn!(
@@ -128,12 +134,23 @@ pub fn before_open(base: Base, path: &[u8], access: Access) {
                     crate::log::shown(absolute.as_bytes())
                 );
             }
-            return;
+            return None;
         }
     }
     match access {
-        Access::Read => engine::before_read(&absolute, is_readable_file),
-        Access::Write => engine::before_write(&absolute),
+        Access::Read => engine::before_read(&absolute, is_readable_file)
+            .then(|| TieAfterOpen(Box::new(absolute))),
+        Access::Write => {
+            engine::before_write(&absolute);
+            None
+        }
+    }
+}
+
+/// Called by the hook after the real open, if `before_open` asked for it.
+pub fn after_open(tie: TieAfterOpen, opened: bool) {
+    if opened {
+        engine::after_read(&tie.0);
     }
 }
 
@@ -163,7 +180,14 @@ pub fn before_lua_open(path: &[u8], access: Access) {
     let Some(_bypass) = super::guard::Bypass::enter() else {
         return;
     };
-    let _ = std::panic::catch_unwind(|| before_open(Base::CurrentDir, path, access));
+    // Lua opens the file after this returns: whether that will work is
+    // asked here.
+    let _ = std::panic::catch_unwind(|| {
+        if let Some(tie) = before_open(Base::CurrentDir, path, access) {
+            let opened = is_readable_file(&tie.0);
+            after_open(tie, opened);
+        }
+    });
 }
 
 fn is_regular_file(path: &AbsolutePath) -> bool {

@@ -1,4 +1,5 @@
-//! The libc read-opens forkmon stands in front of. Each detour asks the gate
+//! The libc read-opens forkmon stands in front of, and the changes of
+//! directory that relative paths depend on. Each detour asks the gate
 //! (safe code) whether this open is the first read of a watched file, which
 //! may make a checkpoint, and then makes the real call with the caller's
 //! arguments unchanged.
@@ -13,28 +14,48 @@ use std::ffi::{CStr, c_char, c_int};
 
 use libc::{FILE, mode_t};
 
-use super::gate::{self, Access, Base};
+use super::gate::{self, Access, Base, TieAfterOpen};
 use super::guard::Bypass;
 use super::real::{self, Symbol};
 use crate::sys;
 
 /// Runs the gate for one open, outside any re-entry, with `errno` and
-/// panics kept from the host.
+/// panics kept from the host. What it returns goes to [`conclude`] with
+/// the result of the real open.
 ///
 /// # Safety
 /// `path` is null or a NUL-terminated string, as open(2) requires.
-unsafe fn consider(base: Base, path: *const c_char, access: Option<Access>) {
-    let Some(access) = access else { return };
+unsafe fn consider(
+    base: Base,
+    path: *const c_char,
+    access: Option<Access>,
+) -> Option<TieAfterOpen> {
+    let access = access?;
     if path.is_null() || !gate::is_on() {
-        return;
+        return None;
     }
+    let _bypass = Bypass::enter()?;
+    let saved_errno = sys::errno();
+    // SAFETY: non-null and NUL-terminated per this function's contract.
+    let path = unsafe { CStr::from_ptr(path) }.to_bytes();
+    let tie = std::panic::catch_unwind(|| gate::before_open(base, path, access))
+        .ok()
+        .flatten();
+    sys::set_errno(saved_errno);
+    tie
+}
+
+/// Ties a file the gate asked about once its open is done, with `errno`
+/// (as the real open set it) and panics kept from the host.
+fn conclude(tie: Option<TieAfterOpen>, opened: bool) {
+    let Some(tie) = tie else { return };
     let Some(_bypass) = Bypass::enter() else {
         return;
     };
     let saved_errno = sys::errno();
-    // SAFETY: non-null and NUL-terminated per this function's contract.
-    let path = unsafe { CStr::from_ptr(path) }.to_bytes();
-    let _ = std::panic::catch_unwind(|| gate::before_open(base, path, access));
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        gate::after_open(tie, opened)
+    }));
     sys::set_errno(saved_errno);
 }
 
@@ -77,12 +98,14 @@ macro_rules! open_detour {
         #[unsafe(no_mangle)]
         pub unsafe extern "C" fn $name(path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
             // SAFETY: the caller honours open(2)'s contract for `path`.
-            unsafe { consider(Base::CurrentDir, path, gate::flags_access(flags)) };
-            match real::<real::Open>(&real::$symbol) {
+            let tie = unsafe { consider(Base::CurrentDir, path, gate::flags_access(flags)) };
+            let result = match real::<real::Open>(&real::$symbol) {
                 // SAFETY: the real function with the caller's arguments.
                 Some(open) => unsafe { open(path, flags, mode) },
                 None => missing_int(),
-            }
+            };
+            conclude(tie, result >= 0);
+            result
         }
     };
 }
@@ -98,12 +121,14 @@ macro_rules! open_fortified_detour {
         #[unsafe(no_mangle)]
         pub unsafe extern "C" fn $name(path: *const c_char, flags: c_int) -> c_int {
             // SAFETY: the caller honours open(2)'s contract for `path`.
-            unsafe { consider(Base::CurrentDir, path, gate::flags_access(flags)) };
-            match real::<real::OpenFortified>(&real::$symbol) {
+            let tie = unsafe { consider(Base::CurrentDir, path, gate::flags_access(flags)) };
+            let result = match real::<real::OpenFortified>(&real::$symbol) {
                 // SAFETY: the real function with the caller's arguments.
                 Some(open) => unsafe { open(path, flags) },
                 None => missing_int(),
-            }
+            };
+            conclude(tie, result >= 0);
+            result
         }
     };
 }
@@ -119,12 +144,14 @@ macro_rules! openat_detour {
         #[unsafe(no_mangle)]
         pub unsafe extern "C" fn $name(dir: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
             // SAFETY: the caller honours openat(2)'s contract for `path`.
-            unsafe { consider(Base::Directory(dir), path, gate::flags_access(flags)) };
-            match real::<real::OpenAt>(&real::$symbol) {
+            let tie = unsafe { consider(Base::Directory(dir), path, gate::flags_access(flags)) };
+            let result = match real::<real::OpenAt>(&real::$symbol) {
                 // SAFETY: the real function with the caller's arguments.
                 Some(openat) => unsafe { openat(dir, path, flags, mode) },
                 None => missing_int(),
-            }
+            };
+            conclude(tie, result >= 0);
+            result
         }
     };
 }
@@ -140,12 +167,14 @@ macro_rules! openat_fortified_detour {
         #[unsafe(no_mangle)]
         pub unsafe extern "C" fn $name(dir: c_int, path: *const c_char, flags: c_int) -> c_int {
             // SAFETY: the caller honours openat(2)'s contract for `path`.
-            unsafe { consider(Base::Directory(dir), path, gate::flags_access(flags)) };
-            match real::<real::OpenAtFortified>(&real::$symbol) {
+            let tie = unsafe { consider(Base::Directory(dir), path, gate::flags_access(flags)) };
+            let result = match real::<real::OpenAtFortified>(&real::$symbol) {
                 // SAFETY: the real function with the caller's arguments.
                 Some(openat) => unsafe { openat(dir, path, flags) },
                 None => missing_int(),
-            }
+            };
+            conclude(tie, result >= 0);
+            result
         }
     };
 }
@@ -161,12 +190,14 @@ macro_rules! fopen_detour {
         #[unsafe(no_mangle)]
         pub unsafe extern "C" fn $name(path: *const c_char, mode: *const c_char) -> *mut FILE {
             // SAFETY: the caller honours fopen(3)'s contract for both strings.
-            unsafe { consider(Base::CurrentDir, path, mode_access(mode)) };
-            match real::<real::Fopen>(&real::$symbol) {
+            let tie = unsafe { consider(Base::CurrentDir, path, mode_access(mode)) };
+            let result = match real::<real::Fopen>(&real::$symbol) {
                 // SAFETY: the real function with the caller's arguments.
                 Some(fopen) => unsafe { fopen(path, mode) },
                 None => missing_file(),
-            }
+            };
+            conclude(tie, !result.is_null());
+            result
         }
     };
 }
@@ -183,12 +214,14 @@ macro_rules! freopen_detour {
         pub unsafe extern "C" fn $name(path: *const c_char, mode: *const c_char, stream: *mut FILE) -> *mut FILE {
             // SAFETY: the caller honours freopen(3)'s contract; a null path
             // (only a mode change) is skipped by `consider`.
-            unsafe { consider(Base::CurrentDir, path, mode_access(mode)) };
-            match real::<real::Freopen>(&real::$symbol) {
+            let tie = unsafe { consider(Base::CurrentDir, path, mode_access(mode)) };
+            let result = match real::<real::Freopen>(&real::$symbol) {
                 // SAFETY: the real function with the caller's arguments.
                 Some(freopen) => unsafe { freopen(path, mode, stream) },
                 None => missing_file(),
-            }
+            };
+            conclude(tie, !result.is_null());
+            result
         }
     };
 }
@@ -241,3 +274,38 @@ freopen_detour!(
     /// freopen64(3): lua5.4 reopens binary chunks with it.
     freopen64, FREOPEN64
 );
+
+/// chdir(2): relative paths opened after it resolve against the new
+/// directory.
+///
+/// # Safety
+/// Same contract as the libc function.
+// SAFETY: exported under libc's name on purpose, to interpose it; the
+// signature is libc's, and the body calls through to libc's.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn chdir(path: *const c_char) -> c_int {
+    let result = match real::<real::Chdir>(&real::CHDIR) {
+        // SAFETY: the real function with the caller's arguments.
+        Some(chdir) => unsafe { chdir(path) },
+        None => missing_int(),
+    };
+    super::cwd::changed();
+    result
+}
+
+/// fchdir(2): as chdir.
+///
+/// # Safety
+/// Same contract as the libc function.
+// SAFETY: exported under libc's name on purpose, to interpose it; the
+// signature is libc's, and the body calls through to libc's.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fchdir(fd: c_int) -> c_int {
+    let result = match real::<real::Fchdir>(&real::FCHDIR) {
+        // SAFETY: the real function with the caller's arguments.
+        Some(fchdir) => unsafe { fchdir(fd) },
+        None => missing_int(),
+    };
+    super::cwd::changed();
+    result
+}

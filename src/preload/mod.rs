@@ -1,5 +1,6 @@
 //! The `LD_PRELOAD` way in: the library constructor and the libc hooks.
 
+mod cwd;
 pub(crate) mod gate;
 mod guard;
 mod hooks;
@@ -53,6 +54,8 @@ fn initialise() {
     if sys::is_secure_execution() {
         return;
     }
+    // The chdir hooks below are live: the current directory may be kept.
+    cwd::trust_copies();
     match config::load(&Environment, std::io::stderr().is_terminal(), None) {
         Ok(config) => drop(gate::switch_on(config)),
         Err((output, errors)) => gate::report_unapplied(output, &errors),

@@ -11,6 +11,8 @@ pub type OpenFortified = unsafe extern "C" fn(*const c_char, c_int) -> c_int;
 pub type OpenAt = unsafe extern "C" fn(c_int, *const c_char, c_int, mode_t) -> c_int;
 pub type OpenAtFortified = unsafe extern "C" fn(c_int, *const c_char, c_int) -> c_int;
 pub type Fopen = unsafe extern "C" fn(*const c_char, *const c_char) -> *mut FILE;
+pub type Chdir = unsafe extern "C" fn(*const c_char) -> c_int;
+pub type Fchdir = unsafe extern "C" fn(c_int) -> c_int;
 pub type Freopen = unsafe extern "C" fn(*const c_char, *const c_char, *mut FILE) -> *mut FILE;
 
 /// One lazily resolved libc symbol.
@@ -53,3 +55,5 @@ pub static FOPEN: Symbol = Symbol::new(c"fopen");
 pub static FOPEN64: Symbol = Symbol::new(c"fopen64");
 pub static FREOPEN: Symbol = Symbol::new(c"freopen");
 pub static FREOPEN64: Symbol = Symbol::new(c"freopen64");
+pub static CHDIR: Symbol = Symbol::new(c"chdir");
+pub static FCHDIR: Symbol = Symbol::new(c"fchdir");

@@ -1,10 +1,11 @@
-//! The watcher process: waits on the registration socket and on inotify,
-//! feeds the [`Watchlist`], and signals the holder that must resume.
+//! The watcher process: waits on inotify and on its doorbell, feeds the
+//! [`Watchlist`] with file events and journal records, and signals the
+//! holder that must resume.
 
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use inotify::{EventMask, Inotify};
 use nix::errno::Errno;
@@ -12,21 +13,42 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{MsgFlags, recv};
 use nix::unistd::Pid;
 
-use super::protocol::Registration;
+use super::journal::Journal;
+use super::protocol::{Kind, Registration};
 use super::watchlist::{FileEvent, Outcome, Resume, Timing, Watchlist};
 use crate::log::shown;
-use crate::{change, sys, warn};
+use crate::{change, info, sys, warn};
+
+/// After a look that found records, the next look comes this soon: the
+/// program is loading files, and their lines are said in batches.
+const BATCH_WINDOW: Duration = Duration::from_millis(20);
 
 /// Runs the watcher until the program's processes are all gone; never
 /// returns.
-pub fn run(parent: Pid, mut inotify: Inotify, socket: OwnedFd, timing: Timing) -> ! {
+pub fn run(
+    parent: Pid,
+    mut inotify: Inotify,
+    socket: OwnedFd,
+    journal: Journal,
+    timing: Timing,
+) -> ! {
     become_watcher(parent);
     let mut list = Watchlist::new(timing);
-    let mut packet = vec![0u8; 64 * 1024];
-    let mut events = vec![0u8; 64 * 1024];
+    let mut packet = [0u8; 64];
+    let mut buffer = vec![0u8; 64 * 1024];
     let mut next: Option<Instant> = None;
+    let mut batching = false;
     loop {
-        let timeout = match next {
+        let wake_at = if batching {
+            let soon = Instant::now() + BATCH_WINDOW;
+            Some(next.map_or(soon, |at| at.min(soon)))
+        } else {
+            next
+        };
+        // While records keep coming, they need no doorbell.
+        let idle = batching || journal.arm();
+        let timeout = match wake_at {
+            _ if !idle => PollTimeout::ZERO,
             None => PollTimeout::NONE,
             Some(at) => {
                 let ms = at.saturating_duration_since(Instant::now()).as_millis() + 1;
@@ -41,9 +63,16 @@ pub fn run(parent: Pid, mut inotify: Inotify, socket: OwnedFd, timing: Timing) -
             Ok(_) | Err(Errno::EINTR) => {}
             Err(_) => sys::exit_now(1),
         }
-        // Registrations first, so that events of a newly watched file find it.
-        receive_registrations(&socket, &mut packet, &mut list);
-        read_events(&mut inotify, &mut events, &mut list);
+        journal.disarm();
+        take_doorbells(&socket, &mut packet);
+        // Events first, records second: a record is appended before its
+        // file is read, so every record an event may need is in by now.
+        let events = read_events(&mut inotify, &mut buffer, &journal);
+        batching = read_journal(&journal, &inotify, &mut list) > 0;
+        let now = Instant::now();
+        for event in events {
+            apply(event, &mut list, now);
+        }
         let outcome = list.settle(Instant::now(), |path| {
             std::fs::metadata(OsStr::from_bytes(path))
                 .ok()
@@ -62,57 +91,162 @@ fn become_watcher(parent: Pid) {
     let _ = sys::take_over_signals(&crate::engine::blocked_signals());
 }
 
-fn receive_registrations(socket: &OwnedFd, packet: &mut [u8], list: &mut Watchlist) {
+/// Empties the socket: each datagram only wakes the watcher.
+fn take_doorbells(socket: &OwnedFd, packet: &mut [u8]) {
     loop {
         match recv(socket.as_raw_fd(), packet, MsgFlags::MSG_DONTWAIT) {
             // Every process of the program has closed its end: nothing is
             // left to watch for.
             Ok(0) => sys::exit_now(0),
-            Ok(len) => {
-                if let Some(registration) = packet.get(..len).and_then(Registration::decode) {
-                    // A stale one comes from a run that was just replaced.
-                    let _ = list.register(registration);
-                }
-            }
-            Err(Errno::EINTR) => continue,
+            Ok(_) | Err(Errno::EINTR) => continue,
             Err(Errno::EAGAIN) => return,
             Err(_) => sys::exit_now(1),
         }
     }
 }
 
-fn read_events(inotify: &mut Inotify, buffer: &mut [u8], list: &mut Watchlist) {
+/// Registers every record of the journal and says which files are now
+/// watched; returns how many records there were.
+fn read_journal(journal: &Journal, inotify: &Inotify, list: &mut Watchlist) -> usize {
+    let mut watched = Vec::new();
+    let count = journal.drain(|record| {
+        let Some(registration) = Registration::decode(record) else {
+            return;
+        };
+        let ties = matches!(registration.kind, Kind::Checkpoint | Kind::Attach);
+        let lineage = registration.lineage.clone();
+        let path = registration.path.clone();
+        // A stale one comes from a run that was just replaced.
+        if list.register(registration).is_err() || !ties {
+            return;
+        }
+        let target = watch_link_target(&path, inotify).map(|(dir_watch, target)| {
+            let attach = Registration {
+                kind: Kind::Attach,
+                lineage,
+                dir_watch,
+                path: target.clone(),
+                elapsed_micros: 0,
+            };
+            list.register(attach).map(|()| target)
+        });
+        watched.push(path);
+        watched.extend(target.and_then(Result::ok));
+    });
+    for line in watch_lines(&watched) {
+        info!("{line}");
+    }
+    count
+}
+
+/// A file read through a symbolic link changes when its target is edited,
+/// in the target's directory: watches that directory, and returns its watch
+/// and the target. Done here rather than in the program, where a stat per
+/// file was a measurable part of start-up.
+fn watch_link_target(path: &[u8], inotify: &Inotify) -> Option<(i32, Vec<u8>)> {
+    use std::os::unix::ffi::OsStringExt;
+    let name = OsStr::from_bytes(path);
+    if !std::fs::symlink_metadata(name)
+        .ok()?
+        .file_type()
+        .is_symlink()
+    {
+        return None;
+    }
+    let target = std::fs::canonicalize(name)
+        .ok()?
+        .into_os_string()
+        .into_vec();
+    let dir = crate::paths::split_parent(&target).0;
+    let watch = inotify
+        .watches()
+        .add(OsStr::from_bytes(dir), super::directory_events())
+        .ok()?;
+    Some((watch.get_watch_descriptor_id(), target))
+}
+
+/// The lines for files tied to a checkpoint: one per file, but one for a
+/// run of more than three files of the same directory.
+pub fn watch_lines(paths: &[Vec<u8>]) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut rest = paths;
+    while let Some(first) = rest.first() {
+        let dir = split_dir(first).0;
+        let run = rest.iter().take_while(|p| split_dir(p).0 == dir).count();
+        let (group, after) = rest.split_at(run);
+        match group {
+            [first, .., last] if group.len() > 3 => lines.push(format!(
+                "watch {} files in '{}/' ('{}' to '{}')",
+                group.len(),
+                shown(dir),
+                shown(split_dir(first).1),
+                shown(split_dir(last).1)
+            )),
+            _ => lines.extend(group.iter().map(|p| format!("watch '{}'", shown(p)))),
+        }
+        rest = after;
+    }
+    lines
+}
+
+fn split_dir(path: &[u8]) -> (&[u8], &[u8]) {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(slash) => (&path[..slash], &path[slash + 1..]),
+        None => (b"", path),
+    }
+}
+
+/// A file event as read, to be applied once the journal is read.
+enum Event {
+    Overflow,
+    DirectoryGone(i32),
+    File(i32, Vec<u8>, FileEvent),
+}
+
+/// Reads the pending file events. A directory watch that ends is counted
+/// at once in the journal, for the programs' caches of watched directories.
+fn read_events(inotify: &mut Inotify, buffer: &mut [u8], journal: &Journal) -> Vec<Event> {
+    let mut read = Vec::new();
     loop {
         let events = match inotify.read_events(buffer) {
             Ok(events) => events,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return,
+            Err(_) => return read,
         };
-        let now = Instant::now();
         let mut any = false;
         for event in events {
             any = true;
             let watch = event.wd.get_watch_descriptor_id();
-            if event.mask.contains(EventMask::Q_OVERFLOW) {
-                warn!("too many file events at once: some changes may have been missed");
-                continue;
-            }
             if event
+                .mask
+                .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF | EventMask::IGNORED)
+            {
+                journal.note_watch_ended();
+            }
+            if event.mask.contains(EventMask::Q_OVERFLOW) {
+                read.push(Event::Overflow);
+            } else if event
                 .mask
                 .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF)
             {
-                list.directory_gone(watch, now);
-                continue;
-            }
-            let Some(name) = event.name else { continue };
-            let name = name.as_bytes();
-            if let Some(kind) = file_event(event.mask) {
-                list.file_event(watch, name, kind, now);
+                read.push(Event::DirectoryGone(watch));
+            } else if let (Some(name), Some(kind)) = (event.name, file_event(event.mask)) {
+                read.push(Event::File(watch, name.as_bytes().to_vec(), kind));
             }
         }
         if !any {
-            return;
+            return read;
         }
+    }
+}
+
+fn apply(event: Event, list: &mut Watchlist, now: Instant) {
+    match event {
+        Event::Overflow => {
+            warn!("too many file events at once: some changes may have been missed")
+        }
+        Event::DirectoryGone(watch) => list.directory_gone(watch, now),
+        Event::File(watch, name, kind) => list.file_event(watch, &name, kind, now),
     }
 }
 

@@ -3,13 +3,16 @@
 //!
 //! Checkpointing processes share the inotify descriptor (inherited through
 //! fork) and add the watch of their file's directory themselves, so the watch
-//! exists before the file is read. They then tell the watcher over a
-//! `SOCK_SEQPACKET` socket which holder owns which file. Watching directories
+//! exists before the file is read. They then tell the watcher which holder
+//! owns which file through a [`journal`] in shared memory; a
+//! `SOCK_SEQPACKET` socket wakes the watcher, and its end tells the watcher
+//! that the program is gone. Watching directories
 //! rather than files sees every way editors save (a rename over the file
 //! replaces the inode a file watch would follow) and needs one watch per
 //! directory, not per file.
 
 mod event_loop;
+pub mod journal;
 pub mod limits;
 pub mod protocol;
 pub mod watchlist;
@@ -23,6 +26,7 @@ use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
 use nix::unistd::{ForkResult, Pid};
 
 use crate::sys;
+use journal::{AppendError, Appended, Journal};
 use protocol::Registration;
 use watchlist::Timing;
 
@@ -57,18 +61,27 @@ pub enum WatchError {
     Spawn(nix::Error),
     #[error("cannot reach the watcher process: {0}")]
     Unreachable(nix::Error),
+    #[error("cannot share memory with the watcher process: {0}")]
+    Journal(nix::Error),
+    #[error("cannot register with the watcher: {0}")]
+    Register(AppendError),
 }
 
 /// The checkpointing side's handle on the watcher.
 pub struct WatcherLink {
     inotify: Inotify,
     socket: OwnedFd,
+    journal: Journal,
+    /// Reused for each record: no allocation per watched file.
+    record: Vec<u8>,
     pid: Pid,
-    /// Directories already watched, with the inode the watch is on:
-    /// inotify_add_watch costs much more than a stat, and most files of a
-    /// program share a few directories. A directory deleted and made anew
-    /// has another inode and is watched again.
-    watched_dirs: std::collections::HashMap<Vec<u8>, (i32, (u64, u64))>,
+    /// Directories already watched: inotify_add_watch (or even a stat)
+    /// per file is a measurable part of start-up, and most files of a
+    /// program share a few directories. The watcher counts the watches that
+    /// end (a directory deleted or moved away); when that count moves, the
+    /// cache is dropped, so a directory made anew is watched again.
+    watched_dirs: std::collections::HashMap<Vec<u8>, i32>,
+    watches_ended: u64,
 }
 
 impl WatcherLink {
@@ -93,6 +106,7 @@ impl WatcherLink {
             SockFlag::SOCK_CLOEXEC,
         )
         .map_err(spawn_error)?;
+        let journal = Journal::create().map_err(WatchError::Journal)?;
         let parent = nix::unistd::getpid();
         sys::flush_stdio();
         match sys::fork().map_err(spawn_error)? {
@@ -100,15 +114,18 @@ impl WatcherLink {
                 drop(ours);
                 // A panic must not send the watcher back into the program.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    event_loop::run(parent, inotify, theirs, timing)
+                    event_loop::run(parent, inotify, theirs, journal, timing)
                 }));
                 sys::exit_now(1)
             }
             ForkResult::Parent { child } => Ok(WatcherLink {
                 inotify,
                 socket: ours,
+                journal,
+                record: Vec::new(),
                 pid: child,
                 watched_dirs: Default::default(),
+                watches_ended: 0,
             }),
         }
     }
@@ -119,20 +136,17 @@ impl WatcherLink {
 
     /// Adds (or finds) the watch of a directory; returns its descriptor.
     pub fn watch_dir(&mut self, dir: &[u8]) -> Result<i32, WatchError> {
-        use std::os::unix::fs::MetadataExt;
-        let inode = std::fs::metadata(std::ffi::OsStr::from_bytes(dir))
-            .map(|m| (m.dev(), m.ino()))
-            .ok();
-        match (self.watched_dirs.get(dir), inode) {
-            (Some(&(watch, known)), Some(inode)) if known == inode => Ok(watch),
-            _ => {
-                let watch = self.add_dir_watch(dir)?;
-                if let Some(inode) = inode {
-                    self.watched_dirs.insert(dir.to_vec(), (watch, inode));
-                }
-                Ok(watch)
-            }
+        let ended = self.journal.watches_ended();
+        if ended != self.watches_ended {
+            self.watched_dirs.clear();
+            self.watches_ended = ended;
         }
+        if let Some(&watch) = self.watched_dirs.get(dir) {
+            return Ok(watch);
+        }
+        let watch = self.add_dir_watch(dir)?;
+        self.watched_dirs.insert(dir.to_vec(), watch);
+        Ok(watch)
     }
 
     fn add_dir_watch(&mut self, dir: &[u8]) -> Result<i32, WatchError> {
@@ -153,13 +167,37 @@ impl WatcherLink {
         }
     }
 
-    pub fn register(&self, registration: &Registration) -> Result<(), WatchError> {
-        let packet = registration.encode();
+    /// Tells the watcher: appends to the journal, and wakes the watcher if
+    /// it sleeps. If the watcher has not caught up, waits for it (rings, and
+    /// looks again every millisecond), for at most 10 s.
+    pub fn register(&mut self, registration: &Registration) -> Result<(), WatchError> {
+        registration.encode_into(&mut self.record);
+        let mut waited = 0;
         loop {
-            match socket::send(self.socket.as_raw_fd(), &packet, MsgFlags::empty()) {
+            match self.journal.append(&self.record) {
+                Ok(Appended::Quietly) => return Ok(()),
+                Ok(Appended::RingDoorbell) => return self.ring(),
+                Err(AppendError::Full) if waited < 10_000 => {
+                    self.ring()?;
+                    while !self.journal.has_room_for(self.record.len()) && waited < 10_000 {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                        waited += 1;
+                    }
+                }
+                Err(error) => return Err(WatchError::Register(error)),
+            }
+        }
+    }
+
+    /// Wakes the watcher: any datagram does. A full socket buffer means a
+    /// wake-up is pending anyway.
+    fn ring(&self) -> Result<(), WatchError> {
+        let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
+        loop {
+            match socket::send(self.socket.as_raw_fd(), &[0], flags) {
                 Err(nix::errno::Errno::EINTR) => continue,
+                Ok(_) | Err(nix::errno::Errno::EAGAIN) => return Ok(()),
                 Err(e) => return Err(WatchError::Unreachable(e)),
-                Ok(_) => return Ok(()),
             }
         }
     }

@@ -1,4 +1,4 @@
-//! What a checkpointing process tells the watcher, as one datagram.
+//! What a checkpointing process tells the watcher, as one journal record.
 
 /// One holder in the chain of checkpoints above a process.
 ///
@@ -40,6 +40,13 @@ pub struct Registration {
 impl Registration {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(17 + self.lineage.len() * 12 + self.path.len());
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Encodes into `out`, replacing what it held.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.clear();
         out.push(self.kind as u8);
         out.extend_from_slice(&(self.lineage.len() as u32).to_le_bytes());
         for link in &self.lineage {
@@ -49,7 +56,6 @@ impl Registration {
         out.extend_from_slice(&self.dir_watch.to_le_bytes());
         out.extend_from_slice(&self.elapsed_micros.to_le_bytes());
         out.extend_from_slice(&self.path);
-        out
     }
 
     pub fn decode(bytes: &[u8]) -> Option<Registration> {

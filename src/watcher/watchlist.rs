@@ -8,6 +8,7 @@
 //! settles together is one resume, from the earliest checkpoint among the
 //! changed files.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::protocol::{Kind, Link, Registration};
@@ -107,9 +108,42 @@ pub struct Outcome {
     pub next: Option<Instant>,
 }
 
+/// Where each watched file is, as (checkpoint, file) positions: a program
+/// may watch 10,000 files, and a scan per registration or event would grow
+/// with their square.
+#[derive(Debug, Default)]
+struct Index {
+    /// By what inotify reports: the directory's watch and the name. The
+    /// earliest checkpoint a file is tied to takes its events.
+    by_event: HashMap<i32, HashMap<Vec<u8>, (usize, usize)>>,
+    by_path: HashMap<Vec<u8>, Vec<(usize, usize)>>,
+}
+
+impl Index {
+    fn add(&mut self, at: (usize, usize), file: &WatchedFile) {
+        self.by_event
+            .entry(file.dir_watch)
+            .or_default()
+            .entry(file.name().to_vec())
+            .or_insert(at);
+        self.by_path.entry(file.path.clone()).or_default().push(at);
+    }
+
+    fn of(checkpoints: &[Checkpoint]) -> Index {
+        let mut index = Index::default();
+        for (depth, checkpoint) in checkpoints.iter().enumerate() {
+            for (n, file) in checkpoint.files.iter().enumerate() {
+                index.add((depth, n), file);
+            }
+        }
+        index
+    }
+}
+
 #[derive(Debug)]
 pub struct Watchlist {
     checkpoints: Vec<Checkpoint>,
+    index: Index,
     timing: Timing,
     ignore_until: Option<Instant>,
     resumes: u64,
@@ -122,6 +156,7 @@ impl Watchlist {
     pub fn new(timing: Timing) -> Watchlist {
         Watchlist {
             checkpoints: Vec::new(),
+            index: Index::default(),
             timing,
             ignore_until: None,
             resumes: 0,
@@ -157,6 +192,7 @@ impl Watchlist {
         match registration.kind {
             Kind::Checkpoint if chain_is(parents, &self.checkpoints) => {
                 let skips = Duration::from_micros(registration.elapsed_micros);
+                self.index.add((self.checkpoints.len(), 0), &file);
                 self.checkpoints.push(Checkpoint {
                     link: new,
                     files: vec![file],
@@ -165,20 +201,25 @@ impl Watchlist {
             }
             Kind::Withdraw if chain_is(&registration.lineage, &self.checkpoints) => {
                 self.checkpoints.pop();
+                self.index = Index::of(&self.checkpoints);
             }
             Kind::OwnWrite if chain_is(&registration.lineage, &self.checkpoints) => {
                 let now = Instant::now();
-                let files = self.checkpoints.iter_mut().flat_map(|c| c.files.iter_mut());
-                for watched in files.filter(|f| f.path == file.path) {
-                    watched.own_write = Some(now);
+                let places = self.index.by_path.get(&file.path).cloned();
+                for (depth, n) in places.into_iter().flatten() {
+                    if let Some(watched) = self.file_mut(depth, n) {
+                        watched.own_write = Some(now);
+                    }
                 }
             }
             Kind::Attach if chain_is(&registration.lineage, &self.checkpoints) => {
+                let depth = self.checkpoints.len() - 1;
+                let places = self.index.by_path.get(&file.path).into_iter().flatten();
                 // A resumed run attaches again what the replaced run attached.
-                if let Some(last) = self.checkpoints.last_mut() {
-                    if !last.files.iter().any(|f| f.path == file.path) {
-                        last.files.push(file);
-                    }
+                let known = places.into_iter().any(|&(d, _)| d == depth);
+                if let (false, Some(last)) = (known, self.checkpoints.last_mut()) {
+                    self.index.add((depth, last.files.len()), &file);
+                    last.files.push(file);
                 }
             }
             _ => return Err(Stale),
@@ -190,16 +231,20 @@ impl Watchlist {
         if self.ignore_until.is_some_and(|until| now < until) {
             return;
         }
-        let Some(file) = self
-            .checkpoints
-            .iter_mut()
-            .flat_map(|c| c.files.iter_mut())
-            .find(|f| f.dir_watch == dir_watch && f.name() == name)
+        let Some(&(depth, n)) = self
+            .index
+            .by_event
+            .get(&dir_watch)
+            .and_then(|names| names.get(name))
         else {
             return;
         };
+        let writer_wait = self.timing.writer_wait;
+        let Some(file) = self.file_mut(depth, n) else {
+            return;
+        };
         if let Some(since) = file.own_write {
-            if now.saturating_duration_since(since) < self.timing.writer_wait {
+            if now.saturating_duration_since(since) < writer_wait {
                 file.own_write = (event != FileEvent::Closed).then_some(now);
                 return;
             }
@@ -232,6 +277,10 @@ impl Watchlist {
             }
             FileEvent::Touched => {}
         }
+    }
+
+    fn file_mut(&mut self, depth: usize, n: usize) -> Option<&mut WatchedFile> {
+        self.checkpoints.get_mut(depth)?.files.get_mut(n)
     }
 
     /// The watched directory itself was deleted or moved away.
@@ -329,6 +378,7 @@ impl Watchlist {
         now: Instant,
     ) -> Option<Resume> {
         self.checkpoints.truncate(depth);
+        self.index = Index::of(&self.checkpoints);
         let before = depth.checked_sub(1)?;
         let checkpoint = self.checkpoints.get(before)?;
         let mut outcome = Outcome {
@@ -348,7 +398,10 @@ impl Watchlist {
 
     fn start_resume(&mut self, depth: usize, now: Instant, outcome: &mut Outcome) {
         self.resumes += 1;
-        self.checkpoints.truncate(depth + 1);
+        if self.checkpoints.len() > depth + 1 {
+            self.checkpoints.truncate(depth + 1);
+            self.index = Index::of(&self.checkpoints);
+        }
         if let Some(checkpoint) = self.checkpoints.get_mut(depth) {
             checkpoint.link.generation = self.resumes;
         }
