@@ -174,6 +174,9 @@ impl std::error::Error for FilterError {}
 pub struct Pattern {
     source: Vec<u8>,
     program: Program,
+    /// What every match of an anchored pattern ends with (`.lua` for
+    /// `%.lua$`), if that can be told from the text.
+    literal_end: Option<Vec<u8>>,
 }
 
 impl Pattern {
@@ -193,6 +196,7 @@ impl Pattern {
         Pattern {
             source: pat.to_vec(),
             program: Program::compile(pat),
+            literal_end: literal_end(pat),
         }
     }
 
@@ -269,10 +273,59 @@ impl Filter {
         self.patterns.is_empty()
     }
 
+    /// True if no pattern can match any path whose last component is
+    /// `name`: every pattern ends in literal text and `$`, and `name` does
+    /// not end as any of them does. Lets the hooks pass by most opens
+    /// without building the absolute path. (`name` must be a real
+    /// component: not empty, `.` or `..`.)
+    pub fn cannot_match_name(&self, name: &[u8]) -> bool {
+        self.patterns.iter().all(|p| match &p.literal_end {
+            None => false,
+            Some(end) => match end.iter().rposition(|&b| b == b'/') {
+                Some(slash) => name != &end[slash + 1..],
+                None => !name.ends_with(end),
+            },
+        })
+    }
+
     /// The compiled patterns, in spec order.
     pub fn patterns(&self) -> impl Iterator<Item = &Pattern> {
         self.patterns.iter()
     }
+}
+
+/// The literal text every match of `pat` ends with, when `pat` ends with an
+/// anchoring `$`: read backwards up to the first character that is not
+/// plain (a class, a quantifier, a set, a capture). `None` if there is
+/// none, or if `%b` or `%f` (whose ends are not plain to read) appear.
+fn literal_end(pat: &[u8]) -> Option<Vec<u8>> {
+    let escapes_before = |i: usize| pat[..i].iter().rev().take_while(|&&b| b == b'%').count();
+    let (&last, body) = pat.split_last()?;
+    if last != b'$' || escapes_before(body.len()) % 2 == 1 {
+        return None;
+    }
+    if pat.windows(2).any(|w| w == b"%b" || w == b"%f") {
+        return None;
+    }
+    let mut end = Vec::new();
+    let mut i = body.len();
+    while i > 0 {
+        let c = body[i - 1];
+        if escapes_before(i - 1) % 2 == 1 {
+            if c.is_ascii_alphanumeric() {
+                break;
+            }
+            end.push(c);
+            i -= 2;
+        } else if b"^$*+?.()[]%-".contains(&c) {
+            break;
+        } else {
+            end.push(c);
+            i -= 1;
+        }
+    }
+    end.reverse();
+    (!end.is_empty()).then_some(end)
 }
 
 #[cfg(test)]

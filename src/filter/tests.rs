@@ -297,3 +297,51 @@ fn filter_errors_name_the_pattern() {
         "malformed pattern (ends with '%')"
     );
 }
+
+#[test]
+fn literal_ends_are_read_only_where_plain() {
+    for (pat, end) in [
+        ("%.lua$", Some(".lua")),
+        ("^/src/main%.c$", Some("/src/main.c")),
+        ("ab?c$", Some("c")),
+        ("%a+%.txt$", Some(".txt")),
+        ("x%%$", Some("x%")),
+        ("%.lua", None),
+        ("%$", None),
+        ("%.lu.$", None),
+        ("[lL]ua$", Some("ua")),
+        ("%bxy$", None),
+        ("%d$", None),
+        ("a*$", None),
+    ] {
+        assert_eq!(
+            super::literal_end(pat.as_bytes()).as_deref(),
+            end.map(str::as_bytes),
+            "{pat}"
+        );
+    }
+}
+
+#[test]
+fn a_name_is_passed_by_only_when_no_pattern_could_match_it() {
+    let filter = Filter::parse("%.lua$;^/src/main%.c$").expect("filter");
+    assert!(filter.cannot_match_name(b"notes.txt"));
+    assert!(!filter.cannot_match_name(b"app.lua"));
+    assert!(!filter.cannot_match_name(b"main.c"));
+    assert!(filter.cannot_match_name(b"xmain.c"));
+    // One pattern without a literal end: every name may match.
+    let filter = Filter::parse("%.lua$;/src/").expect("filter");
+    assert!(!filter.cannot_match_name(b"notes.txt"));
+}
+
+proptest::proptest! {
+    #[test]
+    fn a_passed_by_name_never_matches(dir in "(/[a-z.]{0,6}){0,3}", name in "[a-z.%]{1,8}", pat in r"(%\.)?[a-z]{0,3}(%\.[a-z]{1,3})?\$") {
+        proptest::prop_assume!(name != "." && name != "..");
+        let filter = Filter::parse(&pat).expect("filter");
+        let path = format!("{dir}/{name}");
+        if filter.cannot_match_name(name.as_bytes()) {
+            proptest::prop_assert!(!filter.matches(path.as_bytes()).unwrap_or(true), "{} {}", pat, path);
+        }
+    }
+}
