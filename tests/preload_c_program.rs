@@ -26,6 +26,9 @@ static void show(const char *label, int fd) {
 int main(void) {
     printf("start\n");
     fflush(stdout);
+    /* A relative open before chdir: forkmon keeps the current directory
+       between opens, and chdir must make it forget it. */
+    close(open("status", O_RDONLY));
     if (chdir("data") != 0) return 2;
     show("one", open("one.txt", O_RDONLY));
     int dir = open(".", O_RDONLY | O_DIRECTORY);
