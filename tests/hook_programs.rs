@@ -20,8 +20,23 @@ fn plain_output(program: &std::path::Path, dir: &Scratch) -> String {
 /// forkmon waits after it ends: Ctrl+C ends the tree) and returns what the
 /// program printed and the whole output.
 fn preloaded_output(program: &std::path::Path, dir: &Scratch, filter: &str) -> (String, String) {
+    preloaded_output_after(program, dir, filter, &[])
+}
+
+/// As [`preloaded_output`], once the output also holds each of `needles`
+/// (the watcher says its `watch` lines when it has read the registrations,
+/// maybe after the program's end).
+fn preloaded_output_after(
+    program: &std::path::Path,
+    dir: &Scratch,
+    filter: &str,
+    needles: &[&str],
+) -> (String, String) {
     let mut session = Launch::preloaded(program, filter).dir(&dir.0).start();
     session.wait_for("waiting for a change");
+    for needle in needles {
+        session.wait_for(needle);
+    }
     let result = (session.program_output(), session.output());
     session.interrupt();
     session.assert_all_gone();
@@ -238,7 +253,8 @@ fn errno_after_each_hooked_call_is_what_libc_set() {
     }
     assert!(plain.ends_with("end\n"), "{plain}");
 
-    let (preloaded, output) = preloaded_output(&program, &scratch, "%.lua$");
+    let (preloaded, output) =
+        preloaded_output_after(&program, &scratch, "%.lua$", &["w1.lua'", "w6.lua'"]);
     assert_eq!(preloaded, plain, "{output}");
     // The new files were really watched (checkpoints, the watcher's
     // registration): errno survived all of that.
