@@ -142,15 +142,7 @@ fn preloaded_and_required_at_once_is_one_registry_and_one_watcher() {
         .start();
     session.wait_for("program exited");
     let output = session.output();
-    for module in ["main", "a", "b"] {
-        let line = format!(
-            "watch '{}'",
-            app.dir.path(&format!("{module}.lua")).display()
-        );
-        // The watcher says it once it has read the registration.
-        session.wait_for(&line);
-        assert_eq!(session.count(&line), 1, "{line}:\n{output}");
-    }
+    said_watch_once(&session, &app, &["main", "a", "b"], &output);
     let processes = session.processes();
     assert_eq!(
         processes
@@ -288,15 +280,7 @@ fn a_required_copy_of_another_build_hands_over_to_the_preloaded_one() {
         .start();
     session.wait_for("program exited");
     let output = session.output();
-    for module in ["main", "a", "b"] {
-        let line = format!(
-            "watch '{}'",
-            app.dir.path(&format!("{module}.lua")).display()
-        );
-        // The watcher says it once it has read the registration.
-        session.wait_for(&line);
-        assert_eq!(session.count(&line), 1, "{line}:\n{output}");
-    }
+    said_watch_once(&session, &app, &["main", "a", "b"], &output);
     assert!(output.contains("resumes 0\noptions false"), "{output}");
     let processes = session.processes();
     assert_eq!(
@@ -309,4 +293,17 @@ fn a_required_copy_of_another_build_hands_over_to_the_preloaded_one() {
     );
     save(&app.module("b"), "print(\"b=2\")\n", Save::InPlace);
     session.wait_for("resumes 1");
+}
+
+/// Each module's `watch` line comes once (the watcher says it when it has
+/// read the registration).
+fn said_watch_once(session: &common::Session, app: &LuaApp, modules: &[&str], output: &str) {
+    for module in modules {
+        let line = format!(
+            "watch '{}'",
+            app.dir.path(&format!("{module}.lua")).display()
+        );
+        session.wait_for(&line);
+        assert_eq!(session.count(&line), 1, "{line}:\n{output}");
+    }
 }

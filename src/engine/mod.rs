@@ -196,15 +196,11 @@ impl Engine {
         u64::try_from(work.as_micros()).unwrap_or(u64::MAX)
     }
 
-    /// Ties `path` to the checkpoint this process runs under. The watcher
-    /// says so, and watches the target of a symbolic link too: a line or a
-    /// stat per file from here would cost more than the tie.
+    /// Ties `path` to the checkpoint this process runs under: tells the
+    /// watcher, which says so and watches the target of a symbolic link
+    /// too (a line or a stat per file from here would cost more than the
+    /// tie).
     fn attach(&mut self, path: &AbsolutePath) -> Result<(), EngineError> {
-        self.register_attached(path)
-    }
-
-    /// Tells the watcher that `path` belongs to this process's checkpoint.
-    fn register_attached(&mut self, path: &AbsolutePath) -> Result<(), EngineError> {
         let elapsed_micros = self.elapsed_micros();
         let Some(watcher) = self.watcher.as_mut() else {
             return Ok(());

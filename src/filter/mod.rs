@@ -281,10 +281,15 @@ impl Filter {
     pub fn cannot_match_name(&self, name: &[u8]) -> bool {
         self.patterns.iter().all(|p| match &p.literal_end {
             None => false,
-            Some(end) => match end.iter().rposition(|&b| b == b'/') {
-                Some(slash) => name != &end[slash + 1..],
-                None => !name.ends_with(end),
-            },
+            Some(end) => {
+                let tail = end.rsplit(|&b| b == b'/').next().unwrap_or_default();
+                // After a '/', the name is the whole tail; else it ends so.
+                if end.contains(&b'/') {
+                    name != tail
+                } else {
+                    !name.ends_with(tail)
+                }
+            }
         })
     }
 
@@ -299,29 +304,39 @@ impl Filter {
 /// plain (a class, a quantifier, a set, a capture). `None` if there is
 /// none, or if `%b` or `%f` (whose ends are not plain to read) appear.
 fn literal_end(pat: &[u8]) -> Option<Vec<u8>> {
-    let escapes_before = |i: usize| pat[..i].iter().rev().take_while(|&&b| b == b'%').count();
+    // Whether each byte is escaped: an odd run of '%' comes before it.
+    let mut escaped = Vec::with_capacity(pat.len());
+    let mut percents = 0usize;
+    for &b in pat {
+        escaped.push(percents % 2 == 1);
+        percents = if b == b'%' {
+            percents.saturating_add(1)
+        } else {
+            0
+        };
+    }
     let (&last, body) = pat.split_last()?;
-    if last != b'$' || escapes_before(body.len()) % 2 == 1 {
+    let (&last_escaped, body_escaped) = escaped.split_last()?;
+    if last != b'$' || last_escaped {
         return None;
     }
     if pat.windows(2).any(|w| w == b"%b" || w == b"%f") {
         return None;
     }
     let mut end = Vec::new();
-    let mut i = body.len();
-    while i > 0 {
-        let c = body[i - 1];
-        if escapes_before(i - 1) % 2 == 1 {
+    let mut backwards = body.iter().zip(body_escaped).rev();
+    while let Some((&c, &is_escaped)) = backwards.next() {
+        if is_escaped {
             if c.is_ascii_alphanumeric() {
                 break;
             }
             end.push(c);
-            i -= 2;
+            // The '%' that escapes it.
+            backwards.next();
         } else if b"^$*+?.()[]%-".contains(&c) {
             break;
         } else {
             end.push(c);
-            i -= 1;
         }
     }
     end.reverse();

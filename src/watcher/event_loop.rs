@@ -17,6 +17,7 @@ use super::journal::Journal;
 use super::protocol::{Kind, Registration};
 use super::watchlist::{FileEvent, Outcome, Resume, Timing, Watchlist};
 use crate::log::shown;
+use crate::paths::split_parent;
 use crate::{change, info, sys, warn};
 
 /// After a look that found records, the next look comes this soon: the
@@ -157,7 +158,7 @@ fn watch_link_target(path: &[u8], inotify: &Inotify) -> Option<(i32, Vec<u8>)> {
         .ok()?
         .into_os_string()
         .into_vec();
-    let dir = crate::paths::split_parent(&target).0;
+    let dir = split_parent(&target).0;
     let watch = inotify
         .watches()
         .add(OsStr::from_bytes(dir), super::directory_events())
@@ -171,29 +172,23 @@ pub fn watch_lines(paths: &[Vec<u8>]) -> Vec<String> {
     let mut lines = Vec::new();
     let mut rest = paths;
     while let Some(first) = rest.first() {
-        let dir = split_dir(first).0;
-        let run = rest.iter().take_while(|p| split_dir(p).0 == dir).count();
+        let dir = split_parent(first).0;
+        let run = rest.iter().take_while(|p| split_parent(p).0 == dir).count();
         let (group, after) = rest.split_at(run);
         match group {
             [first, .., last] if group.len() > 3 => lines.push(format!(
-                "watch {} files in '{}/' ('{}' to '{}')",
+                "watch {} files in '{}{}' ('{}' to '{}')",
                 group.len(),
                 shown(dir),
-                shown(split_dir(first).1),
-                shown(split_dir(last).1)
+                if dir.ends_with(b"/") { "" } else { "/" },
+                shown(split_parent(first).1),
+                shown(split_parent(last).1)
             )),
             _ => lines.extend(group.iter().map(|p| format!("watch '{}'", shown(p)))),
         }
         rest = after;
     }
     lines
-}
-
-fn split_dir(path: &[u8]) -> (&[u8], &[u8]) {
-    match path.iter().rposition(|&b| b == b'/') {
-        Some(slash) => (&path[..slash], &path[slash + 1..]),
-        None => (b"", path),
-    }
 }
 
 /// A file event as read, to be applied once the journal is read.
@@ -328,4 +323,32 @@ fn announce(order: &Resume) {
         order.number,
         order.skips.as_secs_f64()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::watch_lines;
+
+    #[test]
+    fn runs_of_more_than_three_files_of_a_directory_share_a_line() {
+        let paths: Vec<Vec<u8>> = [
+            "/a/1.lua", "/a/2.lua", "/a/3.lua", "/a/4.lua", "/b/x.lua", "/y.lua",
+        ]
+        .iter()
+        .map(|p| p.as_bytes().to_vec())
+        .collect();
+        assert_eq!(
+            watch_lines(&paths),
+            [
+                "watch 4 files in '/a/' ('1.lua' to '4.lua')",
+                "watch '/b/x.lua'",
+                "watch '/y.lua'",
+            ]
+        );
+        let root: Vec<Vec<u8>> = (1..=4).map(|n| format!("/{n}.lua").into_bytes()).collect();
+        assert_eq!(
+            watch_lines(&root),
+            ["watch 4 files in '/' ('1.lua' to '4.lua')"]
+        );
+    }
 }

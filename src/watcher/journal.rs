@@ -102,14 +102,12 @@ impl Journal {
         if record.len() > MAX_RECORD {
             return Err(AppendError::TooLong(record.len()));
         }
-        let header = self.header();
-        let written = header.written.load(Ordering::Relaxed);
-        let read = header.read.load(Ordering::Acquire);
-        let used = written.wrapping_sub(read) as usize;
-        let size = LENGTH_BYTES + record.len();
-        if used + size > DATA_BYTES {
+        if !self.has_room_for(record.len()) {
             return Err(AppendError::Full);
         }
+        let header = self.header();
+        let written = header.written.load(Ordering::Relaxed);
+        let size = LENGTH_BYTES + record.len();
         let length = (record.len() as u32).to_le_bytes();
         self.copy_in(written, &length);
         self.copy_in(written + LENGTH_BYTES as u64, record);
