@@ -166,8 +166,14 @@ fn watch_link_target(path: &[u8], inotify: &Inotify) -> Option<(i32, Vec<u8>)> {
     Some((watch.get_watch_descriptor_id(), target))
 }
 
+/// Files of one directory read in a single batch get one line when there
+/// are more than this many. Few enough that a small app (and every test
+/// that names its files) always sees one line per file, whatever the
+/// batching; many enough to keep a thousand modules to a screen.
+const LINES_PER_DIRECTORY: usize = 8;
+
 /// The lines for files tied to a checkpoint: one per file, but one for a
-/// run of more than three files of the same directory.
+/// run of more than `LINES_PER_DIRECTORY` files of the same directory.
 pub fn watch_lines(paths: &[Vec<u8>]) -> Vec<String> {
     let mut lines = Vec::new();
     let mut rest = paths;
@@ -176,7 +182,7 @@ pub fn watch_lines(paths: &[Vec<u8>]) -> Vec<String> {
         let run = rest.iter().take_while(|p| split_parent(p).0 == dir).count();
         let (group, after) = rest.split_at(run);
         match group {
-            [first, .., last] if group.len() > 3 => lines.push(format!(
+            [first, .., last] if group.len() > LINES_PER_DIRECTORY => lines.push(format!(
                 "watch {} files in '{}{}' ('{}' to '{}')",
                 group.len(),
                 shown(dir),
@@ -329,26 +335,34 @@ fn announce(order: &Resume) {
 mod tests {
     use super::watch_lines;
 
+    fn paths(names: &[String]) -> Vec<Vec<u8>> {
+        names.iter().map(|p| p.as_bytes().to_vec()).collect()
+    }
+
     #[test]
-    fn runs_of_more_than_three_files_of_a_directory_share_a_line() {
-        let paths: Vec<Vec<u8>> = [
-            "/a/1.lua", "/a/2.lua", "/a/3.lua", "/a/4.lua", "/b/x.lua", "/y.lua",
-        ]
-        .iter()
-        .map(|p| p.as_bytes().to_vec())
-        .collect();
+    fn runs_of_more_than_eight_files_of_a_directory_share_a_line() {
+        let mut names: Vec<String> = (1..=9).map(|n| format!("/a/{n}.lua")).collect();
+        names.extend(["/b/x.lua".to_owned(), "/y.lua".to_owned()]);
         assert_eq!(
-            watch_lines(&paths),
+            watch_lines(&paths(&names)),
             [
-                "watch 4 files in '/a/' ('1.lua' to '4.lua')",
+                "watch 9 files in '/a/' ('1.lua' to '9.lua')",
                 "watch '/b/x.lua'",
                 "watch '/y.lua'",
             ]
         );
-        let root: Vec<Vec<u8>> = (1..=4).map(|n| format!("/{n}.lua").into_bytes()).collect();
+        let root: Vec<String> = (1..=9).map(|n| format!("/{n}.lua")).collect();
         assert_eq!(
-            watch_lines(&root),
-            ["watch 4 files in '/' ('1.lua' to '4.lua')"]
+            watch_lines(&paths(&root)),
+            ["watch 9 files in '/' ('1.lua' to '9.lua')"]
         );
+    }
+
+    #[test]
+    fn up_to_eight_files_of_a_directory_get_a_line_each() {
+        let names: Vec<String> = (1..=8).map(|n| format!("/a/{n}.lua")).collect();
+        let lines = watch_lines(&paths(&names));
+        let expected: Vec<String> = names.iter().map(|n| format!("watch '{n}'")).collect();
+        assert_eq!(lines, expected);
     }
 }
