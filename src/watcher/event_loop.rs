@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use inotify::{EventMask, Inotify};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::socket::{MsgFlags, recv};
+use nix::sys::socket::{MsgFlags, recv, send};
 use nix::unistd::Pid;
 
 use super::journal::Journal;
@@ -34,6 +34,9 @@ pub fn run(
     timing: Timing,
 ) -> ! {
     become_watcher(parent);
+    if send(socket.as_raw_fd(), b"r", MsgFlags::MSG_NOSIGNAL).is_err() {
+        sys::exit_now(1);
+    }
     let mut list = Watchlist::new(timing);
     let mut packet = [0u8; 64];
     let mut buffer = vec![0u8; 64 * 1024];

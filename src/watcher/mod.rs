@@ -67,6 +67,23 @@ pub enum WatchError {
     Register(AppendError),
 }
 
+/// Waits for the watcher's one "ready" datagram, sent once it has its own
+/// name and signal mask: from then on, a look at the process tree tells the
+/// watcher from the program, and no signal meant for the program reaches
+/// the watcher half set up.
+fn wait_until_ready(socket: &OwnedFd) -> Result<(), nix::Error> {
+    let mut byte = [0u8; 1];
+    loop {
+        match socket::recv(socket.as_raw_fd(), &mut byte, MsgFlags::empty()) {
+            Ok(1..) => return Ok(()),
+            // The watcher ended before it was ready.
+            Ok(0) => return Err(nix::Error::EPIPE),
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// The checkpointing side's handle on the watcher.
 pub struct WatcherLink {
     inotify: Inotify,
@@ -118,15 +135,19 @@ impl WatcherLink {
                 }));
                 sys::exit_now(1)
             }
-            ForkResult::Parent { child } => Ok(WatcherLink {
-                inotify,
-                socket: ours,
-                journal,
-                record: Vec::new(),
-                pid: child,
-                watched_dirs: Default::default(),
-                watches_ended: 0,
-            }),
+            ForkResult::Parent { child } => {
+                drop(theirs);
+                wait_until_ready(&ours).map_err(WatchError::Unreachable)?;
+                Ok(WatcherLink {
+                    inotify,
+                    socket: ours,
+                    journal,
+                    record: Vec::new(),
+                    pid: child,
+                    watched_dirs: Default::default(),
+                    watches_ended: 0,
+                })
+            }
         }
     }
 
