@@ -1,7 +1,7 @@
 //! Absolute, lexically normalised paths built in a fixed buffer, so the hot
 //! path of every hooked open allocates nothing.
 
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
 
 /// Linux's PATH_MAX, counting the terminating NUL.
 pub const CAPACITY: usize = 4096;
@@ -37,9 +37,32 @@ impl AbsolutePath {
         if !path.starts_with(b"/") && self.push_all(base).is_none() {
             return false;
         }
-        if self.push_all(path).is_none() {
+        self.push_all(path).is_some() && self.terminate()
+    }
+
+    /// As [`AbsolutePath::resolve_in_place`] for a relative `path`, with
+    /// the base written straight into this buffer by `write_base` (which
+    /// returns its length), so a relative open copies its directory once.
+    /// The base must be absolute and normalised, as the kernel gives the
+    /// current directory or a descriptor's path; anything else is refused.
+    pub fn resolve_in_place_from(
+        &mut self,
+        write_base: impl FnOnce(&mut [u8]) -> Option<usize>,
+        path: &[u8],
+    ) -> bool {
+        let Some(len) = write_base(&mut self.bytes) else {
+            return false;
+        };
+        if !self.bytes.get(..len).is_some_and(is_normalised) {
             return false;
         }
+        // The root is held as an empty path while building.
+        self.len = if len == 1 { 0 } else { len };
+        self.push_all(path).is_some() && self.terminate()
+    }
+
+    /// Ends the path with its NUL (and makes the empty path the root).
+    fn terminate(&mut self) -> bool {
         if self.len == 0 {
             self.bytes[0] = b'/';
             self.len = 1;
@@ -95,6 +118,30 @@ impl AbsolutePath {
     pub fn split_parent(&self) -> (&[u8], &[u8]) {
         split_parent(self.as_bytes())
     }
+
+    /// A copy of just the path, to keep after this buffer is gone.
+    pub fn to_owned_path(&self) -> OwnedPath {
+        OwnedPath(self.as_c_str().to_owned())
+    }
+}
+
+/// An [`AbsolutePath`] kept past the open that built it: only its bytes and
+/// the NUL, so keeping it neither copies nor allocates 4 KiB.
+pub struct OwnedPath(CString);
+
+impl OwnedPath {
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    pub fn as_c_str(&self) -> &CStr {
+        &self.0
+    }
+
+    /// The bytes without the NUL (the allocation is kept as it is).
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0.into_bytes()
+    }
 }
 
 /// `/a/b/c` gives (`/a/b`, `c`); `/c` gives (`/`, `c`).
@@ -103,6 +150,18 @@ pub fn split_parent(path: &[u8]) -> (&[u8], &[u8]) {
         Some(0) => (b"/", &path[1..]),
         Some(slash) => (&path[..slash], &path[slash + 1..]),
         None => (b".", path),
+    }
+}
+
+/// Whether `path` is absolute and has no `.`, `..`, empty component or
+/// trailing slash (the root itself aside).
+fn is_normalised(path: &[u8]) -> bool {
+    match path.strip_prefix(b"/") {
+        Some(b"") => true,
+        Some(rest) => rest
+            .split(|&b| b == b'/')
+            .all(|component| !matches!(component, b"" | b"." | b"..")),
+        None => false,
     }
 }
 
@@ -122,6 +181,36 @@ mod tests {
         let resolved = AbsolutePath::resolve(base.as_bytes(), path.as_bytes()).expect("fits");
         assert_eq!(resolved.as_c_str().to_bytes(), resolved.as_bytes());
         String::from_utf8(resolved.as_bytes().to_vec()).expect("utf8")
+    }
+
+    fn resolve_from(base: &str, path: &str) -> Option<String> {
+        let mut out = AbsolutePath::empty();
+        let written = |buffer: &mut [u8]| {
+            buffer.get_mut(..base.len())?.copy_from_slice(base.as_bytes());
+            Some(base.len())
+        };
+        out.resolve_in_place_from(written, path.as_bytes())
+            .then(|| String::from_utf8(out.as_c_str().to_bytes().to_vec()).expect("utf8"))
+    }
+
+    #[test]
+    fn a_base_written_in_place_resolves_as_a_given_one() {
+        for (base, path) in [
+            ("/home/u/app", "src/./m.lua"),
+            ("/home/u/app", "../lib//x.lua"),
+            ("/", "../../a"),
+            ("/", "a/"),
+            ("/a", ".."),
+        ] {
+            assert_eq!(resolve_from(base, path).as_deref(), Some(&*resolve(base, path)));
+        }
+    }
+
+    #[test]
+    fn a_base_written_in_place_must_be_normalised() {
+        for base in ["", "rel", "/a/", "/a//b", "/a/./b", "/a/..", "(unreachable)/x"] {
+            assert_eq!(resolve_from(base, "m.lua"), None, "{base:?}");
+        }
     }
 
     #[test]

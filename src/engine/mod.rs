@@ -8,17 +8,17 @@
 
 mod holder;
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
+use rustc_hash::FxHashSet;
 use nix::unistd::{ForkResult, Pid};
 
 use crate::config::{self, RESTART_TICKS};
-use crate::paths::AbsolutePath;
-use crate::watcher::protocol::{Kind, Link, Registration};
+use crate::paths::{AbsolutePath, OwnedPath, split_parent};
+use crate::watcher::protocol::{Kind, Link, Message};
 use crate::watcher::watchlist::Timing;
 use crate::watcher::{WatchError, WatcherLink};
 use crate::{sys, warn};
@@ -52,8 +52,10 @@ pub enum EngineError {
 
 /// Checkpoint state of one process; a child inherits its parent's copy.
 pub struct Engine {
-    /// Files that have a checkpoint in this process's past.
-    tied: HashSet<Vec<u8>>,
+    /// Files that have a checkpoint in this process's past. Looked up on
+    /// every watched open: Fx, not SipHash (a third of forkmon's own time
+    /// there); the paths come from the program, not from an attacker.
+    tied: FxHashSet<Vec<u8>>,
     /// The holders above this process, first checkpoint first.
     lineage: Vec<Link>,
     watcher: Option<WatcherLink>,
@@ -86,7 +88,7 @@ pub fn start() {
     let mut engine = engine();
     if engine.is_none() {
         *engine = Some(Engine {
-            tied: HashSet::new(),
+            tied: FxHashSet::default(),
             lineage: Vec::new(),
             watcher: None,
             stopped: false,
@@ -126,7 +128,7 @@ pub fn before_read(path: &AbsolutePath, readable: impl FnOnce(&AbsolutePath) -> 
 
 /// The program opened the watched file `path` for reading, after
 /// [`before_read`] asked for this: tie it to the last checkpoint.
-pub fn after_read(path: &AbsolutePath) {
+pub fn after_read(path: OwnedPath) {
     with_engine(|engine| engine.after_read(path));
 }
 
@@ -183,7 +185,11 @@ impl Engine {
             }
             _ => (&fresh[..], Ok(())),
         };
-        let result = result.and_then(|()| to_attach.iter().try_for_each(|path| self.attach(path)));
+        let result = result.and_then(|()| {
+            to_attach
+                .iter()
+                .try_for_each(|path| self.attach(path.as_bytes()))
+        });
         if let Err(error) = result {
             self.stop(error);
             return 0;
@@ -200,17 +206,15 @@ impl Engine {
     /// watcher, which says so and watches the target of a symbolic link
     /// too (a line or a stat per file from here would cost more than the
     /// tie).
-    fn attach(&mut self, path: &AbsolutePath) -> Result<(), EngineError> {
+    fn attach(&mut self, path: &[u8]) -> Result<(), EngineError> {
         let elapsed_micros = self.elapsed_micros();
         let Some(watcher) = self.watcher.as_mut() else {
             return Ok(());
         };
-        let dir_watch = watcher.watch_dir(path.split_parent().0)?;
-        let lineage = self.lineage.clone();
-        let path = path.as_bytes().to_vec();
-        watcher.register(&Registration {
+        let dir_watch = watcher.watch_dir(split_parent(path).0)?;
+        watcher.register(&Message {
             kind: Kind::Attach,
-            lineage,
+            lineage: &self.lineage,
             dir_watch,
             path,
             elapsed_micros,
@@ -225,13 +229,11 @@ impl Engine {
         let Some(watcher) = self.watcher.as_mut() else {
             return;
         };
-        let lineage = self.lineage.clone();
-        let path = path.as_bytes().to_vec();
-        let _ = watcher.register(&Registration {
+        let _ = watcher.register(&Message {
             kind: Kind::OwnWrite,
-            lineage,
+            lineage: &self.lineage,
             dir_watch: 0,
-            path,
+            path: path.as_bytes(),
             elapsed_micros: 0,
         });
     }
@@ -266,15 +268,18 @@ impl Engine {
         false
     }
 
-    fn after_read(&mut self, path: &AbsolutePath) {
-        if self.stopped || nix::unistd::getpid().as_raw() != self.pid {
+    /// Only called after `before_read` said yes, within the same open: that
+    /// already made sure this is the engine's own process (no second
+    /// `getpid`, a tenth of a tied open's cost).
+    fn after_read(&mut self, path: OwnedPath) {
+        if self.stopped || self.tied.contains(path.as_bytes()) {
             return;
         }
-        if !self.tied.insert(path.as_bytes().to_vec()) {
-            return;
-        }
-        if let Err(error) = self.attach(path) {
-            self.stop(error);
+        match self.attach(path.as_bytes()) {
+            Ok(()) => {
+                self.tied.insert(path.into_bytes());
+            }
+            Err(error) => self.stop(error),
         }
     }
 
@@ -318,11 +323,11 @@ impl Engine {
             holder: me,
             generation: 0,
         });
-        let mut registration = Registration {
+        let mut registration = Message {
             kind: Kind::Checkpoint,
-            lineage,
+            lineage: &lineage,
             dir_watch,
-            path: path.as_bytes().to_vec(),
+            path: path.as_bytes(),
             elapsed_micros,
         };
         // Blocked before registering: a resume order that comes at once

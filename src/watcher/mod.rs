@@ -27,7 +27,7 @@ use nix::unistd::{ForkResult, Pid};
 
 use crate::sys;
 use journal::{AppendError, Appended, Journal};
-use protocol::Registration;
+use protocol::Message;
 use watchlist::Timing;
 
 /// What a directory watch reports: every step of every save style.
@@ -97,7 +97,7 @@ pub struct WatcherLink {
     /// program share a few directories. The watcher counts the watches that
     /// end (a directory deleted or moved away); when that count moves, the
     /// cache is dropped, so a directory made anew is watched again.
-    watched_dirs: std::collections::HashMap<Vec<u8>, i32>,
+    watched_dirs: rustc_hash::FxHashMap<Vec<u8>, i32>,
     watches_ended: u64,
 }
 
@@ -191,8 +191,8 @@ impl WatcherLink {
     /// Tells the watcher: appends to the journal, and wakes the watcher if
     /// it sleeps. If the watcher has not caught up, waits for it (rings, and
     /// looks again every millisecond), for at most 10 s.
-    pub fn register(&mut self, registration: &Registration) -> Result<(), WatchError> {
-        registration.encode_into(&mut self.record);
+    pub fn register(&mut self, message: &Message) -> Result<(), WatchError> {
+        message.encode_into(&mut self.record);
         let mut waited = 0;
         loop {
             match self.journal.append(&self.record) {

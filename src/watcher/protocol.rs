@@ -37,25 +37,48 @@ pub struct Registration {
     pub elapsed_micros: u64,
 }
 
-impl Registration {
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(17 + self.lineage.len() * 12 + self.path.len());
-        self.encode_into(&mut out);
-        out
-    }
+/// A registration as the program sends it: borrowed, so that tying a file
+/// copies neither the lineage nor the path.
+#[derive(Clone, Copy, Debug)]
+pub struct Message<'a> {
+    pub kind: Kind,
+    pub lineage: &'a [Link],
+    pub dir_watch: i32,
+    pub path: &'a [u8],
+    pub elapsed_micros: u64,
+}
 
+impl Message<'_> {
     /// Encodes into `out`, replacing what it held.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         out.clear();
         out.push(self.kind as u8);
         out.extend_from_slice(&(self.lineage.len() as u32).to_le_bytes());
-        for link in &self.lineage {
+        for link in self.lineage {
             out.extend_from_slice(&link.holder.to_le_bytes());
             out.extend_from_slice(&link.generation.to_le_bytes());
         }
         out.extend_from_slice(&self.dir_watch.to_le_bytes());
         out.extend_from_slice(&self.elapsed_micros.to_le_bytes());
-        out.extend_from_slice(&self.path);
+        out.extend_from_slice(self.path);
+    }
+}
+
+impl Registration {
+    pub fn message(&self) -> Message<'_> {
+        Message {
+            kind: self.kind,
+            lineage: &self.lineage,
+            dir_watch: self.dir_watch,
+            path: &self.path,
+            elapsed_micros: self.elapsed_micros,
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(17 + self.lineage.len() * 12 + self.path.len());
+        self.message().encode_into(&mut out);
+        out
     }
 
     pub fn decode(bytes: &[u8]) -> Option<Registration> {
