@@ -186,7 +186,9 @@ mod tests {
     fn resolve_from(base: &str, path: &str) -> Option<String> {
         let mut out = AbsolutePath::empty();
         let written = |buffer: &mut [u8]| {
-            buffer.get_mut(..base.len())?.copy_from_slice(base.as_bytes());
+            buffer
+                .get_mut(..base.len())?
+                .copy_from_slice(base.as_bytes());
             Some(base.len())
         };
         out.resolve_in_place_from(written, path.as_bytes())
@@ -202,13 +204,24 @@ mod tests {
             ("/", "a/"),
             ("/a", ".."),
         ] {
-            assert_eq!(resolve_from(base, path).as_deref(), Some(&*resolve(base, path)));
+            assert_eq!(
+                resolve_from(base, path).as_deref(),
+                Some(&*resolve(base, path))
+            );
         }
     }
 
     #[test]
     fn a_base_written_in_place_must_be_normalised() {
-        for base in ["", "rel", "/a/", "/a//b", "/a/./b", "/a/..", "(unreachable)/x"] {
+        for base in [
+            "",
+            "rel",
+            "/a/",
+            "/a//b",
+            "/a/./b",
+            "/a/..",
+            "(unreachable)/x",
+        ] {
             assert_eq!(resolve_from(base, "m.lua"), None, "{base:?}");
         }
     }

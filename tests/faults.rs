@@ -204,11 +204,9 @@ fn delete_and_remake(app: &LuaApp, session: &common::Session) {
     app.dir.write("lib/sub/m.lua", "print('m=2')\n");
 }
 
-// What issue 8 asks for. Today the watcher's watch ends with the deleted
-// directory and nothing watches for its return (see the README's limits):
-// the checkpoint waits for good, and this test times out.
+// The watch ends with the deleted directory; the watcher looks for the
+// path every 50 ms and watches the new directory once it is there.
 #[test]
-#[ignore = "a directory made anew is not watched until a run reads its files again"]
 fn a_directory_deleted_and_made_anew_while_its_checkpoint_waits_resumes() {
     let app = app_with_subdirectory("dir-remade");
     let mut session = app.launch().start();
@@ -225,6 +223,22 @@ fn a_directory_deleted_and_made_anew_while_its_checkpoint_waits_resumes() {
     session.wait_for("m=3");
     session.wait_for("done 2");
     assert_eq!(session.count("a=1"), 1, "{}", session.output());
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
+fn a_whole_tree_deleted_and_made_anew_resumes_from_the_file_in_it() {
+    let app = app_with_subdirectory("tree-remade");
+    let mut session = app.launch().start();
+    session.wait_for("done first");
+    std::fs::remove_dir_all(app.dir.path("lib")).expect("delete the tree");
+    session.wait_for("was removed; its checkpoint waits for it to come back");
+    app.dir.write("lib/sub/m.lua", "print('m=2')\n");
+    session.wait_for("m=2");
+    session.wait_for("done 1");
+    assert_eq!(session.count("a=1"), 1, "{}", session.output());
+    assert_eq!(session.count("resuming"), 1, "{}", session.output());
     session.interrupt();
     session.assert_all_gone();
 }

@@ -13,8 +13,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-use rustc_hash::FxHashSet;
 use nix::unistd::{ForkResult, Pid};
+use rustc_hash::FxHashSet;
 
 use crate::config::{self, RESTART_TICKS};
 use crate::paths::{AbsolutePath, OwnedPath, split_parent};

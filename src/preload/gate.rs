@@ -205,8 +205,7 @@ pub fn before_lua_open(path: &[u8], access: Access) {
 }
 
 fn is_regular_file(path: &CStr) -> bool {
-    nix::sys::stat::stat(path)
-        .is_ok_and(|stat| stat.st_mode & libc::S_IFMT == libc::S_IFREG)
+    nix::sys::stat::stat(path).is_ok_and(|stat| stat.st_mode & libc::S_IFMT == libc::S_IFREG)
 }
 
 /// An existing regular file the program may read: an open that will fail

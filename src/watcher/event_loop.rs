@@ -77,13 +77,37 @@ pub fn run(
         for event in events {
             apply(event, &mut list, now);
         }
+        let retry_at = rewatch(&mut list, &inotify, now);
         let outcome = list.settle(Instant::now(), |path| {
             std::fs::metadata(OsStr::from_bytes(path))
                 .ok()
                 .map(|m| m.len())
         });
         next = act(outcome, &mut list, timing.clear_screen);
+        if let Some(at) = retry_at {
+            next = Some(next.map_or(at, |next| next.min(at)));
+        }
     }
+}
+
+/// Watches again each deleted (or moved-away) directory whose files are
+/// still tied, once a directory is there again: inotify does not tell when
+/// a path comes back, so the watcher looks every `REWATCH_INTERVAL` while
+/// one is missing. Returns when to look next, if any is still missing.
+fn rewatch(list: &mut Watchlist, inotify: &Inotify, now: Instant) -> Option<Instant> {
+    let mut missing = false;
+    for (old, dir) in list.directories_to_rewatch() {
+        match inotify
+            .watches()
+            .add(OsStr::from_bytes(&dir), super::directory_events())
+        {
+            Ok(new) => list.rewatched(old, new.get_watch_descriptor_id(), now, |path| {
+                std::fs::metadata(OsStr::from_bytes(path)).is_ok()
+            }),
+            Err(_) => missing = true,
+        }
+    }
+    missing.then(|| now + REWATCH_INTERVAL)
 }
 
 fn become_watcher(parent: Pid) {
@@ -168,6 +192,10 @@ fn watch_link_target(path: &[u8], inotify: &Inotify) -> Option<(i32, Vec<u8>)> {
         .ok()?;
     Some((watch.get_watch_descriptor_id(), target))
 }
+
+/// How often the watcher looks for a deleted directory that files are tied
+/// to: short next to an editor's save, long next to a stat.
+const REWATCH_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Files of one directory read in a single batch get one line when there
 /// are more than this many. Few enough that a small app (and every test

@@ -144,6 +144,9 @@ impl Index {
 pub struct Watchlist {
     checkpoints: Vec<Checkpoint>,
     index: Index,
+    /// Directory watches that ended (the directory deleted or moved away)
+    /// while files of theirs are tied: a directory may be made anew there.
+    ended: Vec<i32>,
     timing: Timing,
     ignore_until: Option<Instant>,
     resumes: u64,
@@ -157,6 +160,7 @@ impl Watchlist {
         Watchlist {
             checkpoints: Vec::new(),
             index: Index::default(),
+            ended: Vec::new(),
             timing,
             ignore_until: None,
             resumes: 0,
@@ -286,15 +290,59 @@ impl Watchlist {
     /// The watched directory itself was deleted or moved away.
     pub fn directory_gone(&mut self, dir_watch: i32, now: Instant) {
         let names: Vec<Vec<u8>> = self
-            .checkpoints
-            .iter()
-            .flat_map(|c| c.files.iter())
+            .files()
             .filter(|f| f.dir_watch == dir_watch)
             .map(|f| f.name().to_vec())
             .collect();
+        if !names.is_empty() && !self.ended.contains(&dir_watch) {
+            self.ended.push(dir_watch);
+        }
         for name in names {
             self.file_event(dir_watch, &name, FileEvent::Removed, now);
         }
+    }
+
+    /// The directories to watch again: each ended watch that still has tied
+    /// files, with the directory those files are in.
+    pub fn directories_to_rewatch(&mut self) -> Vec<(i32, Vec<u8>)> {
+        let dir_of = |checkpoints: &[Checkpoint], watch: i32| {
+            checkpoints
+                .iter()
+                .flat_map(|c| c.files.iter())
+                .find(|f| f.dir_watch == watch)
+                .map(|f| crate::paths::split_parent(&f.path).0.to_vec())
+        };
+        let checkpoints = &self.checkpoints;
+        self.ended
+            .retain(|&watch| dir_of(checkpoints, watch).is_some());
+        self.ended
+            .iter()
+            .filter_map(|&watch| Some((watch, dir_of(checkpoints, watch)?)))
+            .collect()
+    }
+
+    /// The directory of the ended watch `old` is there again, watched as
+    /// `new`: its files are watched there, and each that `exists` counts
+    /// as saved anew (whatever was written before the watch went unseen).
+    pub fn rewatched(&mut self, old: i32, new: i32, now: Instant, exists: impl Fn(&[u8]) -> bool) {
+        self.ended.retain(|&watch| watch != old);
+        let mut back = Vec::new();
+        for file in self.checkpoints.iter_mut().flat_map(|c| c.files.iter_mut()) {
+            if file.dir_watch == old {
+                file.dir_watch = new;
+                if exists(&file.path) {
+                    back.push(file.name().to_vec());
+                }
+            }
+        }
+        self.index = Index::of(&self.checkpoints);
+        for name in back {
+            self.file_event(new, &name, FileEvent::MovedIn, now);
+        }
+    }
+
+    fn files(&self) -> impl Iterator<Item = &WatchedFile> {
+        self.checkpoints.iter().flat_map(|c| c.files.iter())
     }
 
     /// Decides, at `now`, whether to resume. `size` tells a file's size now,
@@ -466,6 +514,30 @@ mod tests {
     /// Every file is there, with content.
     fn always(_: &[u8]) -> Option<u64> {
         Some(10)
+    }
+
+    #[test]
+    fn a_directory_made_anew_is_watched_again_and_its_files_count_as_saved() {
+        let mut list = three();
+        let t0 = Instant::now();
+        assert!(list.directories_to_rewatch().is_empty());
+        list.directory_gone(1, t0);
+        let gone = list.settle(t0 + 20 * MS, |_| None);
+        assert_eq!(gone.gone.len(), 3);
+        assert!(gone.resume.is_none());
+        // Still missing: looked for again, nothing else happens.
+        assert_eq!(list.directories_to_rewatch(), [(1, b"/app".to_vec())]);
+        // Back, as watch 7, with only b.lua in it.
+        list.rewatched(1, 7, t0 + 30 * MS, |path| path == b"/app/b.lua");
+        assert!(list.directories_to_rewatch().is_empty());
+        let resume = list.settle(t0 + 50 * MS, |path| (path == b"/app/b.lua").then_some(10));
+        let resume = resume.resume.expect("b.lua is back");
+        assert_eq!((resume.holder, resume.depth), (101, 1));
+        assert_eq!(resume.changed, vec![b"/app/b.lua".to_vec()]);
+        // a.lua still waits, and its events now come from watch 7.
+        list.file_event(7, b"a.lua", MovedIn, t0 + 60 * MS);
+        let resume = list.settle(t0 + 80 * MS, always).resume.expect("a.lua");
+        assert_eq!(resume.changed, vec![b"/app/a.lua".to_vec()]);
     }
 
     #[test]
