@@ -24,6 +24,11 @@ What it measures (details in bench/README.md):
 4. Unwatched opens: a C program (compiled with gcc here) opens and closes
    100,000 files that the filter does not match, plain vs preloaded: the
    cost of the hooks on every other open (target: at most 1.05x).
+5. Scale: an app of 10,000 watched modules; edits of the first, middle and
+   last module in turn, timed from the save to the module's new output,
+   split into the start-up re-run from the checkpoint (the resumed process's
+   own CPU time, which starts at the fork) and the rest, the resume itself
+   (target: at most 20 ms); against a full restart of the same app.
 
 For each scenario it counts the processes of the tree (found by a marker in
 /proc/*/environ), ends the tree with SIGINT to its process group and checks
@@ -560,6 +565,81 @@ def unwatched_opens(lib, opens, files, runs, anomalies):
 # ------------------------------------------------------------- reporting
 
 
+# ------------------------------------------------------------ 5. scale
+
+
+def scale_module(i, token=None):
+    """Module i returns i; an edited one also prints its token and the CPU
+    time of its process so far: in a resumed child (whose clock starts at
+    the fork) that is the start-up re-run from the checkpoint to here."""
+    if token is None:
+        return f"return {i}\n"
+    return (f'print(string.format("value {token} %.2f", os.clock() * 1000))\n'
+            f"return {i}\n")
+
+
+def scale(lib, modules, edits, restarts, anomalies):
+    """10,000 watched modules: edits of the first, middle and last module
+    under forkmon (save to new output, and how much of it was re-run
+    start-up), against a full restart of the same app."""
+    d = make_modules_app("forkmon-bench-scale-", modules)
+    positions = (1, (modules + 1) // 2, modules)
+    expected = f"all loaded {modules * (modules + 1) // 2}"
+    path = lambda i: os.path.join(d, "mods", f"m{i:04d}.lua")
+    result = {"forkmon": {p: [] for p in positions}, "rerun": {p: [] for p in positions},
+              "restart": {p: [] for p in positions}, "processes": [], "left": [],
+              "resumes_ok": 0, "start": float("nan")}
+    run = Run(["lua5.4", "main.lua"], d,
+              {"LD_PRELOAD": lib, "FORKMON_FILTER": "%.lua$", **FORKMON_ENV})
+    try:
+        _, t = run.wait_out(expected, timeout=120)
+        result["start"] = t - run.started
+        for n in range(edits):
+            i = positions[n % len(positions)]
+            style = EDIT_STYLES[n % len(EDIT_STYLES)]
+            token = f"{n}-{uuid.uuid4().hex[:6]}"
+            start = run.mark()
+            t0 = time.monotonic()
+            edit(path(i), scale_module(i, token), style)
+            idx, t1 = run.wait_line(lambda s, x: s == "out" and x.startswith(f"value {token} "),
+                                    start, timeout=60)
+            rerun_ms = float(run.lines[idx][2].split()[-1])
+            result["forkmon"][i].append(t1 - t0)
+            result["rerun"][i].append(rerun_ms / 1000)
+            run.wait_out(expected, idx, timeout=120)
+            resumes = run.count(lambda s, x: s == "err" and RESUME_TEXT in x, start)
+            if resumes == 1:
+                result["resumes_ok"] += 1
+            else:
+                anomalies.append(f"scale: edit of module {i} ({style}) gave {resumes} resumes")
+            # Back to the plain module, so the next edit of it is a change.
+            edit(path(i), scale_module(i), "rename over")
+            run.wait_out(expected, run.mark(), timeout=120)
+        result["processes"] = run.processes()
+    except Timeout as e:
+        anomalies.append(f"scale forkmon: timed out: {e}")
+    finally:
+        _, result["left"] = wait_gone(run, "scale forkmon", anomalies)
+    try:
+        for i in positions:
+            token = f"restart-{i}"
+            edit(path(i), scale_module(i, token), "rename over")
+            for _ in range(restarts):
+                plain = Run(["lua5.4", "main.lua"], d)
+                try:
+                    _, t1 = plain.wait_line(
+                        lambda s, x: s == "out" and x.startswith(f"value {token} "), timeout=120)
+                    result["restart"][i].append(t1 - plain.started)
+                except Timeout as e:
+                    anomalies.append(f"scale restart: timed out: {e}")
+                finally:
+                    wait_gone(plain, "scale restart", anomalies)
+            edit(path(i), scale_module(i), "rename over")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    return positions, result
+
+
 def machine():
     model = "?"
     try:
@@ -610,8 +690,12 @@ def main():
                         help="distinct files those calls cycle over (1000)")
     parser.add_argument("--unwatched-runs", type=int, default=7,
                         help="runs of each unwatched-opens case (7)")
-    parser.add_argument("--sections", default="1,2,3,4",
-                        help="which sections to run, e.g. 4 or 1,3 (all: 1,2,3,4)")
+    parser.add_argument("--scale-modules", type=int, default=10_000,
+                        help="watched modules of the scale app (10000)")
+    parser.add_argument("--scale-restarts", type=int, default=3,
+                        help="full restarts per edited module in the scale section (3)")
+    parser.add_argument("--sections", default="1,2,3,4,5",
+                        help="which sections to run, e.g. 4 or 1,3 (all: 1,2,3,4,5)")
     args = parser.parse_args()
     sections = {int(x) for x in args.sections.split(",") if x.strip()}
     if args.min_work is not None:
@@ -725,6 +809,27 @@ def main():
                      "per open", "<= 1.05x"], rows))
         print()
 
+    sc = None
+    if 5 in sections:
+        print(f"5. scale ({args.scale_modules} watched modules; {args.edits} edits of the "
+              f"first, middle and last module in turn; re-run = start-up re-run from the "
+              f"checkpoint, the resumed process's own CPU time)", flush=True)
+        positions, sc = scale(lib, args.scale_modules, args.edits, args.scale_restarts,
+                              anomalies)
+        rows = []
+        for i in positions:
+            fm, rerun = sc["forkmon"][i], sc["rerun"][i]
+            resume = [f - r for f, r in zip(fm, rerun)]
+            restart = median(sc["restart"][i])
+            rows.append([f"module {i}", ms(median(fm)), ms(median(rerun)), ms(median(resume)),
+                         "yes" if median(resume) <= 0.020 else "NO", ms(restart),
+                         f"{restart / median(fm):.1f}x", len(fm)])
+        print(table(["edited", "save to output", "re-run", "resume (the rest)", "<= 20 ms",
+                     "full restart", "restart/forkmon", "n"], rows))
+        print(f"   start under forkmon: {ms(sc['start'])}; one resume per edit: "
+              f"{sc['resumes_ok']}/{args.edits}; procs alive: {describe(sc['processes'])}; "
+              f"left after ^C: {len(sc['left'])}\n")
+
     shutil.rmtree(libdir, ignore_errors=True)
 
     print("Summary")
@@ -745,6 +850,13 @@ def main():
         rows.append([f"PSS, {args.memory_mb} MB + {args.memory_modules} modules",
                      f"{f_pss / 1024:.1f} MB", f"{p_pss / 1024:.1f} MB",
                      f"{f_pss / p_pss:.2f}x", describe(procs)])
+    if sc is not None:
+        every = [t for i in sc["forkmon"] for t in sc["forkmon"][i]]
+        restarts = [t for i in sc["restart"] for t in sc["restart"][i]]
+        if every and restarts:
+            f, b = median(every), median(restarts)
+            rows.append([f"edit-to-output, {args.scale_modules} watched modules",
+                         ms(f), ms(b), f"{b / f:.1f}x faster", describe(sc["processes"])])
     for paths in ("relative", "absolute"):
         if unw.get((paths, "plain")) and unw.get((paths, "forkmon")):
             p, f = median(unw[(paths, "plain")]), median(unw[(paths, "forkmon")])
