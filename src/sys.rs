@@ -175,13 +175,30 @@ pub fn thread_count() -> io::Result<usize> {
 
 /// The live and not yet reaped children of this (single-threaded) process.
 pub fn children() -> io::Result<Vec<Pid>> {
-    let me = nix::unistd::getpid();
-    let list = std::fs::read_to_string(format!("/proc/self/task/{me}/children"))?;
+    children_of(nix::unistd::getpid())
+}
+
+/// The children made by the main thread of `pid`.
+fn children_of(pid: Pid) -> io::Result<Vec<Pid>> {
+    let list = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))?;
     Ok(list
         .split_whitespace()
         .filter_map(|n| n.parse().ok())
         .map(Pid::from_raw)
         .collect())
+}
+
+/// Every process below `root` (children of main threads, as holders and
+/// the program make them), found now; `root` not included.
+pub fn descendants(root: Pid) -> Vec<Pid> {
+    let mut found = Vec::new();
+    let mut next = vec![root];
+    while let Some(pid) = next.pop() {
+        let children = children_of(pid).unwrap_or_default();
+        found.extend_from_slice(&children);
+        next.extend(children);
+    }
+    found
 }
 
 /// The signal dispositions and mask of the program, saved while forkmon's
