@@ -193,7 +193,8 @@ fn children_of(pid: Pid) -> io::Result<Vec<Pid>> {
 pub fn descendants(root: Pid) -> Vec<Pid> {
     let mut found = Vec::new();
     let mut next = vec![root];
-    while let Some(pid) = next.pop() {
+    // A bound, in case a pid is reused into a loop while the tree is read.
+    while let Some(pid) = next.pop().filter(|_| found.len() < 100_000) {
         let children = children_of(pid).unwrap_or_default();
         found.extend_from_slice(&children);
         next.extend(children);

@@ -4,11 +4,10 @@
 //! Cheap checks come first (the access mode, whether forkmon is on), and
 //! nothing allocates or locks before the path matches the filter.
 
+use std::ffi::CStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::config::{self, Config};
-use std::ffi::CStr;
-
 use crate::paths::{AbsolutePath, CAPACITY, OwnedPath, is_kernel_path};
 use crate::{engine, sys, warn};
 
