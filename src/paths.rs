@@ -53,7 +53,8 @@ impl AbsolutePath {
         let Some(len) = write_base(&mut self.bytes) else {
             return false;
         };
-        if !self.bytes.get(..len).is_some_and(is_normalised) {
+        // A base that fills the buffer may have been cut short (readlink).
+        if len >= CAPACITY || !self.bytes.get(..len).is_some_and(is_normalised) {
             return false;
         }
         // The root is held as an empty path while building.

@@ -244,35 +244,34 @@ fn a_whole_tree_deleted_and_made_anew_resumes_from_the_file_in_it() {
 }
 
 #[test]
-fn a_directory_made_anew_is_watched_again_once_a_run_reads_its_files_again() {
-    let app = app_with_subdirectory("dir-remade-reread");
+fn a_remade_directory_serves_edits_before_it_and_in_it() {
+    let app = app_with_subdirectory("dir-remade-later-edits");
     let mut session = app.launch().start();
-    session.wait_for("done first");
+    let exited = "program exited with status 0; waiting for a change";
+    session.wait_for_count(exited, 1);
     delete_and_remake(&app, &session);
-    // An edit of a file read before it resumes from before it: the new
-    // run reads m.lua from the new directory, and watches that.
+    session.wait_for("m=2");
+    session.wait_for_count(exited, 2);
+    // An edit of a file read before the directory: the new run reads m.lua
+    // from the new directory again.
     save(&app.module("a"), "print('a=2')\n", Save::InPlace);
     session.wait_for("a=2");
-    session.wait_for("m=2");
-    session.wait_for("program exited with status 0; waiting for a change");
-    let runs = session.count("done ");
+    session.wait_for_count(exited, 3);
+    // Then an edit in it resumes from m.lua, not from before it.
     save(
         &app.dir.path("lib/sub/m.lua"),
         "print('m=3')\n",
         Save::InPlace,
     );
     session.wait_for("m=3");
-    session.wait_for_count("done ", runs + 1);
-    session.wait_for_count(
-        "program exited with status 0; waiting for a change",
-        runs + 1,
-    );
+    session.wait_for_count(exited, 4);
     assert_eq!(
         session.count("a=2"),
         1,
         "resumed from m.lua:\n{}",
         session.output()
     );
+    assert_eq!(session.count("resuming"), 3, "{}", session.output());
     session.interrupt();
     session.assert_all_gone();
 }

@@ -151,9 +151,9 @@ impl Holder {
             let _ = kill(child, Signal::SIGKILL);
             let _ = waitpid(child, None);
         }
-        // Below the child, holders die by their parent-death signal and
-        // the program's own subprocesses are orphans: all are re-parented
-        // here (subreaper), one level at a time.
+        // What was killed above is re-parented here (subreaper) as each
+        // level dies; so is anything forked after the tree was read. Each
+        // round kills and reaps the children found now.
         for _ in 0..10_000 {
             let Ok(children) = sys::children() else {
                 return;

@@ -137,7 +137,12 @@ impl WatcherLink {
             }
             ForkResult::Parent { child } => {
                 drop(theirs);
-                wait_until_ready(&ours).map_err(WatchError::Unreachable)?;
+                if let Err(error) = wait_until_ready(&ours) {
+                    // No child of forkmon's may be left to the program.
+                    let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+                    let _ = nix::sys::wait::waitpid(child, None);
+                    return Err(WatchError::Unreachable(error));
+                }
                 Ok(WatcherLink {
                     inotify,
                     socket: ours,
