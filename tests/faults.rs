@@ -196,10 +196,10 @@ fn app_with_subdirectory(test: &str) -> LuaApp {
     app
 }
 
-/// Deletes lib/sub while m.lua's checkpoint waits, and makes it anew with
-/// m.lua printing `m=2`.
-fn delete_and_remake(app: &LuaApp, session: &common::Session) {
-    std::fs::remove_dir_all(app.dir.path("lib/sub")).expect("delete the directory");
+/// Deletes `dir` (`lib/sub` or `lib`) while m.lua's checkpoint waits, and
+/// makes lib/sub/m.lua anew, printing `m=2`.
+fn delete_and_remake(app: &LuaApp, session: &common::Session, dir: &str) {
+    std::fs::remove_dir_all(app.dir.path(dir)).expect("delete the directory");
     session.wait_for("was removed; its checkpoint waits for it to come back");
     app.dir.write("lib/sub/m.lua", "print('m=2')\n");
 }
@@ -211,7 +211,7 @@ fn a_directory_deleted_and_made_anew_while_its_checkpoint_waits_resumes() {
     let app = app_with_subdirectory("dir-remade");
     let mut session = app.launch().start();
     session.wait_for("done first");
-    delete_and_remake(&app, &session);
+    delete_and_remake(&app, &session, "lib/sub");
     session.wait_for("m=2");
     session.wait_for("done 1");
     // And the new directory is watched from then on.
@@ -232,9 +232,7 @@ fn a_whole_tree_deleted_and_made_anew_resumes_from_the_file_in_it() {
     let app = app_with_subdirectory("tree-remade");
     let mut session = app.launch().start();
     session.wait_for("done first");
-    std::fs::remove_dir_all(app.dir.path("lib")).expect("delete the tree");
-    session.wait_for("was removed; its checkpoint waits for it to come back");
-    app.dir.write("lib/sub/m.lua", "print('m=2')\n");
+    delete_and_remake(&app, &session, "lib");
     session.wait_for("m=2");
     session.wait_for("done 1");
     assert_eq!(session.count("a=1"), 1, "{}", session.output());
@@ -249,7 +247,7 @@ fn a_remade_directory_serves_edits_before_it_and_in_it() {
     let mut session = app.launch().start();
     let exited = "program exited with status 0; waiting for a change";
     session.wait_for_count(exited, 1);
-    delete_and_remake(&app, &session);
+    delete_and_remake(&app, &session, "lib/sub");
     session.wait_for("m=2");
     session.wait_for_count(exited, 2);
     // An edit of a file read before the directory: the new run reads m.lua
