@@ -255,10 +255,12 @@ fn files_read_soon_after_a_checkpoint_are_tied_to_it() {
 
 #[test]
 fn after_enough_work_the_next_file_gets_a_checkpoint_of_its_own() {
+    // 0.3 s of work: past FORKMON_MIN_WORK, and past 40 times what the first
+    // checkpoint cost even on a busy machine.
     let app = LuaApp::new(
         "min-work-own",
         &["a"],
-        "local t = os.clock() while os.clock() - t < 0.05 do end\nrequire \"b\"",
+        "local t = os.clock() while os.clock() - t < 0.3 do end\nrequire \"b\"",
     );
     app.dir.write("b.lua", "print(\"b=1\")\n");
     let session = app.launch().env_remove("FORKMON_MIN_WORK").start();

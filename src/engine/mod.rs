@@ -30,6 +30,11 @@ pub use holder::blocked_signals;
 /// to the last checkpoint.
 pub const MAX_CHECKPOINTS: usize = 256;
 
+/// Checkpoints may take at most this share of the program's work so far
+/// (1/40, measured as their forks and the watcher's start; the copy-on-write
+/// faults after a fork cost about as much again, so about 5% in all).
+const CHECKPOINT_SHARE: u32 = 40;
+
 /// How long a writer may keep a changed file open before its change is
 /// taken as it is.
 const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
@@ -71,6 +76,10 @@ pub struct Engine {
     work_before_run: Duration,
     /// When this process left its latest checkpoint.
     last_checkpoint: Instant,
+    /// What the checkpoints above this process cost (see `CHECKPOINT_SHARE`),
+    /// and what the latest fork alone did: the likely cost of the next one.
+    checkpoints_cost: Duration,
+    last_fork: Duration,
 }
 
 static ENGINE: Mutex<Option<Engine>> = Mutex::new(None);
@@ -99,6 +108,8 @@ pub fn start() {
                 .unwrap_or_else(Instant::now),
             work_before_run: Duration::ZERO,
             last_checkpoint: Instant::now(),
+            checkpoints_cost: Duration::ZERO,
+            last_fork: Duration::ZERO,
         });
     }
 }
@@ -197,9 +208,13 @@ impl Engine {
         fresh.len()
     }
 
+    /// The program's work so far: the start-up a checkpoint made now skips.
+    fn work(&self, now: Instant) -> Duration {
+        self.work_before_run + now.saturating_duration_since(self.run_start)
+    }
+
     fn elapsed_micros(&self) -> u64 {
-        let work = self.work_before_run + self.run_start.elapsed();
-        u64::try_from(work.as_micros()).unwrap_or(u64::MAX)
+        u64::try_from(self.work(Instant::now()).as_micros()).unwrap_or(u64::MAX)
     }
 
     /// Ties `path` to the checkpoint this process runs under: tells the
@@ -207,7 +222,6 @@ impl Engine {
     /// too (a line or a stat per file from here would cost more than the
     /// tie).
     fn attach(&mut self, path: &[u8]) -> Result<(), EngineError> {
-        let elapsed_micros = self.elapsed_micros();
         let Some(watcher) = self.watcher.as_mut() else {
             return Ok(());
         };
@@ -217,7 +231,8 @@ impl Engine {
             lineage: &self.lineage,
             dir_watch,
             path,
-            elapsed_micros,
+            // Only a checkpoint's is shown (what a resume from it skips).
+            elapsed_micros: 0,
         })?;
         Ok(())
     }
@@ -250,12 +265,11 @@ impl Engine {
             self.stopped = true;
             return false;
         }
-        // A checkpoint costs a fork; one that would save less work than
-        // FORKMON_MIN_WORK since the last one is not worth it: the file is
-        // tied to the last checkpoint instead.
-        let min_work = config::active().map_or(config::DEFAULT_MIN_WORK, |c| c.min_work);
-        let too_soon = self.last_checkpoint.elapsed() < min_work;
-        if !self.lineage.is_empty() && (too_soon || self.lineage.len() >= MAX_CHECKPOINTS) {
+        // A checkpoint not worth its fork (see `worth_a_checkpoint`): the
+        // file is tied to the last checkpoint instead.
+        if !self.lineage.is_empty()
+            && (self.lineage.len() >= MAX_CHECKPOINTS || !self.worth_a_checkpoint())
+        {
             return true;
         }
         if !readable(path) {
@@ -283,6 +297,18 @@ impl Engine {
         }
     }
 
+    fn worth_a_checkpoint(&self) -> bool {
+        let min_work = config::active().map_or(config::DEFAULT_MIN_WORK, |c| c.min_work);
+        let now = Instant::now();
+        worth_a_checkpoint(&Weighing {
+            since_last: now.saturating_duration_since(self.last_checkpoint),
+            work: self.work(now),
+            spent: self.checkpoints_cost,
+            next_cost: self.last_fork,
+            min_work,
+        })
+    }
+
     fn stop(&mut self, error: EngineError) {
         self.stopped = true;
         warn!("{error}; the program runs on without new checkpoints");
@@ -306,6 +332,7 @@ impl Engine {
     }
 
     fn checkpoint(&mut self, path: &AbsolutePath) -> Result<(), EngineError> {
+        let started = Instant::now();
         let threads = sys::thread_count().map_err(EngineError::Proc)?;
         if threads > 1 {
             return Err(EngineError::Threads(threads));
@@ -343,6 +370,7 @@ impl Engine {
         // Orphans of the child's run must come here, from its first moment.
         let _ = nix::sys::prctl::set_child_subreaper(true);
         sys::flush_stdio();
+        let forking = Instant::now();
         match sys::fork() {
             Err(error) => {
                 let _ = nix::sys::prctl::set_child_subreaper(false);
@@ -353,6 +381,8 @@ impl Engine {
                 Err(EngineError::Fork(error))
             }
             Ok(ForkResult::Child) => {
+                self.last_fork = forking.elapsed();
+                self.checkpoints_cost += started.elapsed();
                 signals.restore();
                 self.enter_child(Link {
                     holder: me,
@@ -395,5 +425,69 @@ impl Engine {
         self.lineage.push(link);
         self.pid = nix::unistd::getpid().as_raw();
         self.last_checkpoint = Instant::now();
+    }
+}
+
+/// What [`worth_a_checkpoint`] weighs.
+struct Weighing {
+    /// The program's work since the last checkpoint, and since its start.
+    since_last: Duration,
+    work: Duration,
+    /// What the checkpoints so far cost, and what the next one likely will.
+    spent: Duration,
+    next_cost: Duration,
+    /// `FORKMON_MIN_WORK`.
+    min_work: Duration,
+}
+
+/// A checkpoint saves a resume the work since the last one, and costs the
+/// first run a fork (more for a bigger heap): one is made only after
+/// `FORKMON_MIN_WORK` of work since the last, and only while all of them
+/// stay within `1/CHECKPOINT_SHARE` of the work so far. `FORKMON_MIN_WORK=0`
+/// weighs nothing: a checkpoint per file, as the original.
+fn worth_a_checkpoint(weighing: &Weighing) -> bool {
+    if weighing.min_work.is_zero() {
+        return true;
+    }
+    weighing.since_last >= weighing.min_work
+        && (weighing.spent + weighing.next_cost).saturating_mul(CHECKPOINT_SHARE) <= weighing.work
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn weighing(since_last: u32, work: u32, spent: u32, next_cost: u32, min_work: u32) -> Weighing {
+        Weighing {
+            since_last: MS * since_last,
+            work: MS * work,
+            spent: MS * spent,
+            next_cost: MS * next_cost,
+            min_work: MS * min_work,
+        }
+    }
+
+    #[test]
+    fn no_checkpoint_before_min_work_since_the_last() {
+        assert!(!worth_a_checkpoint(&weighing(4, 1000, 0, 0, 5)));
+        assert!(worth_a_checkpoint(&weighing(5, 1000, 0, 0, 5)));
+    }
+
+    #[test]
+    fn checkpoints_stay_within_their_share_of_the_work() {
+        // 1 ms spent and a 1 ms fork next: 80 ms of work are needed.
+        assert!(!worth_a_checkpoint(&weighing(50, 79, 1, 1, 5)));
+        assert!(worth_a_checkpoint(&weighing(50, 80, 1, 1, 5)));
+        // A big heap's 10 ms forks: four of them need 1,600 ms of work,
+        // a fifth 2,000 ms.
+        assert!(!worth_a_checkpoint(&weighing(300, 1999, 40, 10, 5)));
+        assert!(worth_a_checkpoint(&weighing(300, 2000, 40, 10, 5)));
+    }
+
+    #[test]
+    fn min_work_zero_weighs_nothing() {
+        assert!(worth_a_checkpoint(&weighing(0, 1, 100, 100, 0)));
     }
 }
