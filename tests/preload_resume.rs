@@ -367,3 +367,46 @@ fn the_programs_own_writes_to_a_watched_file_are_no_edit() {
         );
     }
 }
+
+#[test]
+fn an_edit_made_while_the_program_still_reads_files_resumes_once() {
+    // The watcher watches a directory's file contents only once the
+    // program's burst of reads there is over (up to 100 ms): an in-place
+    // save of a.lua right after it was read, while the program reads 300
+    // more files for 300 ms, is found by comparing a.lua with its stamp.
+    let burst = "for i = 1, 300 do\n\
+                 local t = os.clock() while os.clock() - t < 0.001 do end\n\
+                 require(\"g\" .. i)\n\
+                 end";
+    for module_way in [false, true] {
+        let app = LuaApp::new("edit-in-burst", &["a"], burst);
+        for i in 1..=300 {
+            app.dir.write(&format!("g{i}.lua"), "return 1\n");
+        }
+        let launch = if module_way {
+            app.launch_module()
+        } else {
+            app.launch()
+        };
+        let mut session = launch.env_remove("FORKMON_MIN_WORK").start();
+        session.wait_for("a=1");
+        save(&app.module("a"), "print(\"a=2\")\n", Save::InPlace);
+        session.wait_for("done 1");
+        let output = session.output();
+        assert!(
+            output.contains("a.lua' changed, resuming"),
+            "module way: {module_way}\n{output}"
+        );
+        assert!(
+            session.program_output().contains("a=2\n"),
+            "module way: {module_way}\n{output}"
+        );
+        assert_eq!(
+            session.count("changed, resuming"),
+            1,
+            "module way: {module_way}\n{output}"
+        );
+        session.interrupt();
+        session.assert_all_gone();
+    }
+}

@@ -18,7 +18,7 @@ use rustc_hash::FxHashSet;
 
 use crate::config::{self, RESTART_TICKS};
 use crate::paths::{AbsolutePath, OwnedPath, split_parent};
-use crate::watcher::protocol::{Kind, Link, Message};
+use crate::watcher::protocol::{FileStamp, Kind, Link, Message};
 use crate::watcher::watchlist::Timing;
 use crate::watcher::{WatchError, WatcherLink};
 use crate::{sys, warn};
@@ -132,15 +132,20 @@ pub fn resume_count() -> u64 {
 /// `FORKMON_MIN_WORK`): then no checkpoint is made, and `true` asks the
 /// caller to call [`after_read`] once the open has succeeded, to tie the
 /// file to the last checkpoint. `readable` is asked only before a new
-/// checkpoint: whether the open will succeed (a failed open makes none).
-pub fn before_read(path: &AbsolutePath, readable: impl FnOnce(&AbsolutePath) -> bool) -> bool {
+/// checkpoint: whether the open will succeed (a failed open makes none),
+/// with the file's stamp as it will be read.
+pub fn before_read(
+    path: &AbsolutePath,
+    readable: impl FnOnce(&AbsolutePath) -> Option<FileStamp>,
+) -> bool {
     with_engine(|engine| engine.before_read(path, readable)).unwrap_or(false)
 }
 
 /// The program opened the watched file `path` for reading, after
-/// [`before_read`] asked for this: tie it to the last checkpoint.
-pub fn after_read(path: OwnedPath) {
-    with_engine(|engine| engine.after_read(path));
+/// [`before_read`] asked for this: tie it to the last checkpoint. `stamp`
+/// is the opened file's.
+pub fn after_read(path: OwnedPath, stamp: Option<FileStamp>) {
+    with_engine(|engine| engine.after_read(path, stamp));
 }
 
 /// The program is about to open the watched file `path` for writing: if it
@@ -174,9 +179,10 @@ pub fn tie(paths: &[AbsolutePath], here: bool) -> usize {
 
 impl Engine {
     fn tie(&mut self, paths: &[AbsolutePath], here: bool) -> usize {
-        let fresh: Vec<&AbsolutePath> = paths
+        let fresh: Vec<(&AbsolutePath, Option<FileStamp>)> = paths
             .iter()
             .filter(|path| !self.tied.contains(path.as_bytes()))
+            .map(|path| (path, stamp_of(path)))
             .collect();
         if self.stopped || fresh.is_empty() {
             return 0;
@@ -185,21 +191,21 @@ impl Engine {
             self.stopped = true;
             return 0;
         }
-        for path in &fresh {
+        for (path, _) in &fresh {
             self.tied.insert(path.as_bytes().to_vec());
         }
         let (to_attach, result) = match fresh.split_first() {
-            Some((first, rest))
+            Some(((first, stamp), rest))
                 if self.lineage.is_empty() || (here && self.lineage.len() < MAX_CHECKPOINTS) =>
             {
-                (rest, self.checkpoint(first))
+                (rest, self.checkpoint(first, *stamp))
             }
             _ => (&fresh[..], Ok(())),
         };
         let result = result.and_then(|()| {
             to_attach
                 .iter()
-                .try_for_each(|path| self.attach(path.as_bytes()))
+                .try_for_each(|(path, stamp)| self.attach(path.as_bytes(), *stamp))
         });
         if let Err(error) = result {
             self.stop(error);
@@ -221,7 +227,7 @@ impl Engine {
     /// watcher, which says so and watches the target of a symbolic link
     /// too (a line or a stat per file from here would cost more than the
     /// tie).
-    fn attach(&mut self, path: &[u8]) -> Result<(), EngineError> {
+    fn attach(&mut self, path: &[u8], stamp: Option<FileStamp>) -> Result<(), EngineError> {
         let Some(watcher) = self.watcher.as_mut() else {
             return Ok(());
         };
@@ -233,6 +239,7 @@ impl Engine {
             path,
             // Only a checkpoint's is shown (what a resume from it skips).
             elapsed_micros: 0,
+            stamp,
         })?;
         Ok(())
     }
@@ -250,13 +257,17 @@ impl Engine {
             dir_watch: 0,
             path: path.as_bytes(),
             elapsed_micros: 0,
+            stamp: None,
         });
+        // The write's own events (its close above all) must be seen, even
+        // while the directory's contents are not watched yet.
+        let _ = watcher.watch_contents(path.split_parent().0);
     }
 
     fn before_read(
         &mut self,
         path: &AbsolutePath,
-        readable: impl FnOnce(&AbsolutePath) -> bool,
+        readable: impl FnOnce(&AbsolutePath) -> Option<FileStamp>,
     ) -> bool {
         if self.stopped || self.tied.contains(path.as_bytes()) {
             return false;
@@ -272,11 +283,11 @@ impl Engine {
         {
             return true;
         }
-        if !readable(path) {
+        let Some(stamp) = readable(path) else {
             return false;
-        }
+        };
         self.tied.insert(path.as_bytes().to_vec());
-        if let Err(error) = self.checkpoint(path) {
+        if let Err(error) = self.checkpoint(path, Some(stamp)) {
             self.stop(error);
         }
         false
@@ -285,11 +296,11 @@ impl Engine {
     /// Only called after `before_read` said yes, within the same open: that
     /// already made sure this is the engine's own process (no second
     /// `getpid`, a tenth of a tied open's cost).
-    fn after_read(&mut self, path: OwnedPath) {
+    fn after_read(&mut self, path: OwnedPath, stamp: Option<FileStamp>) {
         if self.stopped || self.tied.contains(path.as_bytes()) {
             return;
         }
-        match self.attach(path.as_bytes()) {
+        match self.attach(path.as_bytes(), stamp) {
             Ok(()) => {
                 self.tied.insert(path.into_bytes());
             }
@@ -331,7 +342,11 @@ impl Engine {
         }
     }
 
-    fn checkpoint(&mut self, path: &AbsolutePath) -> Result<(), EngineError> {
+    fn checkpoint(
+        &mut self,
+        path: &AbsolutePath,
+        stamp: Option<FileStamp>,
+    ) -> Result<(), EngineError> {
         let started = Instant::now();
         let threads = sys::thread_count().map_err(EngineError::Proc)?;
         if threads > 1 {
@@ -356,6 +371,7 @@ impl Engine {
             dir_watch,
             path: path.as_bytes(),
             elapsed_micros,
+            stamp,
         };
         // Blocked before registering: a resume order that comes at once
         // waits for the holder loop, and no SIGCHLD of the child is lost.
@@ -426,6 +442,13 @@ impl Engine {
         self.pid = nix::unistd::getpid().as_raw();
         self.last_checkpoint = Instant::now();
     }
+}
+
+/// The file at `path` as `stat` sees it now.
+pub fn stamp_of(path: &AbsolutePath) -> Option<FileStamp> {
+    nix::sys::stat::stat(path.as_c_str())
+        .ok()
+        .map(|stat| FileStamp::of(&stat))
 }
 
 /// What [`worth_a_checkpoint`] weighs.

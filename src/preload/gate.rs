@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::config::{self, Config};
 use crate::paths::{AbsolutePath, CAPACITY, OwnedPath, is_kernel_path};
+use crate::watcher::protocol::FileStamp;
 use crate::{engine, sys, warn};
 
 static BUDGET_WARNED: AtomicBool = AtomicBool::new(false);
@@ -147,7 +148,7 @@ pub fn before_open(base: Base, path: &[u8], access: Access) -> Option<TieAfterOp
         // Only the path's bytes are kept: moving the 4 KiB buffer into a
         // box was a third of a tied open's cost.
         Access::Read => {
-            if engine::before_read(&absolute, |path| is_readable_file(path.as_c_str())) {
+            if engine::before_read(&absolute, |path| readable_file(path.as_c_str())) {
                 Some(TieAfterOpen(absolute.to_owned_path()))
             } else {
                 None
@@ -160,11 +161,18 @@ pub fn before_open(base: Base, path: &[u8], access: Access) -> Option<TieAfterOp
     }
 }
 
-/// Called by the hook after the real open, if `before_open` asked for it.
-pub fn after_open(tie: TieAfterOpen, opened: bool) {
-    if opened {
-        engine::after_read(tie.0);
-    }
+/// Called by the hook after the real open, if `before_open` asked for it,
+/// with the descriptor it opened (`None` if it failed).
+pub fn after_open(tie: TieAfterOpen, opened: Option<i32>) {
+    let Some(fd) = opened else { return };
+    // SAFETY: `fd` was just returned by the program's successful open, and
+    // the program cannot have closed it yet: this runs before the open
+    // returns to it.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let stamp = nix::sys::stat::fstat(fd)
+        .ok()
+        .map(|stat| FileStamp::of(&stat));
+    engine::after_read(tie.0, stamp);
 }
 
 /// `path` (relative to the current directory) as an absolute path, if it
@@ -197,8 +205,10 @@ pub fn before_lua_open(path: &[u8], access: Access) {
     // asked here.
     let _ = std::panic::catch_unwind(|| {
         if let Some(tie) = before_open(Base::CurrentDir, path, access) {
-            let opened = is_readable_file(tie.0.as_c_str());
-            after_open(tie, opened);
+            let stamp = readable_file(tie.0.as_c_str());
+            if stamp.is_some() {
+                engine::after_read(tie.0, stamp);
+            }
         }
     });
 }
@@ -207,10 +217,13 @@ fn is_regular_file(path: &CStr) -> bool {
     nix::sys::stat::stat(path).is_ok_and(|stat| stat.st_mode & libc::S_IFMT == libc::S_IFREG)
 }
 
-/// An existing regular file the program may read: an open that will fail
-/// makes no checkpoint.
-fn is_readable_file(path: &CStr) -> bool {
-    is_regular_file(path) && nix::unistd::access(path, nix::unistd::AccessFlags::R_OK).is_ok()
+/// The stamp of an existing regular file the program may read: an open
+/// that will fail makes no checkpoint.
+fn readable_file(path: &CStr) -> Option<FileStamp> {
+    let stat = nix::sys::stat::stat(path).ok()?;
+    (stat.st_mode & libc::S_IFMT == libc::S_IFREG
+        && nix::unistd::access(path, nix::unistd::AccessFlags::R_OK).is_ok())
+    .then(|| FileStamp::of(&stat))
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ unsafe fn consider(
 
 /// Ties a file the gate asked about once its open is done, with `errno`
 /// (as the real open set it) and panics kept from the host.
-fn conclude(tie: Option<TieAfterOpen>, opened: bool) {
+fn conclude(tie: Option<TieAfterOpen>, opened: Option<c_int>) {
     let Some(tie) = tie else { return };
     let Some(_bypass) = Bypass::enter() else {
         return;
@@ -104,7 +104,7 @@ macro_rules! open_detour {
                 Some(open) => unsafe { open(path, flags, mode) },
                 None => missing_int(),
             };
-            conclude(tie, result >= 0);
+            conclude(tie, (result >= 0).then_some(result));
             result
         }
     };
@@ -127,7 +127,7 @@ macro_rules! open_fortified_detour {
                 Some(open) => unsafe { open(path, flags) },
                 None => missing_int(),
             };
-            conclude(tie, result >= 0);
+            conclude(tie, (result >= 0).then_some(result));
             result
         }
     };
@@ -150,7 +150,7 @@ macro_rules! openat_detour {
                 Some(openat) => unsafe { openat(dir, path, flags, mode) },
                 None => missing_int(),
             };
-            conclude(tie, result >= 0);
+            conclude(tie, (result >= 0).then_some(result));
             result
         }
     };
@@ -173,7 +173,7 @@ macro_rules! openat_fortified_detour {
                 Some(openat) => unsafe { openat(dir, path, flags) },
                 None => missing_int(),
             };
-            conclude(tie, result >= 0);
+            conclude(tie, (result >= 0).then_some(result));
             result
         }
     };
@@ -196,7 +196,8 @@ macro_rules! fopen_detour {
                 Some(fopen) => unsafe { fopen(path, mode) },
                 None => missing_file(),
             };
-            conclude(tie, !result.is_null());
+            // SAFETY: a stream fopen just returned, not yet handed to the caller.
+            conclude(tie, (!result.is_null()).then(|| unsafe { libc::fileno(result) }));
             result
         }
     };
@@ -220,7 +221,8 @@ macro_rules! freopen_detour {
                 Some(freopen) => unsafe { freopen(path, mode, stream) },
                 None => missing_file(),
             };
-            conclude(tie, !result.is_null());
+            // SAFETY: a stream fopen just returned, not yet handed to the caller.
+            conclude(tie, (!result.is_null()).then(|| unsafe { libc::fileno(result) }));
             result
         }
     };

@@ -32,16 +32,21 @@ use watchlist::Timing;
 
 /// What a directory watch reports: every step of every save style.
 pub fn directory_events() -> WatchMask {
-    WatchMask::MODIFY
-        | WatchMask::CLOSE_WRITE
-        | WatchMask::CREATE
+    directory_entry_events() | WatchMask::MODIFY | WatchMask::CLOSE_WRITE | WatchMask::ATTRIB
+}
+
+/// What a checkpointing process watches a new directory for: names coming
+/// and going, not file contents (see `event_loop::watch_contents`). Added to
+/// what the watch had, so it never takes the contents back.
+pub fn directory_entry_events() -> WatchMask {
+    WatchMask::CREATE
         | WatchMask::MOVED_TO
         | WatchMask::MOVED_FROM
         | WatchMask::DELETE
-        | WatchMask::ATTRIB
         | WatchMask::DELETE_SELF
         | WatchMask::MOVE_SELF
         | WatchMask::ONLYDIR
+        | WatchMask::MASK_ADD
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -175,10 +180,20 @@ impl WatcherLink {
         Ok(watch)
     }
 
+    /// Has the watch of `dir` report file contents too, at once (the watcher
+    /// adds them only once the program's burst of reads is over).
+    pub fn watch_contents(&mut self, dir: &[u8]) -> Result<i32, WatchError> {
+        self.add_watch(dir, directory_events())
+    }
+
     fn add_dir_watch(&mut self, dir: &[u8]) -> Result<i32, WatchError> {
+        self.add_watch(dir, directory_entry_events())
+    }
+
+    fn add_watch(&mut self, dir: &[u8], mask: WatchMask) -> Result<i32, WatchError> {
         let path = std::ffi::OsStr::from_bytes(dir);
         let shown = || crate::log::shown(dir).into_owned();
-        match self.inotify.watches().add(path, directory_events()) {
+        match self.inotify.watches().add(path, mask) {
             Ok(watch) => Ok(watch.get_watch_descriptor_id()),
             Err(source) => match source.raw_os_error().and_then(limits::inotify_watches) {
                 Some(limit) => Err(WatchError::Watches {

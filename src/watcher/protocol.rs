@@ -24,6 +24,58 @@ pub enum Kind {
     OwnWrite = 4,
 }
 
+/// What `stat` said of a file when the program read it. The watcher
+/// watches a directory's file contents only once the program's burst of
+/// opens there is over (see `event_loop`), and then compares: a stamp that
+/// changed is an edit made before its events were watched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStamp {
+    pub device: u64,
+    pub inode: u64,
+    pub size: i64,
+    pub modified: (i64, i64),
+    pub changed: (i64, i64),
+}
+
+impl FileStamp {
+    pub fn of(stat: &libc::stat) -> FileStamp {
+        FileStamp {
+            device: stat.st_dev,
+            inode: stat.st_ino,
+            size: stat.st_size,
+            modified: (stat.st_mtime, stat.st_mtime_nsec),
+            changed: (stat.st_ctime, stat.st_ctime_nsec),
+        }
+    }
+
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.device.to_le_bytes());
+        out.extend_from_slice(&self.inode.to_le_bytes());
+        for field in [
+            self.size,
+            self.modified.0,
+            self.modified.1,
+            self.changed.0,
+            self.changed.1,
+        ] {
+            out.extend_from_slice(&field.to_le_bytes());
+        }
+    }
+
+    fn decode(reader: &mut Reader) -> Option<FileStamp> {
+        let device = u64::from_le_bytes(reader.take()?);
+        let inode = u64::from_le_bytes(reader.take()?);
+        let mut field = || reader.take().map(i64::from_le_bytes);
+        Some(FileStamp {
+            device,
+            inode,
+            size: field()?,
+            modified: (field()?, field()?),
+            changed: (field()?, field()?),
+        })
+    }
+}
+
 /// A message to the watcher: `lineage` ends with the (new) holder;
 /// `dir_watch` is the inotify watch of the directory of `path`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +87,8 @@ pub struct Registration {
     /// Time from the program's start to this checkpoint, in microseconds:
     /// the start-up a resume from it skips.
     pub elapsed_micros: u64,
+    /// The file as the program read it (checkpoints and attached files).
+    pub stamp: Option<FileStamp>,
 }
 
 /// A registration as the program sends it: borrowed, so that tying a file
@@ -46,6 +100,7 @@ pub struct Message<'a> {
     pub dir_watch: i32,
     pub path: &'a [u8],
     pub elapsed_micros: u64,
+    pub stamp: Option<FileStamp>,
 }
 
 impl Message<'_> {
@@ -60,6 +115,13 @@ impl Message<'_> {
         }
         out.extend_from_slice(&self.dir_watch.to_le_bytes());
         out.extend_from_slice(&self.elapsed_micros.to_le_bytes());
+        match &self.stamp {
+            Some(stamp) => {
+                out.push(1);
+                stamp.encode_into(out);
+            }
+            None => out.push(0),
+        }
         out.extend_from_slice(self.path);
     }
 }
@@ -72,11 +134,12 @@ impl Registration {
             dir_watch: self.dir_watch,
             path: &self.path,
             elapsed_micros: self.elapsed_micros,
+            stamp: self.stamp,
         }
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(17 + self.lineage.len() * 12 + self.path.len());
+        let mut out = Vec::with_capacity(74 + self.lineage.len() * 12 + self.path.len());
         self.message().encode_into(&mut out);
         out
     }
@@ -99,6 +162,11 @@ impl Registration {
         }
         let dir_watch = i32::from_le_bytes(reader.take()?);
         let elapsed_micros = u64::from_le_bytes(reader.take()?);
+        let stamp = match reader.take::<1>()? {
+            [0] => None,
+            [1] => Some(FileStamp::decode(&mut reader)?),
+            _ => return None,
+        };
         let path = reader.0.to_vec();
         (!lineage.is_empty() && path.starts_with(b"/")).then_some(Registration {
             kind,
@@ -106,6 +174,7 @@ impl Registration {
             dir_watch,
             path,
             elapsed_micros,
+            stamp,
         })
     }
 }
@@ -141,6 +210,21 @@ mod tests {
             dir_watch: 3,
             path: b"/tmp/app/m\xffod.lua".to_vec(),
             elapsed_micros: 0,
+            stamp: None,
+        };
+        assert_eq!(
+            Registration::decode(&registration.encode()),
+            Some(registration.clone())
+        );
+        let registration = Registration {
+            stamp: Some(FileStamp {
+                device: 1,
+                inode: u64::MAX,
+                size: -1,
+                modified: (2, 3),
+                changed: (i64::MIN, 999_999_999),
+            }),
+            ..registration
         };
         assert_eq!(
             Registration::decode(&registration.encode()),
@@ -159,6 +243,13 @@ mod tests {
             dir_watch: 3,
             path: b"/a".to_vec(),
             elapsed_micros: 0,
+            stamp: Some(FileStamp {
+                device: 1,
+                inode: 2,
+                size: 3,
+                modified: (4, 5),
+                changed: (6, 7),
+            }),
         };
         let bytes = registration.encode();
         // Anything shorter than the header and a '/' is refused.

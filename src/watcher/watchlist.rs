@@ -8,10 +8,10 @@
 //! settles together is one resume, from the earliest checkpoint among the
 //! changed files.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use super::protocol::{Kind, Link, Registration};
+use super::protocol::{FileStamp, Kind, Link, Registration};
 
 /// What inotify said about a watched name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +59,9 @@ struct WatchedFile {
     /// it closes it (or stays silent for `writer_wait`). The time of the
     /// last such event.
     own_write: Option<Instant>,
+    /// The file as the program read it, until its directory's contents are
+    /// watched and it was compared with the file then.
+    unverified: Option<FileStamp>,
 }
 
 impl WatchedFile {
@@ -147,6 +150,9 @@ pub struct Watchlist {
     /// Directory watches that ended (the directory deleted or moved away)
     /// while files of theirs are tied: a directory may be made anew there.
     ended: Vec<i32>,
+    /// Directory watches that report file contents (writes, closes,
+    /// `touch`), not only names coming and going.
+    contents_watched: HashSet<i32>,
     timing: Timing,
     ignore_until: Option<Instant>,
     resumes: u64,
@@ -155,12 +161,20 @@ pub struct Watchlist {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Stale;
 
+/// A file compared with its stamp, and the edit found, if any.
+#[derive(Debug)]
+pub struct Compared {
+    path: Vec<u8>,
+    edit: Option<FileEvent>,
+}
+
 impl Watchlist {
     pub fn new(timing: Timing) -> Watchlist {
         Watchlist {
             checkpoints: Vec::new(),
             index: Index::default(),
             ended: Vec::new(),
+            contents_watched: HashSet::new(),
             timing,
             ignore_until: None,
             resumes: 0,
@@ -192,6 +206,7 @@ impl Watchlist {
             path: registration.path,
             change: None,
             own_write: None,
+            unverified: registration.stamp,
         };
         match registration.kind {
             Kind::Checkpoint if chain_is(parents, &self.checkpoints) => {
@@ -213,6 +228,8 @@ impl Watchlist {
                 for (depth, n) in places.into_iter().flatten() {
                     if let Some(watched) = self.file_mut(depth, n) {
                         watched.own_write = Some(now);
+                        // The program's own write makes what it read moot.
+                        watched.unverified = None;
                     }
                 }
             }
@@ -326,10 +343,12 @@ impl Watchlist {
     /// as saved anew (whatever was written before the watch went unseen).
     pub fn rewatched(&mut self, old: i32, new: i32, now: Instant, exists: impl Fn(&[u8]) -> bool) {
         self.ended.retain(|&watch| watch != old);
+        self.contents_watched.insert(new);
         let mut back = Vec::new();
         for file in self.checkpoints.iter_mut().flat_map(|c| c.files.iter_mut()) {
             if file.dir_watch == old {
                 file.dir_watch = new;
+                file.unverified = None;
                 if exists(&file.path) {
                     back.push(file.name().to_vec());
                 }
@@ -339,6 +358,81 @@ impl Watchlist {
         for name in back {
             self.file_event(new, &name, FileEvent::MovedIn, now);
         }
+    }
+
+    /// The directories whose contents are not watched yet while files read
+    /// in them wait to be compared, with the directory's path.
+    pub fn directories_to_watch_fully(&self) -> Vec<(i32, Vec<u8>)> {
+        let mut found: Vec<(i32, Vec<u8>)> = Vec::new();
+        for file in self.files() {
+            let watch = file.dir_watch;
+            if file.unverified.is_some()
+                && !self.contents_watched.contains(&watch)
+                && !self.ended.contains(&watch)
+                && !found.iter().any(|(known, _)| *known == watch)
+            {
+                found.push((watch, crate::paths::split_parent(&file.path).0.to_vec()));
+            }
+        }
+        found
+    }
+
+    /// The directory watch `watch` now reports file contents too.
+    pub fn watching_fully(&mut self, watch: i32) {
+        self.contents_watched.insert(watch);
+    }
+
+    /// Compares each file read before its directory's contents were watched
+    /// with the file now (`stamp` of its path, `None` if it is not there).
+    /// A look like an inotify event: made before the journal is read, so
+    /// that the program's own write, registered before it is made, is known
+    /// by the time the result is applied.
+    pub fn compare_stamps(&self, stamp: impl Fn(&[u8]) -> Option<FileStamp>) -> Vec<Compared> {
+        let mut compared = Vec::new();
+        for file in self.files() {
+            let Some(read) = file.unverified else {
+                continue;
+            };
+            if !self.contents_watched.contains(&file.dir_watch) {
+                continue;
+            }
+            let edit = match stamp(&file.path) {
+                Some(now) if now == read => None,
+                Some(_) => Some(FileEvent::MovedIn),
+                None => Some(FileEvent::Removed),
+            };
+            compared.push(Compared {
+                path: file.path.clone(),
+                edit,
+            });
+        }
+        compared
+    }
+
+    /// Takes in what [`Watchlist::compare_stamps`] found: a difference is an
+    /// edit the watch came too late to see, and counts as a finished save.
+    pub fn apply_comparisons(&mut self, compared: Vec<Compared>, now: Instant) {
+        for Compared { path, edit } in compared {
+            let places = self.index.by_path.get(&path).cloned().unwrap_or_default();
+            for (depth, n) in places {
+                let Some(file) = self.file_mut(depth, n) else {
+                    continue;
+                };
+                if file.unverified.take().is_none() {
+                    continue;
+                }
+                if let Some(event) = edit {
+                    let (watch, name) = (file.dir_watch, file.name().to_vec());
+                    self.file_event(watch, &name, event, now);
+                }
+            }
+        }
+    }
+
+    /// Whether files in watched directories still wait to be compared.
+    pub fn awaits_comparison(&self) -> bool {
+        self.files()
+            .any(|f| f.unverified.is_some() && self.contents_watched.contains(&f.dir_watch))
     }
 
     fn files(&self) -> impl Iterator<Item = &WatchedFile> {
@@ -505,6 +599,7 @@ mod tests {
                 dir_watch: 1,
                 path,
                 elapsed_micros: 0,
+                stamp: None,
             })
             .expect("fresh");
         }
@@ -609,6 +704,7 @@ mod tests {
             dir_watch: 0,
             path,
             elapsed_micros: 0,
+            stamp: None,
         };
         assert_eq!(list.register(own), Ok(()));
         let t0 = Instant::now();
@@ -691,6 +787,7 @@ mod tests {
             dir_watch: 1,
             path: b"/app/b.lua".to_vec(),
             elapsed_micros: 0,
+            stamp: None,
         };
         assert_eq!(list.register(stale), Err(Stale));
         let fresh = Registration {
@@ -708,6 +805,7 @@ mod tests {
             dir_watch: 1,
             path: b"/app/b.lua".to_vec(),
             elapsed_micros: 0,
+            stamp: None,
         };
         assert_eq!(list.register(fresh), Ok(()));
         assert_eq!(list.len(), 2);
@@ -726,6 +824,7 @@ mod tests {
             dir_watch: 1,
             path: b"/app/x.lua".to_vec(),
             elapsed_micros: 0,
+            stamp: None,
         };
         // A copy the program forked by itself after b.lua, not a holder's child.
         let fork = message(Kind::Checkpoint, vec![link(100), link(101), link(900)]);
@@ -753,6 +852,7 @@ mod tests {
             dir_watch: 2,
             path: level,
             elapsed_micros: 0,
+            stamp: None,
         };
         assert_eq!(list.register(attach), Ok(()));
         let t0 = Instant::now();
@@ -798,6 +898,7 @@ mod tests {
             dir_watch: 1,
             path,
             elapsed_micros: 0,
+            stamp: None,
         })
         .expect("fresh");
         let t0 = Instant::now();
@@ -807,5 +908,97 @@ mod tests {
         assert!(list.settle(t0 + 150 * MS, always).resume.is_none());
         list.file_event(1, b"a.lua", MovedIn, t0 + 300 * MS);
         assert!(list.settle(t0 + 310 * MS, always).resume.is_some());
+    }
+
+    fn stamp(size: i64) -> FileStamp {
+        FileStamp {
+            device: 1,
+            inode: 2,
+            size,
+            modified: (3, 4),
+            changed: (5, 6),
+        }
+    }
+
+    /// a.lua's checkpoint with b.lua attached, both read with size 10, in
+    /// /app (dir watch 1), whose contents are not watched yet.
+    fn read_before_the_contents_were_watched() -> Watchlist {
+        let mut list = Watchlist::new(timing());
+        let lineage = vec![Link {
+            holder: 100,
+            generation: 0,
+        }];
+        for (kind, name) in [(Kind::Checkpoint, "a"), (Kind::Attach, "b")] {
+            list.register(Registration {
+                kind,
+                lineage: lineage.clone(),
+                dir_watch: 1,
+                path: format!("/app/{name}.lua").into_bytes(),
+                elapsed_micros: 0,
+                stamp: Some(stamp(10)),
+            })
+            .expect("fresh");
+        }
+        list
+    }
+
+    #[test]
+    fn a_file_changed_before_its_contents_were_watched_resumes_once() {
+        let mut list = read_before_the_contents_were_watched();
+        let b_edited = |path: &[u8]| Some(stamp(if path == b"/app/b.lua" { 12 } else { 10 }));
+        // Not compared while the directory's contents are not watched.
+        assert!(list.compare_stamps(b_edited).is_empty());
+        assert_eq!(list.directories_to_watch_fully(), [(1, b"/app".to_vec())]);
+        list.watching_fully(1);
+        assert!(list.directories_to_watch_fully().is_empty());
+        assert!(list.awaits_comparison());
+        let t0 = Instant::now();
+        let compared = list.compare_stamps(b_edited);
+        list.apply_comparisons(compared, t0);
+        assert!(!list.awaits_comparison());
+        let resume = list.settle(t0 + 20 * MS, always).resume.expect("b.lua");
+        assert_eq!(resume.changed, vec![b"/app/b.lua".to_vec()]);
+        // Compared once only.
+        let compared = list.compare_stamps(b_edited);
+        list.apply_comparisons(compared, t0 + 30 * MS);
+        assert_eq!(list.settle(t0 + 60 * MS, always), Outcome::default());
+    }
+
+    #[test]
+    fn a_file_the_program_wrote_itself_is_not_compared() {
+        let mut list = read_before_the_contents_were_watched();
+        list.watching_fully(1);
+        let written = |_: &[u8]| Some(stamp(99));
+        // Looked at before the program's registration was read...
+        let compared = list.compare_stamps(written);
+        list.register(Registration {
+            kind: Kind::OwnWrite,
+            lineage: vec![Link {
+                holder: 100,
+                generation: 0,
+            }],
+            dir_watch: 0,
+            path: b"/app/b.lua".to_vec(),
+            elapsed_micros: 0,
+            stamp: None,
+        })
+        .expect("fresh");
+        // ...and applied after: only a.lua counts as edited.
+        let t0 = Instant::now();
+        list.apply_comparisons(compared, t0);
+        let resume = list.settle(t0 + 20 * MS, always).resume.expect("a.lua");
+        assert_eq!(resume.changed, vec![b"/app/a.lua".to_vec()]);
+    }
+
+    #[test]
+    fn a_file_gone_before_its_contents_were_watched_waits_for_it() {
+        let mut list = read_before_the_contents_were_watched();
+        list.watching_fully(1);
+        let t0 = Instant::now();
+        let compared = list.compare_stamps(|path| (path == b"/app/b.lua").then(|| stamp(10)));
+        list.apply_comparisons(compared, t0);
+        let outcome = list.settle(t0 + 20 * MS, |path| (path == b"/app/b.lua").then_some(10));
+        assert_eq!(outcome.gone, vec![b"/app/a.lua".to_vec()]);
+        assert!(outcome.resume.is_none());
     }
 }
