@@ -177,6 +177,9 @@ pub struct Pattern {
     /// What every match of an anchored pattern ends with (`.lua` for
     /// `%.lua$`), if that can be told from the text.
     literal_end: Option<Vec<u8>>,
+    /// The pattern is nothing but its literal end and `$` (`%.lua$`): a
+    /// path matches when it ends so, found without running the matcher.
+    only_literal_end: bool,
 }
 
 impl Pattern {
@@ -196,7 +199,8 @@ impl Pattern {
         Pattern {
             source: pat.to_vec(),
             program: Program::compile(pat),
-            literal_end: literal_end(pat),
+            literal_end: literal_end(pat).map(|(end, _)| end),
+            only_literal_end: literal_end(pat).is_some_and(|(_, whole)| whole),
         }
     }
 
@@ -252,6 +256,12 @@ impl Filter {
     pub fn matches(&self, path: &[u8]) -> Result<bool, FilterError> {
         let mut failure = None;
         for p in &self.patterns {
+            if let (true, Some(end)) = (p.only_literal_end, &p.literal_end) {
+                if path.ends_with(end) {
+                    return Ok(true);
+                }
+                continue;
+            }
             match p.find(path, 0) {
                 Ok(Some(_)) => return Ok(true),
                 Ok(None) => {}
@@ -302,8 +312,9 @@ impl Filter {
 /// The literal text every match of `pat` ends with, when `pat` ends with an
 /// anchoring `$`: read backwards up to the first character that is not
 /// plain (a class, a quantifier, a set, a capture). `None` if there is
-/// none, or if `%b` or `%f` (whose ends are not plain to read) appear.
-fn literal_end(pat: &[u8]) -> Option<Vec<u8>> {
+/// none, or if `%b` or `%f` (whose ends are not plain to read) appear;
+/// with whether that text is the whole pattern but its `$`.
+fn literal_end(pat: &[u8]) -> Option<(Vec<u8>, bool)> {
     // Whether each byte is escaped: an odd run of '%' comes before it.
     let mut escaped = Vec::with_capacity(pat.len());
     let mut percents = 0usize;
@@ -324,23 +335,26 @@ fn literal_end(pat: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let mut end = Vec::new();
+    let mut whole = true;
     let mut backwards = body.iter().zip(body_escaped).rev();
     while let Some((&c, &is_escaped)) = backwards.next() {
         if is_escaped {
             if c.is_ascii_alphanumeric() {
+                whole = false;
                 break;
             }
             end.push(c);
             // The '%' that escapes it.
             backwards.next();
         } else if b"^$*+?.()[]%-".contains(&c) {
+            whole = false;
             break;
         } else {
             end.push(c);
         }
     }
     end.reverse();
-    (!end.is_empty()).then_some(end)
+    (!end.is_empty()).then_some((end, whole))
 }
 
 #[cfg(test)]

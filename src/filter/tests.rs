@@ -300,25 +300,28 @@ fn filter_errors_name_the_pattern() {
 
 #[test]
 fn literal_ends_are_read_only_where_plain() {
-    for (pat, end) in [
-        ("%.lua$", Some(".lua")),
-        ("^/src/main%.c$", Some("/src/main.c")),
-        ("ab?c$", Some("c")),
-        ("%a+%.txt$", Some(".txt")),
-        ("x%%$", Some("x%")),
-        ("%.lua", None),
-        ("%$", None),
-        ("%.lu.$", None),
-        ("[lL]ua$", Some("ua")),
-        ("%bxy$", None),
-        ("%d$", None),
-        ("a*$", None),
+    for (pat, end, whole) in [
+        ("%.lua$", Some(".lua"), true),
+        ("^/src/main%.c$", Some("/src/main.c"), false),
+        ("ab?c$", Some("c"), false),
+        ("%a+%.txt$", Some(".txt"), false),
+        ("x%%$", Some("x%"), true),
+        ("%.lua", None, false),
+        ("%$", None, false),
+        ("%.lu.$", None, false),
+        ("[lL]ua$", Some("ua"), false),
+        ("%bxy$", None, false),
+        ("%d$", None, false),
+        ("a*$", None, false),
+        ("/src/%.x$", Some("/src/.x"), true),
     ] {
+        let found = super::literal_end(pat.as_bytes());
         assert_eq!(
-            super::literal_end(pat.as_bytes()).as_deref(),
+            found.as_ref().map(|(end, _)| end.as_slice()),
             end.map(str::as_bytes),
             "{pat}"
         );
+        assert_eq!(found.is_some_and(|(_, w)| w), whole, "{pat}");
     }
 }
 
@@ -335,6 +338,16 @@ fn a_name_is_passed_by_only_when_no_pattern_could_match_it() {
 }
 
 proptest::proptest! {
+    #[test]
+    fn a_literal_end_pattern_matches_as_the_matcher_does(dir in "(/[a-z.%]{0,6}){0,3}", name in "[a-z.%]{0,8}", pat in r"(%\.|%%|[a-z/])*(%\.[a-z]{1,3})?\$") {
+        let filter = Filter::parse(&pat).expect("filter");
+        let path = format!("{dir}/{name}");
+        let by_matcher = filter.patterns().next().map(|p| p.find(path.as_bytes(), 0).map(|m| m.is_some()));
+        if let Some(by_matcher) = by_matcher {
+            proptest::prop_assert_eq!(filter.matches(path.as_bytes()), by_matcher, "{} {}", pat, path);
+        }
+    }
+
     #[test]
     fn a_passed_by_name_never_matches(dir in "(/[a-z.]{0,6}){0,3}", name in "[a-z.%]{1,8}", pat in r"(%\.)?[a-z]{0,3}(%\.[a-z]{1,3})?\$") {
         proptest::prop_assume!(name != "." && name != "..");
