@@ -36,6 +36,14 @@ pub fn trust_copies() {
     TRUSTED.store(true, Ordering::SeqCst);
 }
 
+/// How many times the directory changed, while the chdir hooks are live:
+/// the same relative path names the same file as long as this stays.
+pub fn generation() -> Option<u64> {
+    TRUSTED
+        .load(Ordering::Relaxed)
+        .then(|| GENERATION.load(Ordering::SeqCst))
+}
+
 /// The program changed its directory (or is about to).
 pub fn changed() {
     GENERATION.fetch_add(1, Ordering::SeqCst);

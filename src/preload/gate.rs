@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::config::{self, Config};
 use crate::paths::{AbsolutePath, CAPACITY, OwnedPath, is_kernel_path};
 use crate::watcher::protocol::FileStamp;
+
+use super::recent::{self, Anchor};
 use crate::{engine, sys, warn};
 
 static BUDGET_WARNED: AtomicBool = AtomicBool::new(false);
@@ -98,7 +100,11 @@ pub fn mode_reads_only(mode: &[u8]) -> bool {
 /// ago: it is tied to that checkpoint once the open has succeeded (which
 /// tells, without a system call of forkmon's, that it exists and can be
 /// read).
-pub struct TieAfterOpen(OwnedPath);
+pub struct TieAfterOpen {
+    path: OwnedPath,
+    /// What the program's path was relative to, when it can be told.
+    anchor: Option<Anchor>,
+}
 
 /// Called by every hook before the real open, with the path as given.
 pub fn before_open(base: Base, path: &[u8], access: Access) -> Option<TieAfterOpen> {
@@ -110,6 +116,10 @@ pub fn before_open(base: Base, path: &[u8], access: Access) -> Option<TieAfterOp
     // they pass by before any path is built.
     let name = path.rsplit(|&b| b == b'/').next().unwrap_or_default();
     if !matches!(name, b"" | b"." | b"..") && config.filter.cannot_match_name(name) {
+        return None;
+    }
+    let anchor = Anchor::of(base, path);
+    if access == Access::Read && anchor.is_some_and(|anchor| recent::was_tied(path, anchor)) {
         return None;
     }
     let mut absolute = AbsolutePath::empty();
@@ -149,7 +159,10 @@ pub fn before_open(base: Base, path: &[u8], access: Access) -> Option<TieAfterOp
         // box was a third of a tied open's cost.
         Access::Read => {
             if engine::before_read(&absolute, |path| readable_file(path.as_c_str())) {
-                Some(TieAfterOpen(absolute.to_owned_path()))
+                Some(TieAfterOpen {
+                    path: absolute.to_owned_path(),
+                    anchor,
+                })
             } else {
                 None
             }
@@ -161,9 +174,9 @@ pub fn before_open(base: Base, path: &[u8], access: Access) -> Option<TieAfterOp
     }
 }
 
-/// Called by the hook after the real open, if `before_open` asked for it,
-/// with the descriptor it opened (`None` if it failed).
-pub fn after_open(tie: TieAfterOpen, opened: Option<i32>) {
+/// Called by the hook after the real open of `path`, if `before_open` asked
+/// for it, with the descriptor it opened (`None` if it failed).
+pub fn after_open(tie: TieAfterOpen, path: &[u8], opened: Option<i32>) {
     let Some(fd) = opened else { return };
     // SAFETY: `fd` was just returned by the program's successful open, and
     // the program cannot have closed it yet: this runs before the open
@@ -172,7 +185,10 @@ pub fn after_open(tie: TieAfterOpen, opened: Option<i32>) {
     let stamp = nix::sys::stat::fstat(fd)
         .ok()
         .map(|stat| FileStamp::of(&stat));
-    engine::after_read(tie.0, stamp);
+    engine::after_read(tie.path, stamp);
+    if let Some(anchor) = tie.anchor {
+        super::recent::remember(path, anchor);
+    }
 }
 
 /// `path` (relative to the current directory) as an absolute path, if it
@@ -205,9 +221,9 @@ pub fn before_lua_open(path: &[u8], access: Access) {
     // asked here.
     let _ = std::panic::catch_unwind(|| {
         if let Some(tie) = before_open(Base::CurrentDir, path, access) {
-            let stamp = readable_file(tie.0.as_c_str());
+            let stamp = readable_file(tie.path.as_c_str());
             if stamp.is_some() {
-                engine::after_read(tie.0, stamp);
+                engine::after_read(tie.path, stamp);
             }
         }
     });

@@ -47,14 +47,21 @@ unsafe fn consider(
 
 /// Ties a file the gate asked about once its open is done, with `errno`
 /// (as the real open set it) and panics kept from the host.
-fn conclude(tie: Option<TieAfterOpen>, opened: Option<c_int>) {
+///
+/// # Safety
+/// `path` is the NUL-terminated string the open was given (not null when
+/// `tie` is some).
+unsafe fn conclude(tie: Option<TieAfterOpen>, path: *const c_char, opened: Option<c_int>) {
     let Some(tie) = tie else { return };
+    // SAFETY: per this function's contract: `consider` only returns a tie
+    // for a non-null path.
+    let path = unsafe { CStr::from_ptr(path) }.to_bytes();
     let Some(_bypass) = Bypass::enter() else {
         return;
     };
     let saved_errno = sys::errno();
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        gate::after_open(tie, opened)
+        gate::after_open(tie, path, opened)
     }));
     sys::set_errno(saved_errno);
 }
@@ -104,7 +111,8 @@ macro_rules! open_detour {
                 Some(open) => unsafe { open(path, flags, mode) },
                 None => missing_int(),
             };
-            conclude(tie, (result >= 0).then_some(result));
+            // SAFETY: the caller's path, as passed to `consider`.
+            unsafe { conclude(tie, path, (result >= 0).then_some(result)) };
             result
         }
     };
@@ -127,7 +135,8 @@ macro_rules! open_fortified_detour {
                 Some(open) => unsafe { open(path, flags) },
                 None => missing_int(),
             };
-            conclude(tie, (result >= 0).then_some(result));
+            // SAFETY: the caller's path, as passed to `consider`.
+            unsafe { conclude(tie, path, (result >= 0).then_some(result)) };
             result
         }
     };
@@ -150,7 +159,8 @@ macro_rules! openat_detour {
                 Some(openat) => unsafe { openat(dir, path, flags, mode) },
                 None => missing_int(),
             };
-            conclude(tie, (result >= 0).then_some(result));
+            // SAFETY: the caller's path, as passed to `consider`.
+            unsafe { conclude(tie, path, (result >= 0).then_some(result)) };
             result
         }
     };
@@ -173,7 +183,8 @@ macro_rules! openat_fortified_detour {
                 Some(openat) => unsafe { openat(dir, path, flags) },
                 None => missing_int(),
             };
-            conclude(tie, (result >= 0).then_some(result));
+            // SAFETY: the caller's path, as passed to `consider`.
+            unsafe { conclude(tie, path, (result >= 0).then_some(result)) };
             result
         }
     };
@@ -196,8 +207,9 @@ macro_rules! fopen_detour {
                 Some(fopen) => unsafe { fopen(path, mode) },
                 None => missing_file(),
             };
-            // SAFETY: a stream fopen just returned, not yet handed to the caller.
-            conclude(tie, (!result.is_null()).then(|| unsafe { libc::fileno(result) }));
+            // SAFETY: a stream fopen just returned, not yet handed to the
+            // caller, and the caller's path, as passed to `consider`.
+            unsafe { conclude(tie, path, (!result.is_null()).then(|| libc::fileno(result))) };
             result
         }
     };
@@ -221,8 +233,9 @@ macro_rules! freopen_detour {
                 Some(freopen) => unsafe { freopen(path, mode, stream) },
                 None => missing_file(),
             };
-            // SAFETY: a stream fopen just returned, not yet handed to the caller.
-            conclude(tie, (!result.is_null()).then(|| unsafe { libc::fileno(result) }));
+            // SAFETY: a stream fopen just returned, not yet handed to the
+            // caller, and the caller's path, as passed to `consider`.
+            unsafe { conclude(tie, path, (!result.is_null()).then(|| libc::fileno(result))) };
             result
         }
     };

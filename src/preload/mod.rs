@@ -5,6 +5,7 @@ pub(crate) mod gate;
 mod guard;
 mod hooks;
 mod real;
+mod recent;
 pub(crate) mod shared;
 
 use std::ffi::{OsStr, OsString};
