@@ -672,7 +672,7 @@ def main():
         help="forkmon.so to measure (env FORKMON_BENCH_LIB; "
              "default: target/release/forkmon.so of this repository)")
     parser.add_argument("--edits", type=int, default=15, help="edits per latency scenario (15)")
-    parser.add_argument("--startup-runs", type=int, default=5, help="runs of each start-up case (5)")
+    parser.add_argument("--startup-runs", type=int, default=15, help="runs of each start-up case (15)")
     parser.add_argument("--startup-budget", type=float, default=60,
                         help="seconds after which no new forkmon start-up run begins (60)")
     parser.add_argument("--modules", type=int, default=1000, help="modules of the start-up app (1000)")
@@ -766,7 +766,7 @@ def main():
         if len(st["forkmon"]) < args.startup_runs:
             print(f"   (forkmon runs stopped after {len(st['forkmon'])}: --startup-budget "
                   f"{args.startup_budget:.0f} s reached)")
-        print(f"   forkmon/plain: {fm_s / plain_s:.1f}x, "
+        print(f"   forkmon/plain: {fm_s / plain_s:.2f}x, "
               f"+{(fm_s - plain_s) / args.modules * 1e6:.0f} us per watched file; "
               f"tree ended by SIGINT in {ms(median(st['end_s']))} (median), "
               f"left after ^C: {len(st['left'])}\n")
@@ -843,7 +843,7 @@ def main():
                          f"{b / f:.1f}x faster", describe(lat[name]["processes"])])
     if st is not None:
         rows.append([f"start-up, {args.modules} watched modules", ms(fm_s), ms(plain_s),
-                     f"{fm_s / plain_s:.1f}x slower", describe(st["processes"])])
+                     f"{fm_s / plain_s:.2f}x slower", describe(st["processes"])])
     if "plain" in mem and "forkmon" in mem:
         (p_pss, _), _ = mem["plain"]
         (f_pss, _), procs = mem["forkmon"]

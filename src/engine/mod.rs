@@ -30,6 +30,11 @@ pub use holder::blocked_signals;
 /// to the last checkpoint.
 pub const MAX_CHECKPOINTS: usize = 256;
 
+/// After this many times `FORKMON_MIN_WORK` of work since the last
+/// checkpoint, a new one is made whatever it costs: a resume re-runs that
+/// much at most, and ends no more than that much of the old run's memory.
+const MAX_GAP_IN_MIN_WORKS: u32 = 4;
+
 /// Checkpoints may take at most this share of the program's work so far
 /// (1/40, measured as their forks and the watcher's start; the copy-on-write
 /// faults after a fork cost about as much again, so about 5% in all).
@@ -466,14 +471,18 @@ struct Weighing {
 /// A checkpoint saves a resume the work since the last one, and costs the
 /// first run a fork (more for a bigger heap): one is made only after
 /// `FORKMON_MIN_WORK` of work since the last, and only while all of them
-/// stay within `1/CHECKPOINT_SHARE` of the work so far. `FORKMON_MIN_WORK=0`
-/// weighs nothing: a checkpoint per file, as the original.
+/// stay within `1/CHECKPOINT_SHARE` of the work so far, or once
+/// `MAX_GAP_IN_MIN_WORKS` times `FORKMON_MIN_WORK` have passed.
+/// `FORKMON_MIN_WORK=0` weighs nothing: a checkpoint per file, as the
+/// original.
 fn worth_a_checkpoint(weighing: &Weighing) -> bool {
     if weighing.min_work.is_zero() {
         return true;
     }
-    weighing.since_last >= weighing.min_work
-        && (weighing.spent + weighing.next_cost).saturating_mul(CHECKPOINT_SHARE) <= weighing.work
+    let within_share =
+        (weighing.spent + weighing.next_cost).saturating_mul(CHECKPOINT_SHARE) <= weighing.work;
+    let overdue = weighing.since_last >= weighing.min_work.saturating_mul(MAX_GAP_IN_MIN_WORKS);
+    weighing.since_last >= weighing.min_work && (within_share || overdue)
 }
 
 #[cfg(test)]
@@ -501,12 +510,18 @@ mod tests {
     #[test]
     fn checkpoints_stay_within_their_share_of_the_work() {
         // 1 ms spent and a 1 ms fork next: 80 ms of work are needed.
-        assert!(!worth_a_checkpoint(&weighing(50, 79, 1, 1, 5)));
-        assert!(worth_a_checkpoint(&weighing(50, 80, 1, 1, 5)));
+        assert!(!worth_a_checkpoint(&weighing(10, 79, 1, 1, 5)));
+        assert!(worth_a_checkpoint(&weighing(10, 80, 1, 1, 5)));
         // A big heap's 10 ms forks: four of them need 1,600 ms of work,
-        // a fifth 2,000 ms.
-        assert!(!worth_a_checkpoint(&weighing(300, 1999, 40, 10, 5)));
-        assert!(worth_a_checkpoint(&weighing(300, 2000, 40, 10, 5)));
+        // a fifth 2,000 ms...
+        assert!(!worth_a_checkpoint(&weighing(19, 1999, 40, 10, 5)));
+        assert!(worth_a_checkpoint(&weighing(19, 2000, 40, 10, 5)));
+    }
+
+    #[test]
+    fn four_min_works_since_the_last_make_a_checkpoint_whatever_it_costs() {
+        assert!(!worth_a_checkpoint(&weighing(19, 100, 40, 10, 5)));
+        assert!(worth_a_checkpoint(&weighing(20, 100, 40, 10, 5)));
     }
 
     #[test]

@@ -79,6 +79,7 @@ pub fn run(
         let events = read_events(&mut inotify, &mut buffer, &journal);
         let compared = list.compare_stamps(stamp_of);
         batching = read_journal(&journal, &inotify, &mut list) > 0;
+        list.looked_at_journal();
         let now = Instant::now();
         for event in events {
             apply(event, &mut list, now);

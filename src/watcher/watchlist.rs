@@ -153,6 +153,10 @@ pub struct Watchlist {
     /// Directory watches that report file contents (writes, closes,
     /// `touch`), not only names coming and going.
     contents_watched: HashSet<i32>,
+    /// Those of them that did so before the latest look at the journal: a
+    /// file registered at the next look was read after that, with its
+    /// events watched, and needs no comparison.
+    contents_watched_before_look: HashSet<i32>,
     timing: Timing,
     ignore_until: Option<Instant>,
     resumes: u64,
@@ -175,6 +179,7 @@ impl Watchlist {
             index: Index::default(),
             ended: Vec::new(),
             contents_watched: HashSet::new(),
+            contents_watched_before_look: HashSet::new(),
             timing,
             ignore_until: None,
             resumes: 0,
@@ -206,7 +211,11 @@ impl Watchlist {
             path: registration.path,
             change: None,
             own_write: None,
-            unverified: registration.stamp,
+            unverified: registration.stamp.filter(|_| {
+                !self
+                    .contents_watched_before_look
+                    .contains(&registration.dir_watch)
+            }),
         };
         match registration.kind {
             Kind::Checkpoint if chain_is(parents, &self.checkpoints) => {
@@ -380,6 +389,13 @@ impl Watchlist {
     /// The directory watch `watch` now reports file contents too.
     pub fn watching_fully(&mut self, watch: i32) {
         self.contents_watched.insert(watch);
+    }
+
+    /// The journal was just read: files it brings from now on were read
+    /// after every contents watch added so far.
+    pub fn looked_at_journal(&mut self) {
+        self.contents_watched_before_look
+            .extend(self.contents_watched.iter().copied());
     }
 
     /// Compares each file read before its directory's contents were watched
@@ -1000,5 +1016,37 @@ mod tests {
         let outcome = list.settle(t0 + 20 * MS, |path| (path == b"/app/b.lua").then_some(10));
         assert_eq!(outcome.gone, vec![b"/app/a.lua".to_vec()]);
         assert!(outcome.resume.is_none());
+    }
+
+    #[test]
+    fn a_file_read_after_its_contents_were_watched_is_not_compared() {
+        let mut list = Watchlist::new(timing());
+        list.watching_fully(1);
+        let register = |list: &mut Watchlist, holder| {
+            list.register(Registration {
+                kind: Kind::Checkpoint,
+                lineage: (100..=holder)
+                    .map(|holder| Link {
+                        holder,
+                        generation: 0,
+                    })
+                    .collect(),
+                dir_watch: 1,
+                path: format!("/app/{holder}.lua").into_bytes(),
+                elapsed_micros: 0,
+                stamp: Some(stamp(10)),
+            })
+            .expect("fresh");
+        };
+        // Registered at the look right after the watch was added: it may
+        // have been read just before.
+        register(&mut list, 100);
+        assert!(list.awaits_comparison());
+        list.looked_at_journal();
+        let compared = list.compare_stamps(|_| Some(stamp(10)));
+        list.apply_comparisons(compared, Instant::now());
+        // At a later look: read with the contents watched.
+        register(&mut list, 101);
+        assert!(!list.awaits_comparison());
     }
 }
