@@ -187,7 +187,7 @@ impl Engine {
         let fresh: Vec<(&AbsolutePath, Option<FileStamp>)> = paths
             .iter()
             .filter(|path| !self.tied.contains(path.as_bytes()))
-            .map(|path| (path, stamp_of(path)))
+            .map(|path| (path, FileStamp::of_path(path.as_c_str())))
             .collect();
         if self.stopped || fresh.is_empty() {
             return 0;
@@ -447,13 +447,6 @@ impl Engine {
         self.pid = nix::unistd::getpid().as_raw();
         self.last_checkpoint = Instant::now();
     }
-}
-
-/// The file at `path` as `stat` sees it now.
-pub fn stamp_of(path: &AbsolutePath) -> Option<FileStamp> {
-    nix::sys::stat::stat(path.as_c_str())
-        .ok()
-        .map(|stat| FileStamp::of(&stat))
 }
 
 /// What [`worth_a_checkpoint`] weighs.

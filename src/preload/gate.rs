@@ -7,11 +7,10 @@
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::recent::{self, Anchor};
 use crate::config::{self, Config};
 use crate::paths::{AbsolutePath, CAPACITY, OwnedPath, is_kernel_path};
 use crate::watcher::protocol::FileStamp;
-
-use super::recent::{self, Anchor};
 use crate::{engine, sys, warn};
 
 static BUDGET_WARNED: AtomicBool = AtomicBool::new(false);
@@ -98,8 +97,7 @@ pub fn mode_reads_only(mode: &[u8]) -> bool {
 
 /// A watched file read for the first time, after a checkpoint made not long
 /// ago: it is tied to that checkpoint once the open has succeeded (which
-/// tells, without a system call of forkmon's, that it exists and can be
-/// read).
+/// tells that it exists and can be read), with the opened file's stamp.
 pub struct TieAfterOpen {
     path: OwnedPath,
     /// What the program's path was relative to, when it can be told.
@@ -187,7 +185,7 @@ pub fn after_open(tie: TieAfterOpen, path: &[u8], opened: Option<i32>) {
         .map(|stat| FileStamp::of(&stat));
     engine::after_read(tie.path, stamp);
     if let Some(anchor) = tie.anchor {
-        super::recent::remember(path, anchor);
+        recent::remember(path, anchor);
     }
 }
 

@@ -74,8 +74,9 @@ pub fn run(
         }
         journal.disarm();
         take_doorbells(&socket, &mut packet);
-        // Events first, records second: a record is appended before its
-        // file is read, so every record an event may need is in by now.
+        // Events (and stamps) first, records second: a record is appended
+        // before its file is read or written, so every record an event may
+        // need is in by now.
         let events = read_events(&mut inotify, &mut buffer, &journal);
         let compared = list.compare_stamps(stamp_of);
         batching = read_journal(&journal, &inotify, &mut list) > 0;
@@ -138,10 +139,7 @@ fn watch_contents(
 }
 
 fn stamp_of(path: &[u8]) -> Option<FileStamp> {
-    let path = std::ffi::CString::new(path).ok()?;
-    nix::sys::stat::stat(path.as_c_str())
-        .ok()
-        .map(|stat| FileStamp::of(&stat))
+    FileStamp::of_path(&std::ffi::CString::new(path).ok()?)
 }
 
 /// Watches again each deleted (or moved-away) directory whose files are

@@ -48,6 +48,13 @@ impl FileStamp {
         }
     }
 
+    /// The file at `path` as `stat` sees it now, if it is there.
+    pub fn of_path(path: &std::ffi::CStr) -> Option<FileStamp> {
+        nix::sys::stat::stat(path)
+            .ok()
+            .map(|stat| FileStamp::of(&stat))
+    }
+
     fn encode_into(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.device.to_le_bytes());
         out.extend_from_slice(&self.inode.to_le_bytes());

@@ -245,11 +245,22 @@ impl Watchlist {
             Kind::Attach if chain_is(&registration.lineage, &self.checkpoints) => {
                 let depth = self.checkpoints.len() - 1;
                 let places = self.index.by_path.get(&file.path).into_iter().flatten();
-                // A resumed run attaches again what the replaced run attached.
-                let known = places.into_iter().any(|&(d, _)| d == depth);
-                if let (false, Some(last)) = (known, self.checkpoints.last_mut()) {
-                    self.index.add((depth, last.files.len()), &file);
-                    last.files.push(file);
+                // A resumed run attaches again what the replaced run attached:
+                // what it read now is what a comparison must start from.
+                let known = places.into_iter().find(|&&(d, _)| d == depth).copied();
+                match (known, self.checkpoints.last_mut()) {
+                    (Some((_, n)), Some(last)) => {
+                        if let Some(watched) = last.files.get_mut(n) {
+                            if watched.unverified.is_some() {
+                                watched.unverified = file.unverified;
+                            }
+                        }
+                    }
+                    (None, Some(last)) => {
+                        self.index.add((depth, last.files.len()), &file);
+                        last.files.push(file);
+                    }
+                    (_, None) => {}
                 }
             }
             _ => return Err(Stale),
@@ -1048,5 +1059,29 @@ mod tests {
         // At a later look: read with the contents watched.
         register(&mut list, 101);
         assert!(!list.awaits_comparison());
+    }
+
+    #[test]
+    fn a_file_attached_again_is_compared_with_what_was_read_last() {
+        let mut list = read_before_the_contents_were_watched();
+        // A resumed run reads b.lua again, as it is now (size 12).
+        list.register(Registration {
+            kind: Kind::Attach,
+            lineage: vec![Link {
+                holder: 100,
+                generation: 0,
+            }],
+            dir_watch: 1,
+            path: b"/app/b.lua".to_vec(),
+            elapsed_micros: 0,
+            stamp: Some(stamp(12)),
+        })
+        .expect("fresh");
+        list.watching_fully(1);
+        let t0 = Instant::now();
+        let as_read_last = |path: &[u8]| Some(stamp(if path == b"/app/b.lua" { 12 } else { 10 }));
+        let compared = list.compare_stamps(as_read_last);
+        list.apply_comparisons(compared, t0);
+        assert_eq!(list.settle(t0 + 20 * MS, always), Outcome::default());
     }
 }
