@@ -203,15 +203,16 @@ fn the_process_limit_at_the_watcher_fork_is_named() {
     };
     let app = readable_app("limit-nproc-watcher");
     let wrapper: Vec<&str> = user.iter().map(String::as_str).collect();
-    // The program is the user's one process: forking the watcher fails.
-    let lines = run_to_end(lua_app(&app, &wrapper, "ulimit -Su 1"), APP_OUTPUT);
+    // The program and its first holder are the user's two processes: the
+    // holder cannot fork the watcher, says so, and ends as the program does.
+    let lines = run_to_end(lua_app(&app, &wrapper, "ulimit -Su 2"), APP_OUTPUT);
     assert_eq!(lines.len(), 1, "{lines:#?}");
     let line = &lines[0];
     assert!(
         line.starts_with(
             "[forkmon] cannot start the watcher process: the per-user process limit, \
-             ulimit -u = 1, is reached; raise it with: ulimit -u "
-        ) && line.ends_with(RUNS_ON),
+             ulimit -u = 2, is reached; raise it with: ulimit -u "
+        ) && line.ends_with("; the program runs on unwatched"),
         "{line}"
     );
 }
@@ -224,7 +225,8 @@ fn the_process_limit_at_a_checkpoint_is_named_and_earlier_checkpoints_stay() {
     let app = readable_app("limit-nproc-checkpoint");
     let wrapper: Vec<&str> = user.iter().map(String::as_str).collect();
     // main.lua's checkpoint makes three processes: its holder, the watcher
-    // and the program, which then cannot fork for a.lua.
+    // (forked by the holder) and the program, which then cannot fork for
+    // a.lua.
     let mut session = lua_app(&app, &wrapper, "ulimit -Su 3").start();
     session.wait_for("waiting for a change");
     // The watcher prints the watch lines, whenever it reads of the file.

@@ -232,6 +232,9 @@ fn files_read_soon_after_a_checkpoint_are_tied_to_it() {
     let app = LuaApp::new("min-work-tied", &["a", "b"], "");
     let mut session = app.launch().env_remove("FORKMON_MIN_WORK").start();
     session.wait_for("program exited");
+    // The watcher says this once it is set up (and named): only then does
+    // the tree show it for what it is.
+    session.wait_for(&format!("watch '{}'", app.module("b").display()));
     assert_eq!(
         chain(&session.processes(), session.pid()).len(),
         1,

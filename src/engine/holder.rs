@@ -7,6 +7,7 @@ use nix::sys::signal::{SigSet, Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid};
 
+use crate::watcher::journal::{Journal, WatcherState};
 use crate::{info, sys, warn};
 
 /// The mask of a holder (and of the watcher): every signal but those that
@@ -45,7 +46,9 @@ fn with_realtime(set: SigSet, signal: i32) -> SigSet {
 
 pub struct Holder {
     child: Option<Pid>,
-    watcher: Pid,
+    /// Where the watcher's pid is told: the first holder forks the watcher
+    /// after it became a holder.
+    journal: Journal,
     /// Children this process had before the checkpoint: they belong to the
     /// program's past, not to the run a resume replaces.
     older_children: Vec<Pid>,
@@ -53,7 +56,7 @@ pub struct Holder {
 }
 
 impl Holder {
-    pub fn new(child: Pid, watcher: Pid, signals: sys::SavedSignals) -> Holder {
+    pub fn new(child: Pid, journal: Journal, signals: sys::SavedSignals) -> Holder {
         let older_children = sys::children()
             .unwrap_or_default()
             .into_iter()
@@ -61,7 +64,7 @@ impl Holder {
             .collect();
         Holder {
             child: Some(child),
-            watcher,
+            journal,
             older_children,
             signals,
         }
@@ -105,7 +108,14 @@ impl Holder {
     fn is_resume_order(&self, received: &sys::Received) -> bool {
         received.signal == sys::resume_signal()
             && received.queued
-            && received.sender == self.watcher.as_raw()
+            && Some(Pid::from_raw(received.sender)) == self.watcher()
+    }
+
+    fn watcher(&self) -> Option<Pid> {
+        match self.journal.watcher() {
+            WatcherState::Running(pid) => Some(pid),
+            WatcherState::Starting | WatcherState::CouldNotStart => None,
+        }
     }
 
     /// Reaps every ended child; says once how the program ended.
@@ -127,7 +137,7 @@ impl Holder {
                     }
                     _ => {}
                 }
-            } else if pid == self.watcher {
+            } else if Some(pid) == self.watcher() {
                 warn!("the watcher process ended; ending the program");
                 self.end_run();
                 sys::exit_now(1);
@@ -154,13 +164,14 @@ impl Holder {
         // What was killed above is re-parented here (subreaper) as each
         // level dies; so is anything forked after the tree was read. Each
         // round kills and reaps the children found now.
+        let watcher = self.watcher();
         for _ in 0..10_000 {
             let Ok(children) = sys::children() else {
                 return;
             };
             let run: Vec<Pid> = children
                 .into_iter()
-                .filter(|pid| *pid != self.watcher && !self.older_children.contains(pid))
+                .filter(|pid| Some(*pid) != watcher && !self.older_children.contains(pid))
                 .collect();
             if run.is_empty() {
                 return;
@@ -171,6 +182,27 @@ impl Holder {
             for pid in &run {
                 let _ = waitpid(*pid, None);
             }
+        }
+    }
+}
+
+/// The first holder could not fork the watcher, so no resume can come: it
+/// waits for the program and ends as the program did, as if forkmon were
+/// not there. Ctrl+C, SIGTERM and SIGHUP still end it (and so, by its
+/// parent-death signal, the program).
+pub fn pass_through(child: Pid) -> ! {
+    let _ = nix::sys::prctl::set_child_subreaper(false);
+    loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => sys::exit_now(code),
+            Ok(WaitStatus::Signaled(_, signal, _)) => {
+                // By the same signal where the holder's mask lets it (as
+                // the shell would report it), by its number otherwise.
+                let _ = kill(Pid::this(), signal);
+                sys::exit_now(128 + signal as i32)
+            }
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => sys::exit_now(1),
         }
     }
 }

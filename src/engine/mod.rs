@@ -40,6 +40,10 @@ const MAX_GAP_IN_MIN_WORKS: u32 = 4;
 /// faults after a fork cost about as much again, so about 5% in all).
 const CHECKPOINT_SHARE: u32 = 40;
 
+/// How long the first holder lets the program run before it forks the
+/// watcher (see `Engine::checkpoint`).
+const WATCHER_START_DELAY: Duration = Duration::from_millis(2);
+
 /// How long a writer may keep a changed file open before its change is
 /// taken as it is.
 const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
@@ -72,8 +76,12 @@ pub struct Engine {
     /// Checkpoints stopped after an error (said once).
     stopped: bool,
     /// The process this state belongs to: a copy the program forked by
-    /// itself (not through a checkpoint) makes no checkpoints.
+    /// itself (not through a checkpoint) makes no checkpoints. Per watched
+    /// file the fork count tells (see `sys::count_forks`); the pid is asked
+    /// where a fork or a write follows anyway, and where forks are not
+    /// counted.
     pid: i32,
+    forks: Option<u64>,
     /// When this run started, and how much of the program's work came
     /// before that (0 for the first run; the checkpoint's own for a resumed
     /// one): together, the start-up time a checkpoint made now would skip.
@@ -107,9 +115,11 @@ pub fn start() {
             watcher: None,
             stopped: false,
             pid: nix::unistd::getpid().as_raw(),
-            // The library may be loaded late (by require): count from exec.
+            forks: sys::count_forks().then(sys::forks),
+            // The library may be loaded late (by require): the work before
+            // counts too.
             run_start: Instant::now()
-                .checked_sub(sys::time_since_exec().unwrap_or_default())
+                .checked_sub(sys::processor_time().unwrap_or_default())
                 .unwrap_or_else(Instant::now),
             work_before_run: Duration::ZERO,
             last_checkpoint: Instant::now(),
@@ -277,7 +287,7 @@ impl Engine {
         if self.stopped || self.tied.contains(path.as_bytes()) {
             return false;
         }
-        if nix::unistd::getpid().as_raw() != self.pid {
+        if !self.is_own_process() {
             self.stopped = true;
             return false;
         }
@@ -313,6 +323,15 @@ impl Engine {
         }
     }
 
+    /// Whether this is the process the engine's state belongs to, not a copy
+    /// the program forked by itself.
+    fn is_own_process(&self) -> bool {
+        match self.forks {
+            Some(forks) => sys::forks() == forks,
+            None => nix::unistd::getpid().as_raw() == self.pid,
+        }
+    }
+
     fn worth_a_checkpoint(&self) -> bool {
         let min_work = config::active().map_or(config::DEFAULT_MIN_WORK, |c| c.min_work);
         let now = Instant::now();
@@ -327,6 +346,10 @@ impl Engine {
 
     fn stop(&mut self, error: EngineError) {
         self.stopped = true;
+        // The first holder said why.
+        if matches!(error, EngineError::Watch(WatchError::NotStarted)) {
+            return;
+        }
         warn!("{error}; the program runs on without new checkpoints");
     }
 
@@ -360,8 +383,11 @@ impl Engine {
         let timing = self.timing();
         let elapsed_micros = self.elapsed_micros();
         let watcher = match &mut self.watcher {
-            Some(watcher) => watcher,
-            none => none.insert(WatcherLink::spawn(timing)?),
+            Some(watcher) => {
+                watcher.wait_started()?;
+                watcher
+            }
+            none => none.insert(WatcherLink::prepare(timing)?),
         };
         let dir_watch = watcher.watch_dir(path.split_parent().0)?;
         let me = nix::unistd::getpid().as_raw();
@@ -404,6 +430,7 @@ impl Engine {
             Ok(ForkResult::Child) => {
                 self.last_fork = forking.elapsed();
                 self.checkpoints_cost += started.elapsed();
+                watcher.leave_watcher_end();
                 signals.restore();
                 self.enter_child(Link {
                     holder: me,
@@ -412,9 +439,21 @@ impl Engine {
                 Ok(())
             }
             Ok(ForkResult::Parent { child }) => {
-                let watcher_pid = watcher.pid();
+                // The first holder forks the watcher (later ones find it
+                // running): off the program's path, which goes on meanwhile.
+                if watcher.is_to_be_started() {
+                    // Forked at once, the watcher's fork (of this same
+                    // memory) met the program's first copy-on-write faults:
+                    // the checkpoint cost the program twice as long.
+                    std::thread::sleep(WATCHER_START_DELAY);
+                }
+                if let Err(error) = watcher.start() {
+                    warn!("{error}; the program runs on unwatched");
+                    holder::pass_through(child);
+                }
+                let journal = watcher.journal();
                 let held = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    Holder::new(child, watcher_pid, signals).hold()
+                    Holder::new(child, journal, signals).hold()
                 }));
                 // A panic must not send the holder back into the program.
                 let Ok(generation) = held else {
@@ -445,6 +484,7 @@ impl Engine {
         }
         self.lineage.push(link);
         self.pid = nix::unistd::getpid().as_raw();
+        self.forks = self.forks.map(|_| sys::forks());
         self.last_checkpoint = Instant::now();
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use inotify::{EventMask, Inotify};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::socket::{MsgFlags, recv, send};
+use nix::sys::socket::{MsgFlags, recv};
 use nix::unistd::Pid;
 
 use super::journal::Journal;
@@ -31,16 +31,13 @@ const CONTENTS_WAIT: Duration = Duration::from_millis(100);
 /// Runs the watcher until the program's processes are all gone; never
 /// returns.
 pub fn run(
-    parent: Pid,
-    mut inotify: Inotify,
-    socket: OwnedFd,
+    holder: Pid,
+    inotify: &mut Inotify,
+    socket: &OwnedFd,
     journal: Journal,
     timing: Timing,
 ) -> ! {
-    become_watcher(parent);
-    if send(socket.as_raw_fd(), b"r", MsgFlags::MSG_NOSIGNAL).is_err() {
-        sys::exit_now(1);
-    }
+    become_watcher(holder, &journal);
     let mut list = Watchlist::new(timing);
     let mut packet = [0u8; 64];
     let mut buffer = vec![0u8; 64 * 1024];
@@ -73,21 +70,21 @@ pub fn run(
             Err(_) => sys::exit_now(1),
         }
         journal.disarm();
-        take_doorbells(&socket, &mut packet);
+        take_doorbells(socket, &mut packet);
         // Events (and stamps) first, records second: a record is appended
         // before its file is read or written, so every record an event may
         // need is in by now.
-        let events = read_events(&mut inotify, &mut buffer, &journal);
+        let events = read_events(inotify, &mut buffer, &journal);
         let compared = list.compare_stamps(stamp_of);
-        batching = read_journal(&journal, &inotify, &mut list) > 0;
+        batching = read_journal(&journal, inotify, &mut list) > 0;
         list.looked_at_journal();
         let now = Instant::now();
         for event in events {
             apply(event, &mut list, now);
         }
         list.apply_comparisons(compared, now);
-        let mut retry_at = rewatch(&mut list, &inotify, now);
-        watch_contents(&mut list, &inotify, batching, now, &mut unwatched_since);
+        let mut retry_at = rewatch(&mut list, inotify, now);
+        watch_contents(&mut list, inotify, batching, now, &mut unwatched_since);
         if list.awaits_comparison() {
             let soon = now + BATCH_WINDOW;
             retry_at = Some(retry_at.map_or(soon, |at| at.min(soon)));
@@ -162,9 +159,15 @@ fn rewatch(list: &mut Watchlist, inotify: &Inotify, now: Instant) -> Option<Inst
     missing.then(|| now + REWATCH_INTERVAL)
 }
 
-fn become_watcher(parent: Pid) {
+/// The watcher was forked by the first holder with the holder's signals
+/// blocked: no signal meant for the program reaches it half set up.
+fn become_watcher(holder: Pid, journal: &Journal) {
+    // Told before any resume order can be sent: a holder takes one only
+    // from this pid (the first holder tells it too, in case this process
+    // dies before it gets here).
+    journal.set_watcher(Some(nix::unistd::getpid()));
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
-    if nix::unistd::getppid() != parent {
+    if nix::unistd::getppid() != holder {
         sys::exit_now(0);
     }
     let _ = nix::sys::prctl::set_name(c"forkmon-watch");

@@ -12,7 +12,9 @@
 
 use std::num::NonZeroUsize;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+
+use nix::unistd::Pid;
 
 /// Bytes of record data. Pages are touched only as records reach them.
 const DATA_BYTES: usize = 4 << 20;
@@ -34,6 +36,21 @@ struct Header {
     /// moved), counted by the watcher: a writer's cache of watched
     /// directories is out of date when this moved.
     watches_ended: AtomicU64,
+    /// The watcher's pid once it is forked ([`NO_WATCHER`] if that failed;
+    /// 0 until then): a holder takes a resume order only from it.
+    watcher: AtomicI32,
+}
+
+/// What `Header::watcher` holds when the watcher could not be started.
+const NO_WATCHER: i32 = -1;
+
+/// Where the watcher process stands, as told by the first holder (which
+/// forks it) and by the watcher itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatcherState {
+    Starting,
+    Running(Pid),
+    CouldNotStart,
 }
 
 /// The shared mapping; a forked child shares it with its parent.
@@ -185,6 +202,21 @@ impl Journal {
         self.header().watches_ended.load(Ordering::SeqCst)
     }
 
+    /// Tells every process of the tree the watcher's pid (`Some`) or that it
+    /// could not be started (`None`).
+    pub fn set_watcher(&self, watcher: Option<Pid>) {
+        let value = watcher.map_or(NO_WATCHER, Pid::as_raw);
+        self.header().watcher.store(value, Ordering::SeqCst);
+    }
+
+    pub fn watcher(&self) -> WatcherState {
+        match self.header().watcher.load(Ordering::SeqCst) {
+            0 => WatcherState::Starting,
+            NO_WATCHER => WatcherState::CouldNotStart,
+            pid => WatcherState::Running(Pid::from_raw(pid)),
+        }
+    }
+
     /// The watcher is awake: records need no doorbell.
     pub fn disarm(&self) {
         self.header().asleep.store(false, Ordering::SeqCst);
@@ -290,6 +322,28 @@ mod tests {
         journal.drain(|_| {});
         journal.disarm();
         assert_eq!(journal.append(b"d"), Ok(Appended::Quietly));
+    }
+
+    #[test]
+    fn the_watcher_state_is_shared_with_forked_processes() {
+        let journal = Journal::create().expect("map");
+        assert_eq!(journal.watcher(), WatcherState::Starting);
+        // SAFETY: the child only writes to the journal and exits at once.
+        match unsafe { nix::unistd::fork() }.expect("fork") {
+            nix::unistd::ForkResult::Child => {
+                journal.set_watcher(Some(Pid::from_raw(4242)));
+                crate::sys::exit_now(0);
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                nix::sys::wait::waitpid(child, None).expect("wait");
+            }
+        }
+        assert_eq!(
+            journal.watcher(),
+            WatcherState::Running(Pid::from_raw(4242))
+        );
+        journal.set_watcher(None);
+        assert_eq!(journal.watcher(), WatcherState::CouldNotStart);
     }
 
     #[test]

@@ -26,7 +26,7 @@ use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
 use nix::unistd::{ForkResult, Pid};
 
 use crate::sys;
-use journal::{AppendError, Appended, Journal};
+use journal::{AppendError, Appended, Journal, WatcherState};
 use protocol::Message;
 use watchlist::Timing;
 
@@ -70,22 +70,19 @@ pub enum WatchError {
     Journal(nix::Error),
     #[error("cannot register with the watcher: {0}")]
     Register(AppendError),
+    /// Said by the first holder, when its fork failed.
+    #[error("the watcher process could not be started")]
+    NotStarted,
 }
 
-/// Waits for the watcher's one "ready" datagram, sent once it has its own
-/// name and signal mask: from then on, a look at the process tree tells the
-/// watcher from the program, and no signal meant for the program reaches
-/// the watcher half set up.
-fn wait_until_ready(socket: &OwnedFd) -> Result<(), nix::Error> {
-    let mut byte = [0u8; 1];
-    loop {
-        match socket::recv(socket.as_raw_fd(), &mut byte, MsgFlags::empty()) {
-            Ok(1..) => return Ok(()),
-            // The watcher ended before it was ready.
-            Ok(0) => return Err(nix::Error::EPIPE),
-            Err(nix::Error::EINTR) => continue,
-            Err(e) => return Err(e),
-        }
+/// How long a later checkpoint waits for the first holder to fork the
+/// watcher, at most (it takes well under a millisecond).
+const STARTED_WAIT_MILLIS: u32 = 2_000;
+
+fn spawn_error(error: nix::Error) -> WatchError {
+    match limits::descriptors(error as i32).or_else(|| limits::processes(error as i32)) {
+        Some(limit) => WatchError::SpawnLimit { limit },
+        None => WatchError::Spawn(error),
     }
 }
 
@@ -93,10 +90,13 @@ fn wait_until_ready(socket: &OwnedFd) -> Result<(), nix::Error> {
 pub struct WatcherLink {
     inotify: Inotify,
     socket: OwnedFd,
+    /// The watcher's end of the socket, until the first holder hands it to
+    /// the watcher it forks.
+    watcher_end: Option<OwnedFd>,
     journal: Journal,
+    timing: Timing,
     /// Reused for each record: no allocation per watched file.
     record: Vec<u8>,
-    pid: Pid,
     /// Directories already watched: inotify_add_watch (or even a stat)
     /// per file is a measurable part of start-up, and most files of a
     /// program share a few directories. The watcher counts the watches that
@@ -107,20 +107,16 @@ pub struct WatcherLink {
 }
 
 impl WatcherLink {
-    /// Forks the watcher process. Called once, by the first checkpoint.
-    pub fn spawn(timing: Timing) -> Result<WatcherLink, WatchError> {
+    /// Makes what the program and the watcher share, at the first
+    /// checkpoint. The watcher itself is forked later by the first holder
+    /// ([`WatcherLink::start`]): its fork then costs the program nothing.
+    pub fn prepare(timing: Timing) -> Result<WatcherLink, WatchError> {
         let inotify = Inotify::init().map_err(|e| {
             match e.raw_os_error().and_then(limits::inotify_instances) {
                 Some(limit) => WatchError::Instances { limit },
                 None => WatchError::Inotify(e),
             }
         })?;
-        let spawn_error = |e: nix::Error| match limits::descriptors(e as i32)
-            .or_else(|| limits::processes(e as i32))
-        {
-            Some(limit) => WatchError::SpawnLimit { limit },
-            None => WatchError::Spawn(e),
-        };
         let (ours, theirs) = socket::socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
@@ -129,40 +125,93 @@ impl WatcherLink {
         )
         .map_err(spawn_error)?;
         let journal = Journal::create().map_err(WatchError::Journal)?;
-        let parent = nix::unistd::getpid();
+        Ok(WatcherLink {
+            inotify,
+            socket: ours,
+            watcher_end: Some(theirs),
+            journal,
+            timing,
+            record: Vec::new(),
+            watched_dirs: Default::default(),
+            watches_ended: 0,
+        })
+    }
+
+    /// In the program, after the first checkpoint's fork: only the watcher
+    /// may hold its end of the socket, or the program would not see the
+    /// watcher end.
+    pub fn leave_watcher_end(&mut self) {
+        self.watcher_end = None;
+    }
+
+    /// Whether this process is to fork the watcher (the first holder).
+    pub fn is_to_be_started(&self) -> bool {
+        self.watcher_end.is_some()
+    }
+
+    /// In the first holder, just after the first checkpoint's fork: forks
+    /// the watcher, and tells the tree its pid (or that it could not be
+    /// started). Once only; returns the watcher's pid.
+    pub fn start(&mut self) -> Result<Pid, WatchError> {
+        let Some(watcher_end) = self.watcher_end.take() else {
+            return match self.journal.watcher() {
+                WatcherState::Running(pid) => Ok(pid),
+                _ => Err(WatchError::NotStarted),
+            };
+        };
+        let holder = nix::unistd::getpid();
         sys::flush_stdio();
-        match sys::fork().map_err(spawn_error)? {
-            ForkResult::Child => {
-                drop(ours);
-                // A panic must not send the watcher back into the program.
+        match sys::fork() {
+            Ok(ForkResult::Child) => {
+                // The watcher keeps only its own end: when every process of
+                // the program has closed the other one, the program is gone.
+                let program_end = std::mem::replace(&mut self.socket, watcher_end);
+                drop(program_end);
+                // A panic must not send the watcher back into the holder.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    event_loop::run(parent, inotify, theirs, journal, timing)
+                    event_loop::run(
+                        holder,
+                        &mut self.inotify,
+                        &self.socket,
+                        self.journal,
+                        self.timing,
+                    )
                 }));
                 sys::exit_now(1)
             }
-            ForkResult::Parent { child } => {
-                drop(theirs);
-                if let Err(error) = wait_until_ready(&ours) {
-                    // No child of forkmon's may be left to the program.
-                    let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
-                    let _ = nix::sys::wait::waitpid(child, None);
-                    return Err(WatchError::Unreachable(error));
-                }
-                Ok(WatcherLink {
-                    inotify,
-                    socket: ours,
-                    journal,
-                    record: Vec::new(),
-                    pid: child,
-                    watched_dirs: Default::default(),
-                    watches_ended: 0,
-                })
+            Ok(ForkResult::Parent { child }) => {
+                self.journal.set_watcher(Some(child));
+                Ok(child)
+            }
+            Err(error) => {
+                self.journal.set_watcher(None);
+                Err(spawn_error(error))
             }
         }
     }
 
-    pub fn pid(&self) -> Pid {
-        self.pid
+    /// Waits (at a later checkpoint, which is rare) until the first holder
+    /// has forked the watcher: a checkpoint with no watcher to resume it
+    /// would only cost its fork.
+    pub fn wait_started(&self) -> Result<(), WatchError> {
+        for _ in 0..STARTED_WAIT_MILLIS {
+            match self.journal.watcher() {
+                WatcherState::Running(_) => return Ok(()),
+                WatcherState::CouldNotStart => return Err(WatchError::NotStarted),
+                WatcherState::Starting => std::thread::sleep(std::time::Duration::from_millis(1)),
+            }
+        }
+        Err(WatchError::NotStarted)
+    }
+
+    /// The watcher's pid, once the first holder has forked it.
+    pub fn watcher(&self) -> WatcherState {
+        self.journal.watcher()
+    }
+
+    /// The memory shared with the watcher (its pid is read there).
+    pub fn journal(&self) -> Journal {
+        self.journal
     }
 
     /// Adds (or finds) the watch of a directory; returns its descriptor.
@@ -212,6 +261,9 @@ impl WatcherLink {
     /// it sleeps. If the watcher has not caught up, waits for it (rings, and
     /// looks again every millisecond), for at most 10 s.
     pub fn register(&mut self, message: &Message) -> Result<(), WatchError> {
+        if self.journal.watcher() == WatcherState::CouldNotStart {
+            return Err(WatchError::NotStarted);
+        }
         message.encode_into(&mut self.record);
         let mut waited = 0;
         loop {
