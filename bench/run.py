@@ -39,6 +39,7 @@ import argparse
 import datetime
 import os
 import platform
+import re
 import shutil
 import signal
 import statistics
@@ -412,7 +413,7 @@ def startup(lib, modules, runs, budget, anomalies):
     d = make_modules_app("forkmon-bench-startup-", modules)
     expected = f"all loaded {modules * (modules + 1) // 2}"
     result = {"plain": [], "forkmon": [], "processes": [], "plain_processes": [],
-              "end_s": [], "left": []}
+              "end_s": [], "left": [], "paired": []}
     spent = 0.0
     try:
         for _ in range(runs):
@@ -426,6 +427,10 @@ def startup(lib, modules, runs, budget, anomalies):
                 try:
                     _, t1 = run.wait_out(expected, timeout=60)
                     result[kind].append(t1 - run.started)
+                    if kind == "forkmon" and len(result["plain"]) == len(result["forkmon"]):
+                        # With the plain run just before it: the machine's
+                        # slower and faster spells cancel out of the ratio.
+                        result["paired"].append((t1 - run.started) / result["plain"][-1])
                     if kind == "forkmon":
                         result["processes"] = run.processes()
                     else:
@@ -569,13 +574,25 @@ def unwatched_opens(lib, opens, files, runs, anomalies):
 
 
 def scale_module(i, token=None):
-    """Module i returns i; an edited one also prints its token and the CPU
-    time of its process so far: in a resumed child (whose clock starts at
-    the fork) that is the start-up re-run from the checkpoint to here."""
+    """Module i returns i; an edited one also prints its token."""
     if token is None:
         return f"return {i}\n"
-    return (f'print(string.format("value {token} %.2f", os.clock() * 1000))\n'
-            f"return {i}\n")
+    return f'print("value {token}")\nreturn {i}\n'
+
+
+def resumed_from(line, modules):
+    """The module number of the checkpoint a resume line names (0 for
+    main.lua, read before any module)."""
+    match = re.search(r"resuming from '[^']*/m(\d+)\.lua'", line)
+    return int(match.group(1)) if match else 0
+
+
+def settled(run, start, timeout=120):
+    """Waits until the run that started at line `start` has ended and the
+    tree is idle, as it is when a person saves next: the program's exit is
+    said, and 100 ms pass."""
+    run.wait_line(lambda s, x: s == "err" and "program exited" in x, start, timeout=timeout)
+    time.sleep(0.1)
 
 
 def scale(lib, modules, edits, restarts, anomalies):
@@ -586,7 +603,7 @@ def scale(lib, modules, edits, restarts, anomalies):
     positions = (1, (modules + 1) // 2, modules)
     expected = f"all loaded {modules * (modules + 1) // 2}"
     path = lambda i: os.path.join(d, "mods", f"m{i:04d}.lua")
-    result = {"forkmon": {p: [] for p in positions}, "rerun": {p: [] for p in positions},
+    result = {"forkmon": {p: [] for p in positions}, "from": {p: [] for p in positions},
               "restart": {p: [] for p in positions}, "processes": [], "left": [],
               "resumes_ok": 0, "start": float("nan")}
     run = Run(["lua5.4", "main.lua"], d,
@@ -594,6 +611,7 @@ def scale(lib, modules, edits, restarts, anomalies):
     try:
         _, t = run.wait_out(expected, timeout=120)
         result["start"] = t - run.started
+        settled(run, 0)
         for n in range(edits):
             i = positions[n % len(positions)]
             style = EDIT_STYLES[n % len(EDIT_STYLES)]
@@ -601,20 +619,23 @@ def scale(lib, modules, edits, restarts, anomalies):
             start = run.mark()
             t0 = time.monotonic()
             edit(path(i), scale_module(i, token), style)
-            idx, t1 = run.wait_line(lambda s, x: s == "out" and x.startswith(f"value {token} "),
+            idx, t1 = run.wait_line(lambda s, x: s == "out" and x == f"value {token}",
                                     start, timeout=60)
-            rerun_ms = float(run.lines[idx][2].split()[-1])
             result["forkmon"][i].append(t1 - t0)
-            result["rerun"][i].append(rerun_ms / 1000)
+            announced = [x for (_, s, x) in run.lines[start:idx] if s == "err" and RESUME_TEXT in x]
+            result["from"][i].append(resumed_from(announced[-1], modules) if announced else 0)
             run.wait_out(expected, idx, timeout=120)
+            settled(run, idx)
             resumes = run.count(lambda s, x: s == "err" and RESUME_TEXT in x, start)
             if resumes == 1:
                 result["resumes_ok"] += 1
             else:
                 anomalies.append(f"scale: edit of module {i} ({style}) gave {resumes} resumes")
             # Back to the plain module, so the next edit of it is a change.
+            back = run.mark()
             edit(path(i), scale_module(i), "rename over")
-            run.wait_out(expected, run.mark(), timeout=120)
+            run.wait_out(expected, back, timeout=120)
+            settled(run, back)
         result["processes"] = run.processes()
     except Timeout as e:
         anomalies.append(f"scale forkmon: timed out: {e}")
@@ -628,7 +649,7 @@ def scale(lib, modules, edits, restarts, anomalies):
                 plain = Run(["lua5.4", "main.lua"], d)
                 try:
                     _, t1 = plain.wait_line(
-                        lambda s, x: s == "out" and x.startswith(f"value {token} "), timeout=120)
+                        lambda s, x: s == "out" and x == f"value {token}", timeout=120)
                     result["restart"][i].append(t1 - plain.started)
                 except Timeout as e:
                     anomalies.append(f"scale restart: timed out: {e}")
@@ -672,7 +693,7 @@ def main():
         help="forkmon.so to measure (env FORKMON_BENCH_LIB; "
              "default: target/release/forkmon.so of this repository)")
     parser.add_argument("--edits", type=int, default=15, help="edits per latency scenario (15)")
-    parser.add_argument("--startup-runs", type=int, default=15, help="runs of each start-up case (15)")
+    parser.add_argument("--startup-runs", type=int, default=31, help="runs of each start-up case (31)")
     parser.add_argument("--startup-budget", type=float, default=60,
                         help="seconds after which no new forkmon start-up run begins (60)")
     parser.add_argument("--modules", type=int, default=1000, help="modules of the start-up app (1000)")
@@ -766,7 +787,9 @@ def main():
         if len(st["forkmon"]) < args.startup_runs:
             print(f"   (forkmon runs stopped after {len(st['forkmon'])}: --startup-budget "
                   f"{args.startup_budget:.0f} s reached)")
-        print(f"   forkmon/plain: {fm_s / plain_s:.2f}x, "
+        paired = median(st["paired"])
+        print(f"   forkmon/plain: {paired:.2f}x (median of each run's ratio to the plain run "
+              f"just before it; {fm_s / plain_s:.2f}x as a ratio of the medians), "
               f"+{(fm_s - plain_s) / args.modules * 1e6:.0f} us per watched file; "
               f"tree ended by SIGINT in {ms(median(st['end_s']))} (median), "
               f"left after ^C: {len(st['left'])}\n")
@@ -812,13 +835,21 @@ def main():
     sc = None
     if 5 in sections:
         print(f"5. scale ({args.scale_modules} watched modules; {args.edits} edits of the "
-              f"first, middle and last module in turn; re-run = start-up re-run from the "
-              f"checkpoint, the resumed process's own CPU time)", flush=True)
+              f"first, middle and last module in turn, each once the tree is idle; re-run = "
+              f"what a plain run spends from the checkpoint's module to the edited one)",
+              flush=True)
         positions, sc = scale(lib, args.scale_modules, args.edits, args.scale_restarts,
                               anomalies)
+        # Plain time per module: the slope of the full restarts' time to the
+        # first and the last module's line (the modules are all alike).
+        first, last = positions[0], positions[-1]
+        per_module = ((median(sc["restart"][last]) - median(sc["restart"][first]))
+                      / max(last - first, 1))
+        print(f"   plain run: {per_module * 1e6:.1f} us per module")
         rows = []
         for i in positions:
-            fm, rerun = sc["forkmon"][i], sc["rerun"][i]
+            fm = sc["forkmon"][i]
+            rerun = [per_module * (i - c + 1) if c else per_module * i for c in sc["from"][i]]
             resume = [f - r for f, r in zip(fm, rerun)]
             restart = median(sc["restart"][i])
             rows.append([f"module {i}", ms(median(fm)), ms(median(rerun)), ms(median(resume)),
@@ -843,7 +874,7 @@ def main():
                          f"{b / f:.1f}x faster", describe(lat[name]["processes"])])
     if st is not None:
         rows.append([f"start-up, {args.modules} watched modules", ms(fm_s), ms(plain_s),
-                     f"{fm_s / plain_s:.2f}x slower", describe(st["processes"])])
+                     f"{paired:.2f}x slower", describe(st["processes"])])
     if "plain" in mem and "forkmon" in mem:
         (p_pss, _), _ = mem["plain"]
         (f_pss, _), procs = mem["forkmon"]

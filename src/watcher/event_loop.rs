@@ -95,6 +95,8 @@ pub fn run(
                 .map(|m| m.len())
         });
         next = act(outcome, &mut list, timing.clear_screen);
+        // Only now that the order is out.
+        list.drop_replaced();
         if let Some(at) = retry_at {
             next = Some(next.map_or(at, |next| next.min(at)));
         }

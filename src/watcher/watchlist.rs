@@ -8,7 +8,9 @@
 //! settles together is one resume, from the earliest checkpoint among the
 //! changed files.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use rustc_hash::FxHashMap;
 use std::time::{Duration, Instant};
 
 use super::protocol::{FileStamp, Kind, Link, Registration};
@@ -117,9 +119,11 @@ pub struct Outcome {
 #[derive(Debug, Default)]
 struct Index {
     /// By what inotify reports: the directory's watch and the name. The
-    /// earliest checkpoint a file is tied to takes its events.
-    by_event: HashMap<i32, HashMap<Vec<u8>, (usize, usize)>>,
-    by_path: HashMap<Vec<u8>, Vec<(usize, usize)>>,
+    /// earliest checkpoint a file is tied to takes its events. Fx, not
+    /// SipHash: every record of the journal is looked up here (the paths
+    /// come from the program, not from an attacker).
+    by_event: FxHashMap<i32, FxHashMap<Vec<u8>, (usize, usize)>>,
+    by_path: FxHashMap<Vec<u8>, Vec<(usize, usize)>>,
 }
 
 impl Index {
@@ -130,6 +134,26 @@ impl Index {
             .entry(file.name().to_vec())
             .or_insert(at);
         self.by_path.entry(file.path.clone()).or_default().push(at);
+    }
+
+    /// Forgets the files of `dropped`, the checkpoints from depth `kept` on.
+    fn remove(&mut self, kept: usize, dropped: &[Checkpoint]) {
+        for file in dropped.iter().flat_map(|c| c.files.iter()) {
+            if let Some(names) = self.by_event.get_mut(&file.dir_watch) {
+                if names
+                    .get(file.name())
+                    .is_some_and(|&(depth, _)| depth >= kept)
+                {
+                    names.remove(file.name());
+                }
+            }
+            if let Some(places) = self.by_path.get_mut(&file.path) {
+                places.retain(|&(depth, _)| depth < kept);
+                if places.is_empty() {
+                    self.by_path.remove(&file.path);
+                }
+            }
+        }
     }
 
     fn of(checkpoints: &[Checkpoint]) -> Index {
@@ -160,6 +184,11 @@ pub struct Watchlist {
     timing: Timing,
     ignore_until: Option<Instant>,
     resumes: u64,
+    /// The checkpoints from this depth on belong to a run a resume just
+    /// replaced: they are dropped once the resume order is out
+    /// ([`Watchlist::drop_replaced`]), since forgetting thousands of files
+    /// would delay the order.
+    replaced_from: Option<usize>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -183,6 +212,22 @@ impl Watchlist {
             timing,
             ignore_until: None,
             resumes: 0,
+            replaced_from: None,
+        }
+    }
+
+    /// Drops the checkpoints of the run the last resume replaced.
+    pub fn drop_replaced(&mut self) {
+        if let Some(kept) = self.replaced_from.take() {
+            self.truncate(kept);
+        }
+    }
+
+    /// Keeps the first `kept` checkpoints.
+    fn truncate(&mut self, kept: usize) {
+        if kept < self.checkpoints.len() {
+            let dropped = self.checkpoints.split_off(kept);
+            self.index.remove(kept, &dropped);
         }
     }
 
@@ -199,6 +244,7 @@ impl Watchlist {
     /// is not the end of the current chain: one a resume has replaced (its
     /// holders' generations are old), or a copy the program forked by itself.
     pub fn register(&mut self, registration: Registration) -> Result<(), Stale> {
+        self.drop_replaced();
         let Some((&new, parents)) = registration.lineage.split_last() else {
             return Err(Stale);
         };
@@ -228,8 +274,7 @@ impl Watchlist {
                 });
             }
             Kind::Withdraw if chain_is(&registration.lineage, &self.checkpoints) => {
-                self.checkpoints.pop();
-                self.index = Index::of(&self.checkpoints);
+                self.truncate(self.checkpoints.len() - 1);
             }
             Kind::OwnWrite if chain_is(&registration.lineage, &self.checkpoints) => {
                 let now = Instant::now();
@@ -546,8 +591,8 @@ impl Watchlist {
         changed: Vec<Vec<u8>>,
         now: Instant,
     ) -> Option<Resume> {
-        self.checkpoints.truncate(depth);
-        self.index = Index::of(&self.checkpoints);
+        self.drop_replaced();
+        self.truncate(depth);
         let before = depth.checked_sub(1)?;
         let checkpoint = self.checkpoints.get(before)?;
         let mut outcome = Outcome {
@@ -568,8 +613,7 @@ impl Watchlist {
     fn start_resume(&mut self, depth: usize, now: Instant, outcome: &mut Outcome) {
         self.resumes += 1;
         if self.checkpoints.len() > depth + 1 {
-            self.checkpoints.truncate(depth + 1);
-            self.index = Index::of(&self.checkpoints);
+            self.replaced_from = Some(depth + 1);
         }
         if let Some(checkpoint) = self.checkpoints.get_mut(depth) {
             checkpoint.link.generation = self.resumes;
@@ -656,6 +700,8 @@ mod tests {
         let resume = resume.resume.expect("b.lua is back");
         assert_eq!((resume.holder, resume.depth), (101, 1));
         assert_eq!(resume.changed, vec![b"/app/b.lua".to_vec()]);
+        // As the event loop does once the order is out.
+        list.drop_replaced();
         // a.lua still waits, and its events now come from watch 7.
         list.file_event(7, b"a.lua", MovedIn, t0 + 60 * MS);
         let resume = list.settle(t0 + 80 * MS, always).resume.expect("a.lua");
@@ -675,6 +721,8 @@ mod tests {
         let resume = list.settle(t0 + 40 * MS, always).resume.expect("settled");
         assert_eq!((resume.holder, resume.depth, resume.number), (101, 1, 1));
         assert_eq!(resume.changed, vec![b"/app/b.lua".to_vec()]);
+        assert_eq!(list.len(), 3, "dropped only once the order is out");
+        list.drop_replaced();
         assert_eq!(list.len(), 2, "checkpoints after b belonged to the old run");
         assert_eq!(list.settle(t0 + 100 * MS, always), Outcome::default());
     }
@@ -890,6 +938,54 @@ mod tests {
             (2, &b"/app/c.lua"[..])
         );
         assert_eq!(resume.changed, vec![b"/data/level.json".to_vec()]);
+    }
+
+    #[test]
+    fn a_file_of_a_replaced_run_is_watched_again_when_the_new_run_reads_it() {
+        let mut list = three();
+        let attach = |lineage: Vec<Link>| Registration {
+            kind: Kind::Attach,
+            lineage,
+            dir_watch: 1,
+            path: b"/app/a.lua".to_vec(),
+            elapsed_micros: 0,
+            stamp: None,
+        };
+        // a.lua is tied to a's checkpoint, and again (read later by the
+        // run) to c's: a's, the earliest, takes its events.
+        assert_eq!(list.register(attach(holders_of_three())), Ok(()));
+        let t0 = Instant::now();
+        list.file_event(1, b"c.lua", MovedIn, t0);
+        let resume = list.settle(t0 + 20 * MS, always).resume.expect("c.lua");
+        assert_eq!((resume.depth, resume.number), (2, 1));
+        list.drop_replaced();
+        // b.lua saved: the run from b's checkpoint replaces c's.
+        list.file_event(1, b"b.lua", MovedIn, t0 + 30 * MS);
+        let resume = list.settle(t0 + 50 * MS, always).resume.expect("b.lua");
+        assert_eq!((resume.depth, resume.number), (1, 2));
+        list.drop_replaced();
+        assert_eq!(list.len(), 2);
+        // c.lua, forgotten with its checkpoint, is no longer watched...
+        list.file_event(1, b"c.lua", MovedIn, t0 + 60 * MS);
+        assert_eq!(list.settle(t0 + 80 * MS, always), Outcome::default());
+        // ...until the new run reads it again; a.lua still resumes from a.
+        let mut lineage = holders_of_three();
+        lineage.truncate(2);
+        lineage[1].generation = 2;
+        let c = Registration {
+            path: b"/app/c.lua".to_vec(),
+            ..attach(lineage.clone())
+        };
+        assert_eq!(list.register(c), Ok(()));
+        list.file_event(1, b"c.lua", MovedIn, t0 + 90 * MS);
+        let resume = list.settle(t0 + 110 * MS, always).resume.expect("c again");
+        assert_eq!(
+            (resume.depth, resume.changed),
+            (1, vec![b"/app/c.lua".to_vec()])
+        );
+        list.file_event(1, b"a.lua", MovedIn, t0 + 120 * MS);
+        let resume = list.settle(t0 + 140 * MS, always).resume.expect("a.lua");
+        assert_eq!(resume.depth, 0);
     }
 
     #[test]
