@@ -298,6 +298,12 @@ impl Engine {
         {
             return true;
         }
+        // A copy made without fork handlers (a raw clone) shows here, where
+        // a fork follows anyway.
+        if nix::unistd::getpid().as_raw() != self.pid {
+            self.stopped = true;
+            return false;
+        }
         let Some(stamp) = readable(path) else {
             return false;
         };
