@@ -3,6 +3,7 @@
 
 use std::ffi::CStr;
 use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use nix::sys::signal::SigSet;
 use nix::unistd::{ForkResult, Pid};
@@ -258,12 +259,12 @@ pub fn processor_time() -> Option<std::time::Duration> {
     ))
 }
 
-static FORKS_IN_THIS_LINE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static FORKS_IN_THIS_LINE: AtomicU64 = AtomicU64::new(0);
 static FORKS_COUNTED: std::sync::Once = std::sync::Once::new();
-static FORKS_ARE_COUNTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static FORKS_ARE_COUNTED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn count_fork_in_child() {
-    FORKS_IN_THIS_LINE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    FORKS_IN_THIS_LINE.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Counts every fork(3) from now on, in the child: the engine tells a copy
@@ -274,14 +275,14 @@ pub fn count_forks() -> bool {
         // SAFETY: the handler only increments an atomic, which is safe in a
         // child just forked; no prepare or parent handler is given.
         let registered = unsafe { libc::pthread_atfork(None, None, Some(count_fork_in_child)) };
-        FORKS_ARE_COUNTED.store(registered == 0, std::sync::atomic::Ordering::Relaxed);
+        FORKS_ARE_COUNTED.store(registered == 0, Ordering::Relaxed);
     });
-    FORKS_ARE_COUNTED.load(std::sync::atomic::Ordering::Relaxed)
+    FORKS_ARE_COUNTED.load(Ordering::Relaxed)
 }
 
 /// How many forks made this process, counted since [`count_forks`]: it
 /// changes in every child of fork(3) (not of a raw clone or `_Fork`, which
 /// run no fork handlers).
 pub fn forks() -> u64 {
-    FORKS_IN_THIS_LINE.load(std::sync::atomic::Ordering::Relaxed)
+    FORKS_IN_THIS_LINE.load(Ordering::Relaxed)
 }

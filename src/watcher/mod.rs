@@ -73,6 +73,8 @@ pub enum WatchError {
     /// Said by the first holder, when its fork failed.
     #[error("the watcher process could not be started")]
     NotStarted,
+    #[error("the first holder did not start the watcher process within 2 s")]
+    StartTimedOut,
 }
 
 /// How long a later checkpoint waits for the first holder to fork the
@@ -201,12 +203,7 @@ impl WatcherLink {
                 WatcherState::Starting => std::thread::sleep(std::time::Duration::from_millis(1)),
             }
         }
-        Err(WatchError::NotStarted)
-    }
-
-    /// The watcher's pid, once the first holder has forked it.
-    pub fn watcher(&self) -> WatcherState {
-        self.journal.watcher()
+        Err(WatchError::StartTimedOut)
     }
 
     /// The memory shared with the watcher (its pid is read there).
