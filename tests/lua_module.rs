@@ -259,6 +259,25 @@ fn no_relocation_to_a_lua_symbol_is_bound_eagerly() {
 }
 
 #[test]
+fn the_library_loads_no_other_shared_library_than_the_c_library() {
+    // build.rs links the unwinder statically: libgcc_s would be one more
+    // library (and its CPU probe) in every preloaded process.
+    let output = std::process::Command::new("readelf")
+        .args(["-dW"])
+        .arg(common::library())
+        .output()
+        .expect("readelf (binutils)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let needed: Vec<&str> = text.lines().filter(|l| l.contains("(NEEDED)")).collect();
+    assert!(!needed.is_empty(), "readelf shows what the library needs");
+    let others: Vec<&&str> = needed
+        .iter()
+        .filter(|l| !l.contains("[libc.so.6]") && !l.contains("[ld-linux"))
+        .collect();
+    assert!(others.is_empty(), "the library needs more: {others:#?}");
+}
+
+#[test]
 fn a_required_copy_of_another_build_hands_over_to_the_preloaded_one() {
     // As a luarocks-installed forkmon.so required under a preloaded
     // target/release/forkmon.so: two files, two copies of the statics.
