@@ -117,6 +117,29 @@ pub fn current_dir(buffer: &mut [u8]) -> Option<&[u8]> {
     CStr::from_bytes_until_nul(buffer).ok().map(CStr::to_bytes)
 }
 
+/// `fstat(2)` of a descriptor the caller holds open. The kernel's own
+/// fstat rather than glibc's, which since 2.33 goes through
+/// `fstatat(fd, "", AT_EMPTY_PATH)` and has the kernel look up an empty
+/// path: 0.33 µs here against 0.40, on every watched file the program
+/// reads (x86-64 has the call; other architectures keep glibc's).
+pub fn fstat(fd: std::os::fd::BorrowedFd<'_>) -> Option<libc::stat> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::os::fd::AsRawFd;
+        let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: the descriptor is open (borrowed for this call) and the
+        // kernel writes a whole `struct stat` (the libc crate's layout is
+        // the kernel's on x86-64) into `stat` when it returns 0.
+        let result = unsafe { libc::syscall(libc::SYS_fstat, fd.as_raw_fd(), stat.as_mut_ptr()) };
+        // SAFETY: initialised by the successful call above.
+        (result == 0).then(|| unsafe { stat.assume_init() })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        nix::sys::stat::fstat(fd).ok()
+    }
+}
+
 /// The path an open directory descriptor refers to, without allocating.
 pub fn fd_path(fd: i32, buffer: &mut [u8]) -> Option<&[u8]> {
     let mut link = [0u8; 32];

@@ -44,6 +44,10 @@ const CHECKPOINT_SHARE: u32 = 40;
 /// watcher (see `Engine::checkpoint`).
 const WATCHER_START_DELAY: Duration = Duration::from_millis(2);
 
+/// How much of the journal the first holder makes ready for the program's
+/// first registrations (about 2,000 files; see `Journal::make_room_ahead`).
+const JOURNAL_ROOM_AHEAD: usize = 256 << 10;
+
 /// How long a writer may keep a changed file open before its change is
 /// taken as it is.
 const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
@@ -448,6 +452,7 @@ impl Engine {
                 // The first holder forks the watcher (later ones find it
                 // running): off the program's path, which goes on meanwhile.
                 if watcher.is_to_be_started() {
+                    watcher.journal().make_room_ahead(JOURNAL_ROOM_AHEAD);
                     // Forked at once, the watcher's fork (of this same
                     // memory) met the program's first copy-on-write faults:
                     // the checkpoint cost the program twice as long.

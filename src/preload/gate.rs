@@ -180,9 +180,7 @@ pub fn after_open(tie: TieAfterOpen, path: &[u8], opened: Option<i32>) {
     // the program cannot have closed it yet: this runs before the open
     // returns to it.
     let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-    let stamp = nix::sys::stat::fstat(fd)
-        .ok()
-        .map(|stat| FileStamp::of(&stat));
+    let stamp = sys::fstat(fd).map(|stat| FileStamp::of(&stat));
     engine::after_read(tie.path, stamp);
     if let Some(anchor) = tie.anchor {
         recent::remember(path, anchor);
