@@ -431,9 +431,14 @@ def startup(lib, modules, runs, budget, anomalies):
                         # With the plain run just before it: the machine's
                         # slower and faster spells cancel out of the ratio.
                         result["paired"].append((t1 - run.started) / result["plain"][-1])
+                    # Counted once the program itself has ended: at its
+                    # last line it may or may not be gone yet.
                     if kind == "forkmon":
+                        run.wait_line(lambda s, x: s == "err" and "program exited" in x,
+                                      timeout=60)
                         result["processes"] = run.processes()
                     else:
+                        run.proc.wait(timeout=60)
                         result["plain_processes"] = run.processes()
                 except Timeout as e:
                     anomalies.append(f"start-up {kind}: timed out: {e}")
