@@ -24,3 +24,14 @@ pub mod paths;
 mod preload;
 mod sys;
 pub mod watcher;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_panic_unwinds_to_the_hook_boundary_with_the_static_unwinder() {
+        // build.rs links libgcc_eh.a in place of libgcc_s: the hooks'
+        // catch_unwind must still stop a panic.
+        let caught = std::panic::catch_unwind(|| -> u8 { panic!("inside a hook") });
+        assert!(caught.is_err());
+    }
+}
