@@ -434,11 +434,15 @@ def startup(lib, modules, runs, budget, anomalies):
                     # Counted once the program itself has ended: at its
                     # last line it may or may not be gone yet.
                     if kind == "forkmon":
-                        run.wait_line(lambda s, x: s == "err" and "program exited" in x,
+                        run.wait_line(lambda s, x: s == "err" and ("program exited" in x
+                                                                    or "program ended" in x),
                                       timeout=60)
                         result["processes"] = run.processes()
                     else:
-                        run.proc.wait(timeout=60)
+                        try:
+                            run.proc.wait(timeout=60)
+                        except subprocess.TimeoutExpired:
+                            raise Timeout("the plain run did not end in 60 s")
                         result["plain_processes"] = run.processes()
                 except Timeout as e:
                     anomalies.append(f"start-up {kind}: timed out: {e}")

@@ -28,9 +28,10 @@ pub mod watcher;
 #[cfg(test)]
 mod tests {
     #[test]
-    fn a_panic_unwinds_to_the_hook_boundary_with_the_static_unwinder() {
-        // build.rs links libgcc_eh.a in place of libgcc_s: the hooks'
-        // catch_unwind must still stop a panic.
+    fn a_panic_is_caught_with_the_unwinder_build_rs_links() {
+        // build.rs links libgcc_eh.a in place of libgcc_s (into this test
+        // program as into forkmon.so): catch_unwind, which keeps a panic
+        // from crossing a hook, must still stop one.
         let caught = std::panic::catch_unwind(|| -> u8 { panic!("inside a hook") });
         assert!(caught.is_err());
     }

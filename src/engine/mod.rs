@@ -452,7 +452,7 @@ impl Engine {
                 // The first holder forks the watcher (later ones find it
                 // running): off the program's path, which goes on meanwhile.
                 if watcher.is_to_be_started() {
-                    watcher.journal().make_room_ahead(JOURNAL_ROOM_AHEAD);
+                    let _ = watcher.journal().make_room_ahead(JOURNAL_ROOM_AHEAD);
                     // Forked at once, the watcher's fork (of this same
                     // memory) met the program's first copy-on-write faults:
                     // the checkpoint cost the program twice as long.
