@@ -144,14 +144,7 @@ fn preloaded_and_required_at_once_is_one_registry_and_one_watcher() {
     let output = session.output();
     said_watch_once(&session, &app, &["main", "a", "b"], &output);
     let processes = session.processes();
-    assert_eq!(
-        processes
-            .iter()
-            .filter(|p| p.name == "forkmon-watch")
-            .count(),
-        1,
-        "{processes:#?}"
-    );
+    assert_eq!(common::watcher_count(&processes), 1, "{processes:#?}");
     assert_eq!(
         chain(&processes, session.pid()).len(),
         3,
@@ -305,14 +298,7 @@ fn a_required_copy_of_another_build_hands_over_to_the_preloaded_one() {
     said_watch_once(&session, &app, &["main", "a", "b"], &output);
     assert!(output.contains("resumes 0\noptions false"), "{output}");
     let processes = session.processes();
-    assert_eq!(
-        processes
-            .iter()
-            .filter(|p| p.name == "forkmon-watch")
-            .count(),
-        1,
-        "{processes:#?}"
-    );
+    assert_eq!(common::watcher_count(&processes), 1, "{processes:#?}");
     save(&app.module("b"), "print(\"b=2\")\n", Save::InPlace);
     session.wait_for("resumes 1");
 }

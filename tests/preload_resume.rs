@@ -301,13 +301,7 @@ fn ten_thousand_watched_modules_start_resume_from_first_middle_last_and_end() {
         );
     }
     let processes = session.processes();
-    assert_eq!(
-        processes
-            .iter()
-            .filter(|p| p.name == "forkmon-watch")
-            .count(),
-        1
-    );
+    assert_eq!(common::watcher_count(&processes), 1);
     assert!(
         chain(&processes, session.pid()).len() <= 257,
         "at most 256 checkpoints"

@@ -592,6 +592,14 @@ pub fn chain(processes: &[Process], root: i32) -> Vec<i32> {
     chain
 }
 
+/// How many of `processes` are forkmon's watcher.
+pub fn watcher_count(processes: &[Process]) -> usize {
+    processes
+        .iter()
+        .filter(|p| p.name == "forkmon-watch")
+        .count()
+}
+
 /// Number of inotify descriptors a process holds.
 pub fn inotify_fds(pid: i32) -> usize {
     let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fd")) else {
