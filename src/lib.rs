@@ -2,26 +2,36 @@
 //! was read.
 //!
 //! Layout (the folders are the architecture):
-//! - [`preload`]: the `LD_PRELOAD` way in. Thin `unsafe extern "C"` hooks on
+//! - `preload`: the `LD_PRELOAD` way in. Thin `unsafe extern "C"` hooks on
 //!   libc's read-opens and the library constructor.
+//! - `lua`: the Lua module way in (`luaopen_forkmon` and the API).
+//! - `intercept`: what both ways in share: the decision per open, the tie to
+//!   the last checkpoint, the current directory, the re-entry guard.
 //! - [`engine`]: safe Rust. Decides "checkpoint here?", forks, and runs the
 //!   holder loop of a checkpoint process.
+//! - [`channel`]: what the program's processes and the watcher share (the
+//!   link, the journal, the wire format), used by both sides.
 //! - [`watcher`]: the single watcher process. It has one inotify instance,
 //!   settles editor saves, and tells the earliest changed checkpoint to resume.
-//! - [`config`], [`filter`], [`paths`], [`log`]: options, the Lua-pattern
-//!   matcher, path normalisation and the `[forkmon]` messages.
-//! - `sys`: the small set of raw system calls nix does not wrap.
+//! - [`config`], [`filter`], [`paths`], [`stamp`], [`log`]: options, the
+//!   Lua-pattern matcher, path normalisation, a file's stat and the
+//!   `[forkmon]` messages.
+//! - `sys`: the small set of raw system calls nix does not wrap, signals and
+//!   `/proc`.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod channel;
 pub mod config;
 pub mod engine;
 pub mod filter;
+mod intercept;
 pub mod log;
 mod lua;
 pub mod paths;
 mod preload;
+pub mod stamp;
 mod sys;
 pub mod watcher;
 

@@ -3,46 +3,14 @@
 //! order to resume, and then replaces the child's whole subtree with a fresh
 //! child forked from this point.
 
-use nix::sys::signal::{SigSet, Signal, kill};
+use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid};
 
-use crate::watcher::journal::{Journal, WatcherState};
+use crate::channel::journal::{Journal, WatcherState};
+use crate::sys::procfs;
+use crate::sys::signals::{self, Received, SavedSignals, held_signals};
 use crate::{info, sys, warn};
-
-/// The mask of a holder (and of the watcher): every signal but those that
-/// end the tree. The program's handlers, its timers' SIGALRM and signals
-/// sent to the whole foreground group (SIGWINCH, SIGUSR1…) must not run in
-/// a frozen copy of it.
-pub fn blocked_signals() -> SigSet {
-    let mut set = SigSet::all();
-    for ending in [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-    ] {
-        set.remove(ending);
-    }
-    set
-}
-
-/// Signals a holder takes with sigwaitinfo rather than by handler.
-pub fn held_signals() -> SigSet {
-    let mut set = SigSet::empty();
-    set.add(Signal::SIGCHLD);
-    // nix's Signal has no real-time signals: add the resume signal by number.
-    with_realtime(set, sys::resume_signal())
-}
-
-fn with_realtime(set: SigSet, signal: i32) -> SigSet {
-    let mut raw: libc::sigset_t = *set.as_ref();
-    // SAFETY: `raw` is a valid, initialised sigset_t and `signal` a valid
-    // signal number (SIGRTMIN).
-    unsafe { libc::sigaddset(&mut raw, signal) };
-    // SAFETY: `raw` was initialised from a valid SigSet and sigaddset.
-    unsafe { SigSet::from_sigset_t_unchecked(raw) }
-}
 
 pub struct Holder {
     child: Option<Pid>,
@@ -52,12 +20,12 @@ pub struct Holder {
     /// Children this process had before the checkpoint: they belong to the
     /// program's past, not to the run a resume replaces.
     older_children: Vec<Pid>,
-    signals: sys::SavedSignals,
+    signals: SavedSignals,
 }
 
 impl Holder {
-    pub fn new(child: Pid, journal: Journal, signals: sys::SavedSignals) -> Holder {
-        let older_children = sys::children()
+    pub fn new(child: Pid, journal: Journal, signals: SavedSignals) -> Holder {
+        let older_children = procfs::children()
             .unwrap_or_default()
             .into_iter()
             .filter(|pid| *pid != child)
@@ -78,7 +46,7 @@ impl Holder {
         let waited = held_signals();
         loop {
             self.reap();
-            match sys::wait_signal(&waited) {
+            match signals::wait_signal(&waited) {
                 Ok(received) if self.is_resume_order(&received) => {
                     let number = received.value;
                     self.end_run();
@@ -105,8 +73,8 @@ impl Holder {
     }
 
     /// Only the watcher's queued signal is an order to resume.
-    fn is_resume_order(&self, received: &sys::Received) -> bool {
-        received.signal == sys::resume_signal()
+    fn is_resume_order(&self, received: &Received) -> bool {
+        received.signal == signals::resume_signal()
             && received.queued
             && Some(Pid::from_raw(received.sender)) == self.watcher()
     }
@@ -155,7 +123,7 @@ impl Holder {
             // listed here cannot be reaped and its pid reused before the
             // kill unless it ends by itself in between and the kernel
             // hands out every other pid first.
-            for pid in sys::descendants(child) {
+            for pid in procfs::descendants(child) {
                 let _ = kill(pid, Signal::SIGKILL);
             }
             let _ = kill(child, Signal::SIGKILL);
@@ -166,7 +134,7 @@ impl Holder {
         // round kills and reaps the children found now.
         let watcher = self.watcher();
         for _ in 0..10_000 {
-            let Ok(children) = sys::children() else {
+            let Ok(children) = procfs::children() else {
                 return;
             };
             let run: Vec<Pid> = children

@@ -16,14 +16,14 @@ use nix::sys::signal::Signal;
 use nix::unistd::{ForkResult, Pid};
 use rustc_hash::FxHashSet;
 
+use crate::channel::protocol::{Kind, Link, Message};
+use crate::channel::{Timing, WatchError, WatcherLink};
 use crate::config::{self, RESTART_TICKS};
 use crate::paths::{AbsolutePath, OwnedPath, split_parent};
-use crate::watcher::protocol::{FileStamp, Kind, Link, Message};
-use crate::watcher::watchlist::Timing;
-use crate::watcher::{WatchError, WatcherLink};
+use crate::stamp::FileStamp;
+use crate::sys::signals;
 use crate::{sys, warn};
 use holder::Holder;
-pub use holder::blocked_signals;
 
 /// At most this many checkpoints live at once (a chain of processes; the
 /// kernel's fork cost grows with its depth). Files read after that are tied
@@ -386,7 +386,7 @@ impl Engine {
         stamp: Option<FileStamp>,
     ) -> Result<(), EngineError> {
         let started = Instant::now();
-        let threads = sys::thread_count().map_err(EngineError::Proc)?;
+        let threads = sys::procfs::thread_count().map_err(EngineError::Proc)?;
         if threads > 1 {
             return Err(EngineError::Threads(threads));
         }
@@ -416,8 +416,8 @@ impl Engine {
         };
         // Blocked before registering: a resume order that comes at once
         // waits for the holder loop, and no SIGCHLD of the child is lost.
-        let signals =
-            sys::take_over_signals(&holder::blocked_signals()).map_err(EngineError::Signals)?;
+        let signals = signals::take_over_signals(&signals::blocked_signals())
+            .map_err(EngineError::Signals)?;
         // Registered before the fork, so the watcher always learns of a
         // checkpoint before any checkpoint made after it.
         if let Err(error) = watcher.register(&registration) {
@@ -433,7 +433,7 @@ impl Engine {
                 let _ = nix::sys::prctl::set_child_subreaper(false);
                 registration.kind = Kind::Withdraw;
                 let _ = watcher.register(&registration);
-                sys::discard_pending(&holder::held_signals());
+                signals::discard_pending(&signals::held_signals());
                 signals.restore();
                 Err(EngineError::Fork(error))
             }
@@ -458,7 +458,7 @@ impl Engine {
                     // the checkpoint cost the program twice as long.
                     std::thread::sleep(WATCHER_START_DELAY);
                 }
-                if let Err(error) = watcher.start() {
+                if let Err(error) = watcher.start(crate::watcher::run) {
                     warn!("{error}; the program runs on unwatched");
                     holder::pass_through(child);
                 }

@@ -10,10 +10,10 @@ use mlua::prelude::*;
 
 use crate::config::{self, Config};
 use crate::engine;
+use crate::intercept::gate;
+use crate::intercept::shared::SharedV1;
 use crate::log::Output;
 use crate::paths::AbsolutePath;
-use crate::preload::gate;
-use crate::preload::shared::SharedV1;
 use std::ffi::c_int;
 
 const OPTIONS: &str = "filter, quiet, colors, restart_delay, ignore_delay, min_work";

@@ -13,7 +13,7 @@ use std::io::IsTerminal;
 use mlua::prelude::*;
 
 use crate::config::{self, Environment};
-use crate::preload::{gate, shared};
+use crate::intercept::{gate, shared};
 
 const LUA_SIDE: &str = include_str!("../../lua/forkmon.lua");
 

@@ -14,9 +14,10 @@ use std::ffi::{CStr, c_char, c_int};
 
 use libc::{FILE, mode_t};
 
-use super::gate::{self, Access, Base, TieAfterOpen};
-use super::guard::Bypass;
 use super::real::{self, Symbol};
+use crate::intercept::Base;
+use crate::intercept::gate::{self, Access, TieAfterOpen};
+use crate::intercept::guard::Bypass;
 use crate::sys;
 
 /// Runs the gate for one open, outside any re-entry, with `errno` and
@@ -304,7 +305,7 @@ pub unsafe extern "C" fn chdir(path: *const c_char) -> c_int {
         Some(chdir) => unsafe { chdir(path) },
         None => missing_int(),
     };
-    super::cwd::changed();
+    crate::intercept::cwd::changed();
     result
 }
 
@@ -321,6 +322,6 @@ pub unsafe extern "C" fn fchdir(fd: c_int) -> c_int {
         Some(fchdir) => unsafe { fchdir(fd) },
         None => missing_int(),
     };
-    super::cwd::changed();
+    crate::intercept::cwd::changed();
     result
 }

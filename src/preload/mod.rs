@@ -1,12 +1,7 @@
 //! The `LD_PRELOAD` way in: the library constructor and the libc hooks.
 
-mod cwd;
-pub(crate) mod gate;
-mod guard;
 mod hooks;
 mod real;
-mod recent;
-pub(crate) mod shared;
 
 use std::ffi::{OsStr, OsString};
 use std::io::IsTerminal;
@@ -15,6 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::config::{self, Environment};
+use crate::intercept::{cwd, gate, guard};
 use crate::sys;
 
 const PRELOAD: &str = "LD_PRELOAD";

@@ -13,11 +13,14 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{MsgFlags, recv};
 use nix::unistd::Pid;
 
-use super::journal::Journal;
-use super::protocol::{FileStamp, Kind, Registration};
-use super::watchlist::{FileEvent, Outcome, Resume, Timing, Watchlist};
+use super::watchlist::{FileEvent, Outcome, Resume, Watchlist};
+use crate::channel::journal::Journal;
+use crate::channel::protocol::{Kind, Registration};
+use crate::channel::{Timing, directory_events};
 use crate::log::shown;
 use crate::paths::split_parent;
+use crate::stamp::FileStamp;
+use crate::sys::signals;
 use crate::{change, info, sys, warn};
 
 /// After a look that found records, the next look comes this soon: the
@@ -131,7 +134,7 @@ fn watch_contents(
         // replaced or gone in between shows as files that changed.
         let _ = inotify
             .watches()
-            .add(OsStr::from_bytes(&dir), super::directory_events());
+            .add(OsStr::from_bytes(&dir), directory_events());
         list.watching_fully(watch);
     }
     *unwatched_since = None;
@@ -150,7 +153,7 @@ fn rewatch(list: &mut Watchlist, inotify: &Inotify, now: Instant) -> Option<Inst
     for (old, dir) in list.directories_to_rewatch() {
         match inotify
             .watches()
-            .add(OsStr::from_bytes(&dir), super::directory_events())
+            .add(OsStr::from_bytes(&dir), directory_events())
         {
             Ok(new) => list.rewatched(old, new.get_watch_descriptor_id(), now, |path| {
                 std::fs::metadata(OsStr::from_bytes(path)).is_ok()
@@ -173,7 +176,7 @@ fn become_watcher(holder: Pid, journal: &Journal) {
         sys::exit_now(0);
     }
     let _ = nix::sys::prctl::set_name(c"forkmon-watch");
-    let _ = sys::take_over_signals(&crate::engine::blocked_signals());
+    let _ = signals::take_over_signals(&signals::blocked_signals());
 }
 
 /// Empties the socket: each datagram only wakes the watcher.
@@ -249,7 +252,7 @@ fn watch_link_target(path: &[u8], inotify: &Inotify) -> Option<(i32, Vec<u8>)> {
     let dir = split_parent(&target).0;
     let watch = inotify
         .watches()
-        .add(OsStr::from_bytes(dir), super::directory_events())
+        .add(OsStr::from_bytes(dir), directory_events())
         .ok()?;
     Some((watch.get_watch_descriptor_id(), target))
 }
@@ -376,7 +379,7 @@ fn act(outcome: Outcome, list: &mut Watchlist, clear_screen: bool) -> Option<Ins
         }
         announce(&order);
         let holder = Pid::from_raw(order.holder);
-        match sys::send_with_value(holder, sys::resume_signal(), order.number) {
+        match signals::send_with_value(holder, signals::resume_signal(), order.number) {
             Ok(()) => {}
             Err(_) => {
                 warn!(

@@ -13,7 +13,9 @@ use std::collections::HashSet;
 use rustc_hash::FxHashMap;
 use std::time::{Duration, Instant};
 
-use super::protocol::{FileStamp, Kind, Link, Registration};
+use crate::channel::Timing;
+use crate::channel::protocol::{Kind, Link, Registration};
+use crate::stamp::FileStamp;
 
 /// What inotify said about a watched name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,17 +32,6 @@ pub enum FileEvent {
     Removed,
     /// Metadata changed (IN_ATTRIB): `touch` counts as an edit.
     Touched,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub struct Timing {
-    pub restart_delay: Duration,
-    pub ignore_delay: Duration,
-    /// How long a writer may keep a changed file open before the change is
-    /// taken as it is.
-    pub writer_wait: Duration,
-    /// Clear the terminal before announcing a resume.
-    pub clear_screen: bool,
 }
 
 #[derive(Debug)]

@@ -5,8 +5,8 @@
 
 use std::sync::Mutex;
 
+use super::Base;
 use super::cwd;
-use super::gate::Base;
 
 /// What a path the program gave is relative to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,12 +1,13 @@
 //! The few raw system calls that nix does not wrap, and `fork`. Each unsafe
 //! block says why it holds; everything above this module is safe Rust.
 
+pub mod procfs;
+pub mod signals;
+
 use std::ffi::CStr;
-use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use nix::sys::signal::SigSet;
-use nix::unistd::{ForkResult, Pid};
+use nix::unistd::ForkResult;
 
 /// Forks the calling process.
 ///
@@ -32,71 +33,6 @@ pub fn flush_stdio() {
     // SAFETY: fflush(NULL) flushes all open output streams; it takes the
     // stdio locks itself and the process is single-threaded here.
     unsafe { libc::fflush(std::ptr::null_mut()) };
-}
-
-/// Sends `signal` with an integer payload (sigqueue(3)).
-pub fn send_with_value(pid: Pid, signal: i32, value: u64) -> io::Result<()> {
-    let payload = libc::sigval {
-        sival_ptr: value as usize as *mut libc::c_void,
-    };
-    // SAFETY: plain system call on integers; the payload is copied.
-    match unsafe { libc::sigqueue(pid.as_raw(), signal, payload) } {
-        0 => Ok(()),
-        _ => Err(io::Error::last_os_error()),
-    }
-}
-
-/// A signal taken by [`wait_signal`].
-pub struct Received {
-    pub signal: i32,
-    /// The sigqueue payload (meaningful only when `queued`).
-    pub value: u64,
-    /// Sent with sigqueue(3), not kill(2).
-    pub queued: bool,
-    pub sender: i32,
-}
-
-/// Waits for one of the blocked signals in `set`.
-pub fn wait_signal(set: &SigSet) -> io::Result<Received> {
-    loop {
-        // SAFETY: siginfo_t is plain data, so all-zero is a valid value.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        // SAFETY: `set` is a valid sigset_t and `info` a writable siginfo_t.
-        let signal = unsafe { libc::sigwaitinfo(set.as_ref(), &mut info) };
-        if signal >= 0 {
-            // SAFETY: for a signal sent by sigqueue the kernel filled
-            // si_value and si_pid; for others they are not used.
-            let (value, sender) =
-                unsafe { (info.si_value().sival_ptr as usize as u64, info.si_pid()) };
-            let queued = info.si_code == libc::SI_QUEUE;
-            return Ok(Received {
-                signal,
-                value,
-                queued,
-                sender,
-            });
-        }
-        let error = io::Error::last_os_error();
-        if error.kind() != io::ErrorKind::Interrupted {
-            return Err(error);
-        }
-    }
-}
-
-/// Takes any pending signals of `set` without waiting (they are blocked).
-pub fn discard_pending(set: &SigSet) {
-    let zero = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid sigset and timespec; a null siginfo pointer is allowed.
-    while unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &zero) } > 0 {}
-}
-
-/// The signal a holder is told to resume with (a real-time signal, so it
-/// queues and carries the resume number).
-pub fn resume_signal() -> i32 {
-    libc::SIGRTMIN()
 }
 
 pub fn errno() -> i32 {
@@ -181,93 +117,6 @@ pub fn own_library_path() -> Option<std::path::PathBuf> {
         CStr::from_ptr(info.dli_fname)
     };
     Some(std::ffi::OsStr::from_bytes(name.to_bytes()).into())
-}
-
-/// How many threads this process has.
-///
-/// procfs gives `/proc/self/task` one link per thread plus two, so one
-/// `stat` tells: it needs no file descriptor, and works also in a program
-/// that has used up its open-file limit (reading the directory would fail
-/// there with EMFILE).
-pub fn thread_count() -> io::Result<usize> {
-    use std::os::unix::fs::MetadataExt;
-    match std::fs::metadata("/proc/self/task")?.nlink() {
-        links @ 3.. => Ok(usize::try_from(links - 2).unwrap_or(usize::MAX)),
-        _ => Ok(std::fs::read_dir("/proc/self/task")?.count()),
-    }
-}
-
-/// The live and not yet reaped children of this (single-threaded) process.
-pub fn children() -> io::Result<Vec<Pid>> {
-    children_of(nix::unistd::getpid())
-}
-
-/// The children made by the main thread of `pid`.
-fn children_of(pid: Pid) -> io::Result<Vec<Pid>> {
-    let list = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))?;
-    Ok(list
-        .split_whitespace()
-        .filter_map(|n| n.parse().ok())
-        .map(Pid::from_raw)
-        .collect())
-}
-
-/// Every process below `root` (children of main threads, as holders and
-/// the program make them), found now; `root` not included.
-pub fn descendants(root: Pid) -> Vec<Pid> {
-    let mut found = Vec::new();
-    let mut next = vec![root];
-    // A bound, in case a pid is reused into a loop while the tree is read.
-    while let Some(pid) = next.pop().filter(|_| found.len() < 100_000) {
-        let children = children_of(pid).unwrap_or_default();
-        found.extend_from_slice(&children);
-        next.extend(children);
-    }
-    found
-}
-
-/// The signal dispositions and mask of the program, saved while forkmon's
-/// own processes (holders, the watcher) use their own.
-pub struct SavedSignals {
-    actions: Vec<(nix::sys::signal::Signal, nix::sys::signal::SigAction)>,
-    mask: SigSet,
-}
-
-/// Signals a forkmon process takes back from the program: the ones that end
-/// the tree (default action) and SIGCHLD (so children can be waited for even
-/// if the program ignored it).
-const TAKEN_OVER: [nix::sys::signal::Signal; 5] = {
-    use nix::sys::signal::Signal::*;
-    [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD]
-};
-
-/// Sets the signals above to their default action and the mask to exactly
-/// `blocked`; returns what the program had, to restore in its next child.
-pub fn take_over_signals(blocked: &SigSet) -> nix::Result<SavedSignals> {
-    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigmaskHow, sigaction};
-    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    let mut mask = SigSet::empty();
-    nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(blocked), Some(&mut mask))?;
-    let mut actions = Vec::with_capacity(TAKEN_OVER.len());
-    for signal in TAKEN_OVER {
-        // SAFETY: installing SIG_DFL runs no handler code, so no handler can
-        // be unsound; the old action is kept to be reinstalled unchanged.
-        actions.push((signal, unsafe { sigaction(signal, &default) }?));
-    }
-    Ok(SavedSignals { actions, mask })
-}
-
-impl SavedSignals {
-    /// Puts back the program's dispositions and mask (in a fresh child).
-    pub fn restore(&self) {
-        use nix::sys::signal::{SigmaskHow, sigaction};
-        for (signal, action) in &self.actions {
-            // SAFETY: reinstalls exactly the action the program had set, in
-            // a copy of the same program's memory.
-            let _ = unsafe { sigaction(*signal, action) };
-        }
-        let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.mask), None);
-    }
 }
 
 /// The processor time this process has used so far: the work before

@@ -7,10 +7,11 @@
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::Base;
 use super::recent::{self, Anchor};
 use crate::config::{self, Config};
 use crate::paths::{AbsolutePath, CAPACITY, OwnedPath, is_kernel_path};
-use crate::watcher::protocol::FileStamp;
+use crate::stamp::FileStamp;
 use crate::{engine, sys, warn};
 
 static BUDGET_WARNED: AtomicBool = AtomicBool::new(false);
@@ -43,13 +44,6 @@ pub fn report_unapplied(output: crate::log::Output, errors: &[config::ConfigErro
 /// Whether forkmon is on (a single atomic load, for the hot path).
 pub fn is_on() -> bool {
     config::active().is_some()
-}
-
-/// Where the opened path is relative to.
-#[derive(Clone, Copy)]
-pub enum Base {
-    CurrentDir,
-    Directory(i32),
 }
 
 /// What an open does to the file.

@@ -7,8 +7,8 @@
 
 use std::ffi::c_int;
 
+use super::gate;
 use crate::engine;
-use crate::preload::gate;
 
 /// Entry points of one copy, by the C ABI (the copies may be different
 /// builds). Grow it only by adding a new versioned symbol.

@@ -1,5 +1,7 @@
 //! What a checkpointing process tells the watcher, as one journal record.
 
+use crate::stamp::FileStamp;
+
 /// One holder in the chain of checkpoints above a process.
 ///
 /// `generation` is the resume number of the child that holder runs now (0
@@ -22,65 +24,6 @@ pub enum Kind {
     Attach = 3,
     /// "I am about to write `path` myself: that is no edit."
     OwnWrite = 4,
-}
-
-/// What `stat` said of a file when the program read it. The watcher
-/// watches a directory's file contents only once the program's burst of
-/// opens there is over (see `event_loop`), and then compares: a stamp that
-/// changed is an edit made before its events were watched.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FileStamp {
-    pub device: u64,
-    pub inode: u64,
-    pub size: i64,
-    pub modified: (i64, i64),
-    pub changed: (i64, i64),
-}
-
-impl FileStamp {
-    pub fn of(stat: &libc::stat) -> FileStamp {
-        FileStamp {
-            device: stat.st_dev,
-            inode: stat.st_ino,
-            size: stat.st_size,
-            modified: (stat.st_mtime, stat.st_mtime_nsec),
-            changed: (stat.st_ctime, stat.st_ctime_nsec),
-        }
-    }
-
-    /// The file at `path` as `stat` sees it now, if it is there.
-    pub fn of_path(path: &std::ffi::CStr) -> Option<FileStamp> {
-        nix::sys::stat::stat(path)
-            .ok()
-            .map(|stat| FileStamp::of(&stat))
-    }
-
-    fn encode_into(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.device.to_le_bytes());
-        out.extend_from_slice(&self.inode.to_le_bytes());
-        for field in [
-            self.size,
-            self.modified.0,
-            self.modified.1,
-            self.changed.0,
-            self.changed.1,
-        ] {
-            out.extend_from_slice(&field.to_le_bytes());
-        }
-    }
-
-    fn decode(reader: &mut Reader) -> Option<FileStamp> {
-        let device = u64::from_le_bytes(reader.take()?);
-        let inode = u64::from_le_bytes(reader.take()?);
-        let mut field = || reader.take().map(i64::from_le_bytes);
-        Some(FileStamp {
-            device,
-            inode,
-            size: field()?,
-            modified: (field()?, field()?),
-            changed: (field()?, field()?),
-        })
-    }
 }
 
 /// A message to the watcher: `lineage` ends with the (new) holder;
@@ -125,7 +68,7 @@ impl Message<'_> {
         match &self.stamp {
             Some(stamp) => {
                 out.push(1);
-                stamp.encode_into(out);
+                encode_stamp(stamp, out);
             }
             None => out.push(0),
         }
@@ -171,7 +114,7 @@ impl Registration {
         let elapsed_micros = u64::from_le_bytes(reader.take()?);
         let stamp = match reader.take::<1>()? {
             [0] => None,
-            [1] => Some(FileStamp::decode(&mut reader)?),
+            [1] => Some(decode_stamp(&mut reader)?),
             _ => return None,
         };
         let path = reader.0.to_vec();
@@ -184,6 +127,33 @@ impl Registration {
             stamp,
         })
     }
+}
+
+fn encode_stamp(stamp: &FileStamp, out: &mut Vec<u8>) {
+    out.extend_from_slice(&stamp.device.to_le_bytes());
+    out.extend_from_slice(&stamp.inode.to_le_bytes());
+    for field in [
+        stamp.size,
+        stamp.modified.0,
+        stamp.modified.1,
+        stamp.changed.0,
+        stamp.changed.1,
+    ] {
+        out.extend_from_slice(&field.to_le_bytes());
+    }
+}
+
+fn decode_stamp(reader: &mut Reader) -> Option<FileStamp> {
+    let device = u64::from_le_bytes(reader.take()?);
+    let inode = u64::from_le_bytes(reader.take()?);
+    let mut field = || reader.take().map(i64::from_le_bytes);
+    Some(FileStamp {
+        device,
+        inode,
+        size: field()?,
+        modified: (field()?, field()?),
+        changed: (field()?, field()?),
+    })
 }
 
 struct Reader<'a>(&'a [u8]);

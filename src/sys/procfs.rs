@@ -1,0 +1,48 @@
+//! What `/proc` tells about this process and its children.
+
+use std::io;
+
+use nix::unistd::Pid;
+
+/// How many threads this process has.
+///
+/// procfs gives `/proc/self/task` one link per thread plus two, so one
+/// `stat` tells: it needs no file descriptor, and works also in a program
+/// that has used up its open-file limit (reading the directory would fail
+/// there with EMFILE).
+pub fn thread_count() -> io::Result<usize> {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata("/proc/self/task")?.nlink() {
+        links @ 3.. => Ok(usize::try_from(links - 2).unwrap_or(usize::MAX)),
+        _ => Ok(std::fs::read_dir("/proc/self/task")?.count()),
+    }
+}
+
+/// The live and not yet reaped children of this (single-threaded) process.
+pub fn children() -> io::Result<Vec<Pid>> {
+    children_of(nix::unistd::getpid())
+}
+
+/// The children made by the main thread of `pid`.
+fn children_of(pid: Pid) -> io::Result<Vec<Pid>> {
+    let list = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))?;
+    Ok(list
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .map(Pid::from_raw)
+        .collect())
+}
+
+/// Every process below `root` (children of main threads, as holders and
+/// the program make them), found now; `root` not included.
+pub fn descendants(root: Pid) -> Vec<Pid> {
+    let mut found = Vec::new();
+    let mut next = vec![root];
+    // A bound, in case a pid is reused into a loop while the tree is read.
+    while let Some(pid) = next.pop().filter(|_| found.len() < 100_000) {
+        let children = children_of(pid).unwrap_or_default();
+        found.extend_from_slice(&children);
+        next.extend(children);
+    }
+    found
+}

@@ -1,0 +1,150 @@
+//! Signals: what forkmon's own processes block and take over from the
+//! program, and the resume order a holder waits for.
+
+use std::io;
+
+use nix::sys::signal::{SigSet, Signal};
+use nix::unistd::Pid;
+
+/// The mask of a holder (and of the watcher): every signal but those that
+/// end the tree. The program's handlers, its timers' SIGALRM and signals
+/// sent to the whole foreground group (SIGWINCH, SIGUSR1…) must not run in
+/// a frozen copy of it.
+pub fn blocked_signals() -> SigSet {
+    let mut set = SigSet::all();
+    for ending in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
+        set.remove(ending);
+    }
+    set
+}
+
+/// Signals a holder takes with sigwaitinfo rather than by handler.
+pub fn held_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGCHLD);
+    // nix's Signal has no real-time signals: add the resume signal by number.
+    with_realtime(set, resume_signal())
+}
+
+fn with_realtime(set: SigSet, signal: i32) -> SigSet {
+    let mut raw: libc::sigset_t = *set.as_ref();
+    // SAFETY: `raw` is a valid, initialised sigset_t and `signal` a valid
+    // signal number (SIGRTMIN).
+    unsafe { libc::sigaddset(&mut raw, signal) };
+    // SAFETY: `raw` was initialised from a valid SigSet and sigaddset.
+    unsafe { SigSet::from_sigset_t_unchecked(raw) }
+}
+
+/// Sends `signal` with an integer payload (sigqueue(3)).
+pub fn send_with_value(pid: Pid, signal: i32, value: u64) -> io::Result<()> {
+    let payload = libc::sigval {
+        sival_ptr: value as usize as *mut libc::c_void,
+    };
+    // SAFETY: plain system call on integers; the payload is copied.
+    match unsafe { libc::sigqueue(pid.as_raw(), signal, payload) } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
+/// A signal taken by [`wait_signal`].
+pub struct Received {
+    pub signal: i32,
+    /// The sigqueue payload (meaningful only when `queued`).
+    pub value: u64,
+    /// Sent with sigqueue(3), not kill(2).
+    pub queued: bool,
+    pub sender: i32,
+}
+
+/// Waits for one of the blocked signals in `set`.
+pub fn wait_signal(set: &SigSet) -> io::Result<Received> {
+    loop {
+        // SAFETY: siginfo_t is plain data, so all-zero is a valid value.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `set` is a valid sigset_t and `info` a writable siginfo_t.
+        let signal = unsafe { libc::sigwaitinfo(set.as_ref(), &mut info) };
+        if signal >= 0 {
+            // SAFETY: for a signal sent by sigqueue the kernel filled
+            // si_value and si_pid; for others they are not used.
+            let (value, sender) =
+                unsafe { (info.si_value().sival_ptr as usize as u64, info.si_pid()) };
+            let queued = info.si_code == libc::SI_QUEUE;
+            return Ok(Received {
+                signal,
+                value,
+                queued,
+                sender,
+            });
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+}
+
+/// Takes any pending signals of `set` without waiting (they are blocked).
+pub fn discard_pending(set: &SigSet) {
+    let zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid sigset and timespec; a null siginfo pointer is allowed.
+    while unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &zero) } > 0 {}
+}
+
+/// The signal a holder is told to resume with (a real-time signal, so it
+/// queues and carries the resume number).
+pub fn resume_signal() -> i32 {
+    libc::SIGRTMIN()
+}
+
+/// The signal dispositions and mask of the program, saved while forkmon's
+/// own processes (holders, the watcher) use their own.
+pub struct SavedSignals {
+    actions: Vec<(nix::sys::signal::Signal, nix::sys::signal::SigAction)>,
+    mask: SigSet,
+}
+
+/// Signals a forkmon process takes back from the program: the ones that end
+/// the tree (default action) and SIGCHLD (so children can be waited for even
+/// if the program ignored it).
+const TAKEN_OVER: [nix::sys::signal::Signal; 5] = {
+    use nix::sys::signal::Signal::*;
+    [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD]
+};
+
+/// Sets the signals above to their default action and the mask to exactly
+/// `blocked`; returns what the program had, to restore in its next child.
+pub fn take_over_signals(blocked: &SigSet) -> nix::Result<SavedSignals> {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigmaskHow, sigaction};
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    let mut mask = SigSet::empty();
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(blocked), Some(&mut mask))?;
+    let mut actions = Vec::with_capacity(TAKEN_OVER.len());
+    for signal in TAKEN_OVER {
+        // SAFETY: installing SIG_DFL runs no handler code, so no handler can
+        // be unsound; the old action is kept to be reinstalled unchanged.
+        actions.push((signal, unsafe { sigaction(signal, &default) }?));
+    }
+    Ok(SavedSignals { actions, mask })
+}
+
+impl SavedSignals {
+    /// Puts back the program's dispositions and mask (in a fresh child).
+    pub fn restore(&self) {
+        use nix::sys::signal::{SigmaskHow, sigaction};
+        for (signal, action) in &self.actions {
+            // SAFETY: reinstalls exactly the action the program had set, in
+            // a copy of the same program's memory.
+            let _ = unsafe { sigaction(*signal, action) };
+        }
+        let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.mask), None);
+    }
+}
