@@ -4,12 +4,14 @@
 //! value. The caller prints one line per error and leaves the program to run
 //! on unwatched; no value is silently replaced by a default.
 
+#![forbid(unsafe_code)]
+
 use std::ffi::OsString;
-use std::sync::atomic::{AtomicPtr, Ordering};
 use std::time::Duration;
 
 use crate::filter::{Filter, FilterError};
 use crate::log::{Output, one_line};
+use crate::published::Published;
 
 pub const FILTER: &str = "FORKMON_FILTER";
 pub const QUIET: &str = "FORKMON_QUIET";
@@ -290,23 +292,17 @@ pub fn load(
 }
 
 /// The options in force for this process: set by the way in that switched
-/// forkmon on, replaced by `forkmon.configure` from Lua. Published configs
-/// are leaked on purpose (a few per run at most), so that the hooks can read
-/// the current one without a lock.
-static ACTIVE: AtomicPtr<Config> = AtomicPtr::new(std::ptr::null_mut());
+/// forkmon on, replaced by `forkmon.configure` from Lua; read by the hooks
+/// on every open, without a lock.
+static ACTIVE: Published<Config> = Published::new();
 
 pub fn active() -> Option<&'static Config> {
-    let current = ACTIVE.load(Ordering::Acquire);
-    // SAFETY: null or a pointer from Box::leak below, never freed or
-    // written through, so a shared 'static reference to it is valid.
-    unsafe { current.as_ref() }
+    ACTIVE.get()
 }
 
 /// Makes `config` the active one.
 pub fn publish(config: Config) -> &'static Config {
-    let leaked: &'static mut Config = Box::leak(Box::new(config));
-    ACTIVE.store(leaked, Ordering::Release);
-    leaked
+    ACTIVE.publish(config)
 }
 
 #[cfg(test)]

@@ -20,7 +20,6 @@
 //!   `/proc`.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod channel;
 pub mod config;
@@ -31,6 +30,7 @@ pub mod log;
 mod lua;
 pub mod paths;
 mod preload;
+mod published;
 pub mod stamp;
 mod sys;
 pub mod watcher;

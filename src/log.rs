@@ -1,6 +1,8 @@
 //! The `[forkmon]` lines on stderr: one `write(2)` each, so that lines
 //! from the holders, the watcher and the program never interleave mid-line.
 
+#![forbid(unsafe_code)]
+
 use std::fmt::Arguments;
 use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};

@@ -1,6 +1,8 @@
 //! Absolute, lexically normalised paths built in a fixed buffer, so the hot
 //! path of every hooked open allocates nothing.
 
+#![forbid(unsafe_code)]
+
 use std::ffi::{CStr, CString};
 
 /// Linux's PATH_MAX, counting the terminating NUL.

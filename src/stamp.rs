@@ -1,6 +1,8 @@
 //! What `stat` said of a file when the program read it: the engine sends it
 //! with each registration, the watcher compares it with the file later.
 
+#![forbid(unsafe_code)]
+
 /// What `stat` said of a file when the program read it. The watcher
 /// watches a directory's file contents only once the program's burst of
 /// opens there is over (see `event_loop`), and then compares: a stamp that

@@ -272,13 +272,13 @@ io.write(table.concat(out, "\n"), "\n")
 
 fn run_lua(lua: &str, cases: &[Case], dir: &std::path::Path, batch: usize) -> Option<Vec<Answer>> {
     let script = dir.join("find.lua");
-    std::fs::write(&script, LUA_SCRIPT).unwrap();
+    std::fs::write(&script, LUA_SCRIPT).expect("write the Lua script");
     let input = dir.join(format!("cases{batch}.txt"));
     let mut text = String::new();
     for c in cases {
         let _ = writeln!(text, "{} {} {}", hex(&c.pat), hex(&c.subj), c.init + 1);
     }
-    std::fs::write(&input, text).unwrap();
+    std::fs::write(&input, text).expect("write the cases");
     let out = match Command::new(lua).arg(&script).arg(&input).output() {
         Ok(o) => o,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
@@ -298,8 +298,11 @@ fn run_lua(lua: &str, cases: &[Case], dir: &std::path::Path, batch: usize) -> Op
             } else if l == "nil" {
                 Answer::Nil
             } else {
-                let mut it = l.split(' ').skip(1).map(|n| n.parse::<usize>().unwrap());
-                Answer::Ok(it.next().unwrap(), it.next().unwrap())
+                let mut it = l
+                    .split(' ')
+                    .skip(1)
+                    .map(|n| n.parse::<usize>().expect("a position from lua"));
+                Answer::Ok(it.next().expect("start"), it.next().expect("end"))
             }
         })
         .collect();

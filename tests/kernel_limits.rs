@@ -85,19 +85,12 @@ fn no_inotify_watch_left_is_named_and_the_program_runs_unwatched() {
 /// The line for the open-file limit `soft`, as raised to what the hard
 /// limit of this test process allows (the program inherits it).
 fn open_file_limit(soft: u64) -> String {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes one rlimit into the valid, owned `limit`.
-    assert_eq!(
-        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
-        0
-    );
-    let to = if limit.rlim_max == libc::RLIM_INFINITY {
+    let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .expect("getrlimit");
+    let to = if hard == libc::RLIM_INFINITY {
         1024
     } else {
-        limit.rlim_max.min(1024)
+        hard.min(1024)
     };
     format!(
         "the open-file limit of this process, ulimit -n = {soft}, is reached; \

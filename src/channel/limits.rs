@@ -16,8 +16,12 @@
 //!
 //! Only error paths come here, once: reading `/proc` and `/sys` is fine.
 
+#![forbid(unsafe_code)]
+
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
+
+use nix::sys::resource::Resource;
 
 /// A limit with no bound, as `getrlimit` reports it.
 const UNLIMITED: u64 = libc::RLIM_INFINITY;
@@ -29,7 +33,7 @@ pub fn descriptors(errno: i32) -> Option<String> {
         // Whenever a call that makes descriptors says EMFILE (inotify_init1
         // aside, see `inotify_instances`).
         libc::EMFILE => {
-            let (soft, hard) = rlimit(libc::RLIMIT_NOFILE)?;
+            let (soft, hard) = rlimit(Resource::RLIMIT_NOFILE)?;
             Some(rlimit_reached(
                 "open-file limit of this process",
                 'n',
@@ -207,25 +211,18 @@ fn descriptor_table_full() -> bool {
 }
 
 /// The soft and hard value of a resource limit.
-fn rlimit(resource: libc::__rlimit_resource_t) -> Option<(u64, u64)> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes one rlimit into the valid, owned `limit`.
-    let done = unsafe { libc::getrlimit(resource, &mut limit) };
-    (done == 0).then_some((limit.rlim_cur, limit.rlim_max))
+fn rlimit(resource: Resource) -> Option<(u64, u64)> {
+    nix::sys::resource::getrlimit(resource).ok()
 }
 
 /// The per-user process limit, if this user has reached it. It does not
 /// bind root (nor a process with CAP_SYS_RESOURCE, which is rare).
 fn user_processes() -> Option<String> {
-    // SAFETY: getuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::getuid() };
-    if uid == 0 {
+    let uid = nix::unistd::getuid();
+    if uid.is_root() {
         return None;
     }
-    let (soft, hard) = rlimit(libc::RLIMIT_NPROC)?;
+    let (soft, hard) = rlimit(Resource::RLIMIT_NPROC)?;
     if soft == UNLIMITED {
         return None;
     }
@@ -239,7 +236,7 @@ fn user_processes() -> Option<String> {
                 .to_str()
                 .is_some_and(|n| n.parse::<u32>().is_ok())
         })
-        .filter(|entry| entry.metadata().is_ok_and(|m| m.uid() == uid))
+        .filter(|entry| entry.metadata().is_ok_and(|m| m.uid() == uid.as_raw()))
         .map(|entry| {
             std::fs::read_dir(entry.path().join("task")).map_or(1, |tasks| tasks.count() as u64)
         })

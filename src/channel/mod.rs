@@ -181,7 +181,9 @@ impl WatcherLink {
         };
         let holder = nix::unistd::getpid();
         sys::flush_stdio();
-        match sys::fork() {
+        // SAFETY: the first holder is a copy of the program at a checkpoint,
+        // which the engine made only while it had one thread.
+        match unsafe { sys::fork() } {
             Ok(ForkResult::Child) => {
                 // The watcher keeps only its own end: when every process of
                 // the program has closed the other one, the program is gone.

@@ -1,5 +1,7 @@
 //! What a checkpointing process tells the watcher, as one journal record.
 
+#![forbid(unsafe_code)]
+
 use crate::stamp::FileStamp;
 
 /// One holder in the chain of checkpoints above a process.

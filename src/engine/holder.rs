@@ -51,7 +51,11 @@ impl Holder {
                     let number = received.value;
                     self.end_run();
                     sys::flush_stdio();
-                    match sys::fork() {
+                    // SAFETY: a holder is a copy of the program at a
+                    // checkpoint, made only while it had one thread.
+                    #[allow(unsafe_code)]
+                    let forked = unsafe { sys::fork() };
+                    match forked {
                         Ok(ForkResult::Child) => {
                             self.signals.restore();
                             return number;

@@ -6,6 +6,10 @@
 //! is the first holder, so the shell's job, the terminal's foreground group
 //! and `kill <pid>` keep working as the user expects.
 
+// The engine is safe Rust but for its two forks (a checkpoint, a resume):
+// each is allowed where it stands.
+#![deny(unsafe_code)]
+
 mod holder;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -428,7 +432,11 @@ impl Engine {
         let _ = nix::sys::prctl::set_child_subreaper(true);
         sys::flush_stdio();
         let forking = Instant::now();
-        match sys::fork() {
+        // SAFETY: `thread_count` above found one thread, and nothing since
+        // started one.
+        #[allow(unsafe_code)]
+        let forked = unsafe { sys::fork() };
+        match forked {
             Err(error) => {
                 let _ = nix::sys::prctl::set_child_subreaper(false);
                 registration.kind = Kind::Withdraw;
@@ -474,9 +482,7 @@ impl Engine {
                 RESUMES.store(generation, Ordering::Relaxed);
                 self.run_start = Instant::now();
                 self.work_before_run = Duration::from_micros(elapsed_micros);
-                // SAFETY: a checkpoint is only made in a single-threaded
-                // process, and this fresh child is a copy of it.
-                unsafe { std::env::set_var(RESTART_TICKS, generation.to_string()) };
+                sys::set_env_single_threaded(RESTART_TICKS, &generation.to_string());
                 self.enter_child(Link {
                     holder: me,
                     generation,

@@ -6,6 +6,8 @@
 //! The copy is a sequence lock over atomics: any thread may read it, a
 //! writer that finds it busy does not wait, and nothing allocates.
 
+#![forbid(unsafe_code)]
+
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
 
 use crate::paths::CAPACITY;

@@ -4,6 +4,8 @@
 //! Cheap checks come first (the access mode, whether forkmon is on), and
 //! nothing allocates or locks before the path matches the filter.
 
+#![forbid(unsafe_code)]
+
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -170,11 +172,9 @@ pub fn before_open(base: Base, path: &[u8], access: Access) -> Option<TieAfterOp
 /// for it, with the descriptor it opened (`None` if it failed).
 pub fn after_open(tie: TieAfterOpen, path: &[u8], opened: Option<i32>) {
     let Some(fd) = opened else { return };
-    // SAFETY: `fd` was just returned by the program's successful open, and
-    // the program cannot have closed it yet: this runs before the open
+    // The program cannot have closed `fd` yet: this runs before its open
     // returns to it.
-    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-    let stamp = sys::fstat(fd).map(|stat| FileStamp::of(&stat));
+    let stamp = sys::fstat_number(fd).map(|stat| FileStamp::of(&stat));
     engine::after_read(tie.path, stamp);
     if let Some(anchor) = tie.anchor {
         recent::remember(path, anchor);

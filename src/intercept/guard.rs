@@ -1,6 +1,8 @@
 //! Keeps forkmon's own opens (std::fs inside the library, the watcher, the
 //! holders) out of its hooks.
 
+#![forbid(unsafe_code)]
+
 use std::cell::Cell;
 
 thread_local! {

@@ -3,6 +3,8 @@
 //! be read, then the loader opens it): the second open is passed by here,
 //! without building the absolute path or taking the engine's lock.
 
+#![forbid(unsafe_code)]
+
 use std::sync::Mutex;
 
 use super::Base;

@@ -24,22 +24,26 @@ pub struct SharedV1 {
 }
 
 /// # Safety
-/// `path` points to `len` readable bytes (or `len` is 0).
-fn bytes<'a>(path: *const u8, len: usize) -> &'a [u8] {
+/// `path` is null, or points to `len` readable bytes that stay valid for
+/// `'a`.
+unsafe fn bytes<'a>(path: *const u8, len: usize) -> &'a [u8] {
     if path.is_null() || len == 0 {
         return &[];
     }
-    // SAFETY: the caller (another copy of this code) passes a pointer and
-    // length taken from a live byte slice.
+    // SAFETY: per this function's contract.
     unsafe { std::slice::from_raw_parts(path, len) }
 }
 
 extern "C" fn before_read(path: *const u8, len: usize) {
-    gate::before_lua_open(bytes(path, len), gate::Access::Read);
+    // SAFETY: the caller (another copy of this code, see `SharedV1`) passes
+    // a pointer and length taken from a byte slice it keeps alive.
+    let path = unsafe { bytes(path, len) };
+    gate::before_lua_open(path, gate::Access::Read);
 }
 
 extern "C" fn tie(path: *const u8, len: usize, here: c_int) -> c_int {
-    let path = bytes(path, len);
+    // SAFETY: as in `before_read`.
+    let path = unsafe { bytes(path, len) };
     std::panic::catch_unwind(|| match gate::existing_file(path) {
         Some(file) if gate::is_on() => c_int::from(engine::tie(&[file], here != 0) > 0),
         _ => 0,

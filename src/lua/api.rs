@@ -4,6 +4,8 @@
 //! error at the caller's line, as a C module's `luaL_error` would. Nothing
 //! here can crash the host.
 
+#![forbid(unsafe_code)]
+
 use std::time::Duration;
 
 use mlua::prelude::*;

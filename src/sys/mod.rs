@@ -11,12 +11,35 @@ use nix::unistd::ForkResult;
 
 /// Forks the calling process.
 ///
-/// Callers check first that the process has one thread (the engine refuses
-/// otherwise), so the child's memory holds no lock another thread owned.
-pub fn fork() -> nix::Result<ForkResult> {
-    // SAFETY: single-threaded at the call (see above): after fork the child
-    // may run any code, as the parent could.
+/// # Safety
+/// The process has one thread (the engine checks before a checkpoint;
+/// holders and the watcher are copies of such a process), so the child's
+/// memory holds no lock another thread owned and it may run any code.
+pub unsafe fn fork() -> nix::Result<ForkResult> {
+    // SAFETY: single-threaded, per this function's contract.
     unsafe { nix::unistd::fork() }
+}
+
+/// Sets an environment variable of this process, if it has one thread (the
+/// only case where no other thread can be reading the environment); returns
+/// whether it was set.
+pub fn set_env_single_threaded(name: &str, value: &str) -> bool {
+    if !matches!(procfs::thread_count(), Ok(1)) {
+        return false;
+    }
+    // SAFETY: one thread (checked just above), so nothing reads the
+    // environment concurrently.
+    unsafe { std::env::set_var(name, value) };
+    true
+}
+
+/// `fstat(2)` of a descriptor number the program just got from an open:
+/// at worst (a number the program closed in between) the stat of another
+/// file or none, never memory unsafety.
+pub fn fstat_number(fd: i32) -> Option<libc::stat> {
+    // SAFETY: borrowed for the one fstat call below; the kernel checks the
+    // number, so a stale one only fails or stats another file.
+    fstat(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
 }
 
 /// Ends this process at once, without running the host's atexit handlers or

@@ -4,6 +4,8 @@
 //! ([`watchlist`], free of system calls) and tells the holder of the
 //! earliest changed checkpoint to resume ([`event_loop`]).
 
+#![forbid(unsafe_code)]
+
 mod event_loop;
 pub mod watchlist;
 

@@ -263,10 +263,19 @@ impl Launch {
             .stdin(Stdio::from(slave.try_clone().expect("dup")))
             .stdout(Stdio::from(slave.try_clone().expect("dup")))
             .stderr(Stdio::from(slave));
-        // SAFETY: between fork and exec the child only makes two system
+        // SAFETY: between fork and exec the child only makes three system
         // calls, which are async-signal-safe.
         unsafe {
             self.command.pre_exec(|| {
+                // The program starts with 0, 1 and 2 only, as from a shell:
+                // a descriptor the harness inherited (a build lock held by
+                // flock) would shift every number a test counts on.
+                libc::syscall(
+                    libc::SYS_close_range,
+                    3u32,
+                    u32::MAX,
+                    libc::CLOSE_RANGE_CLOEXEC,
+                );
                 nix::unistd::setsid()?;
                 if libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
                     return Err(std::io::Error::last_os_error());

@@ -9,6 +9,8 @@
 //! preloads the library and execs the program: no shell, no process of its
 //! own left between the terminal and the program.
 
+#![forbid(unsafe_code)]
+
 mod args;
 mod launch;
 
