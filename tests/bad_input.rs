@@ -18,7 +18,7 @@
 //! 256 cases per property by default (a few seconds in all). To run longer:
 //! `FORKMON_PROPTEST_CASES=100000 cargo test --release --test bad_input`.
 
-mod common;
+use forkmon_test_support as common;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -447,29 +447,10 @@ fn a_catastrophic_pattern_is_as_fast_as_its_budget() {
 
 // --- a real program with such a filter --------------------------------------
 
-const OPENER: &str = r#"
-#include <fcntl.h>
-#include <stdio.h>
-#include <unistd.h>
-
-int main(int argc, char **argv) {
-    for (int round = 0; round < 3; round++) {
-        for (int i = 1; i < argc; i++) {
-            int fd = open(argv[i], O_RDONLY);
-            char c = 0;
-            if (fd < 0 || read(fd, &c, 1) != 1) { printf("failed %s\n", argv[i]); return 1; }
-            close(fd);
-        }
-    }
-    printf("all read\n");
-    return 0;
-}
-"#;
-
 #[test]
 fn a_program_whose_filter_backtracks_runs_on_with_one_clear_line() {
     let scratch = common::Scratch::new("catastrophic");
-    let program = scratch.compile_c("opener", OPENER);
+    let program = scratch.compile_program("opener");
     // A directory name of 200 'a's: long enough to exhaust the budget.
     let deep = format!("{}/x.txt", "a".repeat(200));
     scratch.write(&deep, "1");

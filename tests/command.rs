@@ -1,7 +1,7 @@
 //! The `forkmon` command: scripts, any program, usage errors, and the
 //! recipes of the README (busted, tcc).
 
-mod common;
+use forkmon_test_support as common;
 
 use common::{Launch, LuaApp, Save, Scratch, save};
 

@@ -3,7 +3,7 @@
 //! a watched file's directory deleted and made anew while its checkpoint
 //! waits. Each leaves a working tree or nothing, and Ctrl+C ends it all.
 
-mod common;
+use forkmon_test_support as common;
 
 use common::{Launch, LuaApp, Save, Scratch, chain, forkmon_lines, save};
 use nix::sys::signal::{Signal, kill};
@@ -48,52 +48,10 @@ fn sigkill_of_the_running_program_is_said_and_an_edit_resumes() {
     session.assert_all_gone();
 }
 
-/// Reads one.txt, forks a copy that reads two.txt and then waits for a
-/// signal; once the copy has read it, reads three.txt in the original
-/// process, and ends.
-const FORKS_BY_ITSELF: &str = r#"
-#include <fcntl.h>
-#include <stdio.h>
-#include <unistd.h>
-
-static int order[2];
-
-static void show(const char *name) {
-    char buffer[256];
-    int fd = open(name, O_RDONLY);
-    ssize_t n = fd < 0 ? -1 : read(fd, buffer, sizeof buffer - 1);
-    buffer[n > 0 ? n : 0] = 0;
-    printf("%s:%s", name, buffer);
-    fflush(stdout);
-    if (fd >= 0) close(fd);
-}
-
-int main(void) {
-    show("one.txt");
-    if (pipe(order) != 0) return 2;
-    pid_t copy = fork();
-    if (copy == 0) {
-        show("two.txt");
-        printf("copy %d waits\n", (int)getpid());
-        fflush(stdout);
-        close(order[1]);
-        pause();
-        return 0;
-    }
-    if (copy < 0) return 3;
-    char done;
-    close(order[1]);
-    if (read(order[0], &done, 1) != 0) return 4;
-    show("three.txt");
-    printf("end\n");
-    return 0;
-}
-"#;
-
 #[test]
 fn a_fork_of_the_program_makes_no_checkpoint_and_a_resume_leaves_it_alone() {
     let dir = Scratch::new("forks-by-itself");
-    let exe = dir.compile_c("forks", FORKS_BY_ITSELF);
+    let exe = dir.compile_program("forks_by_itself");
     for name in ["one", "two", "three"] {
         dir.write(&format!("{name}.txt"), &format!("{name}=1\n"));
     }
@@ -138,32 +96,10 @@ fn a_fork_of_the_program_makes_no_checkpoint_and_a_resume_leaves_it_alone() {
     session.assert_all_gone();
 }
 
-/// Reads one.txt, then becomes a shell that reads two.txt (forkmon is not
-/// preloaded into what it execs) and the terminal.
-const EXECS: &str = r#"
-#include <fcntl.h>
-#include <stdio.h>
-#include <unistd.h>
-
-int main(void) {
-    char buffer[256];
-    int fd = open("one.txt", O_RDONLY);
-    ssize_t n = fd < 0 ? -1 : read(fd, buffer, sizeof buffer - 1);
-    buffer[n > 0 ? n : 0] = 0;
-    printf("one.txt:%s", buffer);
-    fflush(stdout);
-    if (fd >= 0) close(fd);
-    execl("/bin/sh", "sh", "-c",
-          "echo \"exec ran, LD_PRELOAD=$LD_PRELOAD\"; cat two.txt; read line; echo \"got $line\"",
-          (char *)0);
-    return 3;
-}
-"#;
-
 #[test]
 fn a_program_that_execs_becomes_the_new_program_and_its_holders_resume() {
     let dir = Scratch::new("execs");
-    let exe = dir.compile_c("execs", EXECS);
+    let exe = dir.compile_program("execs");
     dir.write("one.txt", "one=1\n");
     dir.write("two.txt", "two=1\n");
     let mut session = Launch::preloaded(&exe, "%.txt$").dir(&dir.0).start();

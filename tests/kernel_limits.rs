@@ -5,7 +5,7 @@
 //! program runs on to its end without new checkpoints, leaving nothing
 //! behind.
 
-mod common;
+use forkmon_test_support as common;
 
 use common::{Launch, LuaApp, Scratch, forkmon_lines};
 
@@ -113,38 +113,11 @@ fn the_open_file_limit_at_the_watcher_socket_is_named() {
     );
 }
 
-/// Uses up its open-file limit, then opens a watched file (which fails, as
-/// without forkmon), frees one descriptor and opens it again.
-const OUT_OF_DESCRIPTORS: &str = r#"
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <string.h>
-#include <unistd.h>
-
-int main(void) {
-    printf("start\n");
-    fflush(stdout);
-    int last = -1;
-    for (int fd; (fd = dup(2)) >= 0;) last = fd;
-    int fd = open("data.txt", O_RDONLY);
-    printf("full: %d %s\n", fd, strerror(errno));
-    close(last);
-    fd = open("data.txt", O_RDONLY);
-    char buffer[64];
-    ssize_t n = fd < 0 ? -1 : read(fd, buffer, sizeof buffer - 1);
-    buffer[n > 0 ? n : 0] = 0;
-    printf("read: %s", buffer);
-    printf("end\n");
-    return 0;
-}
-"#;
-
 #[test]
 fn the_open_file_limit_at_inotify_init_is_not_taken_for_the_instance_limit() {
     // inotify_init1 says EMFILE both for this and for the instance limit.
     let dir = Scratch::new("limit-inotify-fds");
-    let exe = dir.compile_c("full", OUT_OF_DESCRIPTORS);
+    let exe = dir.compile_program("out_of_descriptors");
     dir.write("data.txt", "hello\n");
     let lines = run_to_end(
         Launch::wrapped(&[], "ulimit -Sn 16", &exe.display().to_string(), "%.txt$").dir(&dir.0),

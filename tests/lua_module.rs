@@ -2,7 +2,7 @@
 //! hooks on require, dofile, loadfile, io.open and io.lines, the default
 //! filter, both ways at once, and the API's checkpoint and watch.
 
-mod common;
+use forkmon_test_support as common;
 
 use common::{Launch, LuaApp, Save, Scratch, chain, module_path, save};
 

@@ -2,7 +2,7 @@
 //! symbolic links, a file deleted for good, a directory renamed away, an
 //! unreadable file. None crashes or hangs; each does what the README says.
 
-mod common;
+use forkmon_test_support as common;
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;

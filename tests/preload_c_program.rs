@@ -2,63 +2,14 @@
 //! directories, FIFOs, kernel files and failed opens make no checkpoint;
 //! relative paths follow chdir; threads turn checkpoints off.
 
-mod common;
+use forkmon_test_support as common;
 
 use common::{Launch, Save, Scratch, save};
-
-const READER: &str = r#"
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-static void show(const char *label, int fd) {
-    char buffer[256];
-    ssize_t n = fd < 0 ? -1 : read(fd, buffer, sizeof buffer - 1);
-    buffer[n > 0 ? n : 0] = 0;
-    printf("%s:%s", label, buffer);
-    fflush(stdout);
-    if (fd >= 0) close(fd);
-}
-
-int main(void) {
-    printf("start\n");
-    fflush(stdout);
-    /* A relative open before chdir: forkmon keeps the current directory
-       between opens, and chdir must make it forget it. */
-    close(open("status", O_RDONLY));
-    if (chdir("data") != 0) return 2;
-    show("one", open("one.txt", O_RDONLY));
-    int dir = open(".", O_RDONLY | O_DIRECTORY);
-    show("two", openat(dir, "sub/../sub/two.txt", O_RDONLY));
-    FILE *three = fopen("three.txt", "r");
-    char line[256] = "";
-    if (three && fgets(line, sizeof line, three)) printf("three:%s", line);
-    if (three) fclose(three);
-    int written = open("written.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (written >= 0) { write(written, "x", 1); close(written); }
-    FILE *appended = fopen("appended.txt", "a");
-    if (appended) fclose(appended);
-    FILE *updated = fopen("one.txt", "r+");
-    if (updated) fclose(updated);
-    close(open("folder.txt", O_RDONLY));
-    close(open("fifo.txt", O_RDONLY | O_NONBLOCK));
-    close(open("/proc/self/status", O_RDONLY));
-    close(open("/dev/null", O_RDONLY));
-    errno = 0;
-    int missing = open("missing.txt", O_RDONLY);
-    printf("missing:%d %s\n", missing, strerror(errno));
-    printf("end\n");
-    return 0;
-}
-"#;
 
 #[test]
 fn only_read_opens_of_existing_regular_watched_files_make_checkpoints() {
     let scratch = Scratch::new("c-reader");
-    let program = scratch.compile_c("reader", READER);
+    let program = scratch.compile_program("reader");
     scratch.write("data/one.txt", "1\n");
     scratch.write("data/sub/two.txt", "2\n");
     scratch.write("data/three.txt", "3\n");
@@ -97,33 +48,10 @@ fn only_read_opens_of_existing_regular_watched_files_make_checkpoints() {
     assert_eq!(session.count("one:1"), 1, "{}", session.output());
 }
 
-const THREADED: &str = r#"
-#include <fcntl.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <unistd.h>
-
-static void *idle(void *unused) { (void)unused; pause(); return NULL; }
-
-int main(void) {
-    pthread_t thread;
-    pthread_create(&thread, NULL, idle, NULL);
-    for (int i = 0; i < 3; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "f%d.txt", i);
-        int fd = open(name, O_RDONLY);
-        printf("read %s: %s\n", name, fd >= 0 ? "yes" : "no");
-        if (fd >= 0) close(fd);
-    }
-    printf("end\n");
-    return 0;
-}
-"#;
-
 #[test]
 fn a_program_with_threads_is_not_forked_and_runs_on() {
     let scratch = Scratch::new("c-threads");
-    let program = scratch.compile_c("threaded", THREADED);
+    let program = scratch.compile_program("threaded");
     for i in 0..3 {
         scratch.write(&format!("f{i}.txt"), "x");
     }

@@ -1,7 +1,7 @@
 //! Ending the tree and keeping the terminal: every way a user stops the
 //! program ends every process; the running program can read stdin.
 
-mod common;
+use forkmon_test_support as common;
 
 use common::{LuaApp, Save, chain, save};
 use nix::sys::signal::{Signal, kill};

@@ -1,7 +1,7 @@
 //! Options from the environment, bad values, messages, and what the
 //! program's own subprocesses inherit.
 
-mod common;
+use forkmon_test_support as common;
 
 use common::{Launch, LuaApp, Save, save};
 

@@ -1,7 +1,7 @@
 //! Resuming from checkpoints under LD_PRELOAD: lua5.4 running a real app
 //! whose files are edited the way editors save them.
 
-mod common;
+use forkmon_test_support as common;
 
 use common::{ALL_SAVES, LuaApp, Save, chain, inotify_fds, save};
 

@@ -1,7 +1,6 @@
 //! Runs real programs under forkmon in a pseudo-terminal of their own (so
 //! Ctrl+C, hang-up and stdin behave as in a shell), edits files the way
 //! editors do, and finds every process of the tree through /proc.
-#![allow(dead_code)]
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -80,6 +79,16 @@ impl Scratch {
         }
         fs::write(&path, content).expect("write file");
         path
+    }
+
+    /// Compiles the test program `tests/programs/<name>.c`.
+    pub fn compile_program(&self, name: &str) -> PathBuf {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../programs")
+            .join(format!("{name}.c"));
+        let text = fs::read_to_string(&source)
+            .unwrap_or_else(|e| panic!("read {}: {e}", source.display()));
+        self.compile_c(name, &text)
     }
 
     /// Compiles a C program from `source` with the system compiler.
