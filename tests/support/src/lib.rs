@@ -106,6 +106,33 @@ impl Scratch {
     }
 }
 
+/// The tests' host program (tests/programs/host.c: steps given on its
+/// command line, one case a line), compiled once per version of its source
+/// and shared by every test binary: beside the library under test, named by
+/// a hash of the source, compiled under a temporary name and renamed into
+/// place so that test binaries running at once never see half a file.
+pub fn host_program() -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    static HOST: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        const SOURCE: &str = include_str!("../../programs/host.c");
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        SOURCE.hash(&mut hasher);
+        let dir = library().parent().expect("deps dir").join("programs");
+        fs::create_dir_all(&dir).expect("programs dir");
+        let exe = dir.join(format!("host-{:016x}", hasher.finish()));
+        if !exe.exists() {
+            let scratch = Scratch::new("host-program");
+            let built = scratch.compile_c("host", SOURCE);
+            let temporary = dir.join(format!("host.{}.tmp", std::process::id()));
+            fs::copy(&built, &temporary).expect("copy the host program");
+            fs::rename(&temporary, &exe).expect("put the host program in place");
+        }
+        exe
+    })
+    .clone()
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);

@@ -1,0 +1,178 @@
+/* The tests' host program: does the steps given on its command line, in
+ * order, so that a new case is one line of a test.
+ *
+ *   host STEP [ARG...] STEP [ARG...] ...
+ *
+ * Each step is a word followed by a fixed number of arguments (the
+ * `arity` of its row in STEPS below). Signals are named without "SIG"
+ * (INT, TERM, RTMIN+2) or given by number. Steps:
+ *
+ *   print TEXT          prints TEXT and a line break
+ *   read FILE           opens FILE, reads it and prints its content (the
+ *                       open is what forkmon checkpoints; a resume reads
+ *                       the file again)
+ *   sleep MS            sleeps MS milliseconds
+ *   wait                pauses until a signal is handled
+ *   on SIG save FILE N  on SIG: prints "saving...", takes a while (100 ms),
+ *                       ends and reaps the child of `spawn` if any, writes
+ *                       "saved" to FILE, prints "saved" and exits with N
+ *   ignore SIG          sets SIG to be ignored
+ *   block SIG           blocks SIG
+ *   spawn               forks a child that sleeps until killed, prints
+ *                       "child PID"
+ *   exit N              exits with status N
+ *
+ * To add a step: write `static void step_NAME(char **args)` and add one row
+ * to STEPS. Output is flushed after each step (the tests read it from a
+ * terminal or a pipe while the program runs).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static pid_t spawned = 0;
+static const char *save_file[NSIG];
+static int save_status[NSIG];
+
+static void fail(const char *what, const char *arg) {
+    fprintf(stderr, "host: %s: %s\n", what, arg);
+    exit(99);
+}
+
+static int signal_number(const char *name) {
+    static const struct { const char *name; int number; } names[] = {
+        {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT},
+        {"TERM", SIGTERM}, {"PIPE", SIGPIPE}, {"USR1", SIGUSR1},
+        {"USR2", SIGUSR2}, {"ALRM", SIGALRM}, {"CHLD", SIGCHLD},
+        {"TSTP", SIGTSTP}, {"CONT", SIGCONT},
+    };
+    char *end;
+    long number = strtol(name, &end, 10);
+    if (*name && !*end && number > 0 && number < NSIG) return (int)number;
+    if (strncmp(name, "SIG", 3) == 0) name += 3;
+    if (strncmp(name, "RTMIN", 5) == 0) {
+        int offset = name[5] == '+' ? atoi(name + 6) : 0;
+        return SIGRTMIN + offset;
+    }
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i].name) == 0) return names[i].number;
+    fail("unknown signal", name);
+    return 0;
+}
+
+static void say(const char *text) {
+    ssize_t ignored = write(1, text, strlen(text));
+    (void)ignored;
+}
+
+static void sleep_ms(long ms) {
+    struct timespec left = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&left, &left) != 0 && errno == EINTR) {
+    }
+}
+
+/* Only async-signal-safe calls. */
+static void save_and_exit(int signal) {
+    say("saving...\n");
+    sleep_ms(100);
+    if (spawned > 0) {
+        kill(spawned, SIGTERM);
+        waitpid(spawned, NULL, 0);
+    }
+    int fd = open(save_file[signal], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+        ssize_t ignored = write(fd, "saved\n", 6);
+        (void)ignored;
+        close(fd);
+    }
+    say("saved\n");
+    _exit(save_status[signal]);
+}
+
+static void step_print(char **args) { printf("%s\n", args[0]); }
+
+static void step_read(char **args) {
+    int fd = open(args[0], O_RDONLY);
+    if (fd < 0) fail("cannot open", args[0]);
+    char buffer[4096];
+    ssize_t n;
+    while ((n = read(fd, buffer, sizeof buffer)) > 0) fwrite(buffer, 1, (size_t)n, stdout);
+    close(fd);
+}
+
+static void step_sleep(char **args) { sleep_ms(atol(args[0])); }
+
+static void step_wait(char **args) {
+    (void)args;
+    pause();
+}
+
+static void step_on(char **args) {
+    int signal = signal_number(args[0]);
+    if (strcmp(args[1], "save") != 0) fail("on SIG save FILE N, not", args[1]);
+    save_file[signal] = args[2];
+    save_status[signal] = atoi(args[3]);
+    struct sigaction action = {0};
+    action.sa_handler = save_and_exit;
+    sigemptyset(&action.sa_mask);
+    sigaction(signal, &action, NULL);
+}
+
+static void step_ignore(char **args) { signal(signal_number(args[0]), SIG_IGN); }
+
+static void step_block(char **args) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signal_number(args[0]));
+    sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+static void step_spawn(char **args) {
+    (void)args;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) fail("fork", strerror(errno));
+    if (pid == 0) {
+        signal(SIGTERM, SIG_DFL);
+        for (;;) pause();
+    }
+    spawned = pid;
+    printf("child %d\n", (int)pid);
+}
+
+static void step_exit(char **args) { exit(atoi(args[0])); }
+
+static const struct step {
+    const char *name;
+    int arity;
+    void (*run)(char **args);
+} STEPS[] = {
+    {"print", 1, step_print},   {"read", 1, step_read},
+    {"sleep", 1, step_sleep},   {"wait", 0, step_wait},
+    {"on", 4, step_on},         {"ignore", 1, step_ignore},
+    {"block", 1, step_block},   {"spawn", 0, step_spawn},
+    {"exit", 1, step_exit},
+};
+
+int main(int argc, char **argv) {
+    int i = 1;
+    while (i < argc) {
+        const struct step *step = NULL;
+        for (size_t s = 0; s < sizeof STEPS / sizeof STEPS[0]; s++)
+            if (strcmp(argv[i], STEPS[s].name) == 0) step = &STEPS[s];
+        if (!step) fail("unknown step", argv[i]);
+        if (step->arity > argc - i - 1)
+            fail("missing arguments for", argv[i]);
+        step->run(argv + i + 1);
+        fflush(stdout);
+        i += 1 + step->arity;
+    }
+    return 0;
+}
