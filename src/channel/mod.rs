@@ -31,7 +31,7 @@ use crate::sys;
 use journal::{AppendError, Appended, Journal, WatcherState};
 use protocol::Message;
 
-/// How the watcher settles and says a save (fixed when it starts).
+/// How the watcher settles a save (fixed when it starts).
 #[derive(Clone, Copy, Debug)]
 pub struct Timing {
     pub restart_delay: Duration,
@@ -39,8 +39,6 @@ pub struct Timing {
     /// How long a writer may keep a changed file open before the change is
     /// taken as it is.
     pub writer_wait: Duration,
-    /// Clear the terminal before announcing a resume.
-    pub clear_screen: bool,
 }
 
 /// What a directory watch reports: every step of every save style.

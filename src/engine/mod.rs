@@ -368,19 +368,14 @@ impl Engine {
     }
 
     fn timing(&self) -> Timing {
-        let (restart_delay, ignore_delay, clear_screen) = match config::active() {
-            Some(config) => (config.restart_delay, config.ignore_delay, config.clear),
-            None => (
-                config::DEFAULT_RESTART_DELAY,
-                config::DEFAULT_IGNORE_DELAY,
-                false,
-            ),
+        let (restart_delay, ignore_delay) = match config::active() {
+            Some(config) => (config.restart_delay, config.ignore_delay),
+            None => (config::DEFAULT_RESTART_DELAY, config::DEFAULT_IGNORE_DELAY),
         };
         Timing {
             restart_delay,
             ignore_delay,
             writer_wait: WRITER_WAIT,
-            clear_screen,
         }
     }
 

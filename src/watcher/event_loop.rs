@@ -41,6 +41,9 @@ pub fn run(
     timing: Timing,
 ) -> ! {
     become_watcher(holder, &journal);
+    // A display option: the watcher is a copy of the program, whose options
+    // are in force here too.
+    let clear_screen = crate::config::active().is_some_and(|config| config.clear);
     let mut list = Watchlist::new(timing);
     let mut packet = [0u8; 64];
     let mut buffer = vec![0u8; 64 * 1024];
@@ -97,7 +100,7 @@ pub fn run(
                 .ok()
                 .map(|m| m.len())
         });
-        next = act(outcome, &mut list, timing.clear_screen);
+        next = act(outcome, &mut list, clear_screen);
         // Only now that the order is out.
         list.drop_replaced();
         if let Some(at) = retry_at {

@@ -630,7 +630,6 @@ mod tests {
             restart_delay: 10 * MS,
             ignore_delay: Duration::ZERO,
             writer_wait: 1000 * MS,
-            clear_screen: false,
         }
     }
 
