@@ -5,7 +5,7 @@
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use inotify::{EventMask, Inotify};
 use nix::errno::Errno;
@@ -13,23 +13,15 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{MsgFlags, recv};
 use nix::unistd::Pid;
 
-use super::watchlist::{FileEvent, Outcome, Resume, Watchlist};
+use super::watchlist::{BATCH_WINDOW, Event, FileEvent, Io, Outcome, Resume, Watchlist};
 use crate::channel::journal::Journal;
-use crate::channel::protocol::{Kind, Registration};
+use crate::channel::protocol::Registration;
 use crate::channel::{Timing, directory_events};
 use crate::log::shown;
 use crate::paths::split_parent;
 use crate::stamp::FileStamp;
 use crate::sys::signals;
 use crate::{change, info, sys, warn};
-
-/// After a look that found records, the next look comes this soon: the
-/// program is loading files, and their lines are said in batches.
-const BATCH_WINDOW: Duration = Duration::from_millis(20);
-
-/// The longest the contents of a directory go unwatched while the program
-/// keeps opening files (see `watch_contents`).
-const CONTENTS_WAIT: Duration = Duration::from_millis(100);
 
 /// Runs the watcher until the program's processes are all gone; never
 /// returns.
@@ -49,7 +41,6 @@ pub fn run(
     let mut buffer = vec![0u8; 64 * 1024];
     let mut next: Option<Instant> = None;
     let mut batching = false;
-    let mut unwatched_since: Option<Instant> = None;
     loop {
         let wake_at = if batching {
             let soon = Instant::now() + BATCH_WINDOW;
@@ -77,94 +68,60 @@ pub fn run(
         }
         journal.disarm();
         take_doorbells(socket, &mut packet);
-        // Events (and stamps) first, records second: a record is appended
-        // before its file is read or written, so every record an event may
-        // need is in by now.
         let events = read_events(inotify, &mut buffer, &journal);
-        let compared = list.compare_stamps(stamp_of);
-        batching = read_journal(&journal, inotify, &mut list) > 0;
-        list.looked_at_journal();
-        let now = Instant::now();
-        for event in events {
-            apply(event, &mut list, now);
+        let step = list.step(events, &mut Kernel { inotify, journal });
+        batching = step.batching;
+        if step.overflowed {
+            warn!("too many file events at once: some changes may have been missed");
         }
-        list.apply_comparisons(compared, now);
-        let mut retry_at = rewatch(&mut list, inotify, now);
-        watch_contents(&mut list, inotify, batching, now, &mut unwatched_since);
-        if list.awaits_comparison() {
-            let soon = now + BATCH_WINDOW;
-            retry_at = Some(retry_at.map_or(soon, |at| at.min(soon)));
+        for line in watch_lines(&step.watched) {
+            info!("{line}");
         }
-        let outcome = list.settle(Instant::now(), |path| {
-            std::fs::metadata(OsStr::from_bytes(path))
-                .ok()
-                .map(|m| m.len())
-        });
-        next = act(outcome, &mut list, clear_screen);
+        next = act(step.outcome, &mut list, clear_screen);
         // Only now that the order is out.
         list.drop_replaced();
-        if let Some(at) = retry_at {
-            next = Some(next.map_or(at, |next| next.min(at)));
-        }
     }
 }
 
-/// A checkpointing process watches a new directory only for names coming
-/// and going: a watch on file contents would tax every open, read and close
-/// the program makes in there (inotify's parent check, about 0.6 µs per
-/// file read, a tenth of the start-up of an app of many small modules). The
-/// watcher adds the contents once the program's burst of reads is over (a
-/// look at the journal found nothing), or after `CONTENTS_WAIT` at the
-/// latest; each file read meanwhile is then compared with its stamp.
-fn watch_contents(
-    list: &mut Watchlist,
-    inotify: &Inotify,
-    batching: bool,
-    now: Instant,
-    unwatched_since: &mut Option<Instant>,
-) {
-    let directories = list.directories_to_watch_fully();
-    if directories.is_empty() {
-        *unwatched_since = None;
-        return;
+/// The system as a step of the watchlist sees it.
+struct Kernel<'a> {
+    inotify: &'a Inotify,
+    journal: Journal,
+}
+
+impl Io for Kernel<'_> {
+    fn records(&mut self) -> Vec<Registration> {
+        let mut records = Vec::new();
+        self.journal
+            .drain(|record| records.extend(Registration::decode(record)));
+        records
     }
-    let since = *unwatched_since.get_or_insert(now);
-    if batching && now.saturating_duration_since(since) < CONTENTS_WAIT {
-        return;
+
+    fn stamp(&self, path: &[u8]) -> Option<FileStamp> {
+        FileStamp::of_path(&std::ffi::CString::new(path).ok()?)
     }
-    for (watch, dir) in directories {
-        // Whatever came of it, the files are compared now: a directory
-        // replaced or gone in between shows as files that changed.
-        let _ = inotify
+
+    fn size(&self, path: &[u8]) -> Option<u64> {
+        std::fs::metadata(OsStr::from_bytes(path))
+            .ok()
+            .map(|m| m.len())
+    }
+
+    fn watch_directory(&mut self, dir: &[u8]) -> Option<i32> {
+        self.inotify
             .watches()
-            .add(OsStr::from_bytes(&dir), directory_events());
-        list.watching_fully(watch);
+            .add(OsStr::from_bytes(dir), directory_events())
+            .ok()
+            .map(|watch| watch.get_watch_descriptor_id())
     }
-    *unwatched_since = None;
-}
 
-fn stamp_of(path: &[u8]) -> Option<FileStamp> {
-    FileStamp::of_path(&std::ffi::CString::new(path).ok()?)
-}
-
-/// Watches again each deleted (or moved-away) directory whose files are
-/// still tied, once a directory is there again: inotify does not tell when
-/// a path comes back, so the watcher looks every `REWATCH_INTERVAL` while
-/// one is missing. Returns when to look next, if any is still missing.
-fn rewatch(list: &mut Watchlist, inotify: &Inotify, now: Instant) -> Option<Instant> {
-    let mut missing = false;
-    for (old, dir) in list.directories_to_rewatch() {
-        match inotify
-            .watches()
-            .add(OsStr::from_bytes(&dir), directory_events())
-        {
-            Ok(new) => list.rewatched(old, new.get_watch_descriptor_id(), now, |path| {
-                std::fs::metadata(OsStr::from_bytes(path)).is_ok()
-            }),
-            Err(_) => missing = true,
-        }
+    fn watch_link_target(&mut self, path: &[u8]) -> Option<(i32, Vec<u8>)> {
+        watch_link_target(path, self.inotify)
     }
-    missing.then(|| now + REWATCH_INTERVAL)
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
 }
 
 /// The watcher was forked by the first holder with the holder's signals
@@ -196,44 +153,6 @@ fn take_doorbells(socket: &OwnedFd, packet: &mut [u8]) {
     }
 }
 
-/// Registers every record of the journal and says which files are now
-/// watched; returns how many records there were.
-fn read_journal(journal: &Journal, inotify: &Inotify, list: &mut Watchlist) -> usize {
-    let mut watched = Vec::new();
-    let count = journal.drain(|record| {
-        let Some(registration) = Registration::decode(record) else {
-            return;
-        };
-        let ties = matches!(registration.kind, Kind::Checkpoint | Kind::Attach);
-        let lineage = registration.lineage.clone();
-        let path = registration.path.clone();
-        let stamp = registration.stamp;
-        // A stale one comes from a run that was just replaced.
-        if list.register(registration).is_err() || !ties {
-            return;
-        }
-        let target = watch_link_target(&path, inotify).map(|(dir_watch, target)| {
-            list.watching_fully(dir_watch);
-            let attach = Registration {
-                kind: Kind::Attach,
-                lineage,
-                dir_watch,
-                path: target.clone(),
-                elapsed_micros: 0,
-                // What the program read through the link is the target.
-                stamp,
-            };
-            list.register(attach).map(|()| target)
-        });
-        watched.push(path);
-        watched.extend(target.and_then(Result::ok));
-    });
-    for line in watch_lines(&watched) {
-        info!("{line}");
-    }
-    count
-}
-
 /// A file read through a symbolic link changes when its target is edited,
 /// in the target's directory: watches that directory, and returns its watch
 /// and the target. Done here rather than in the program, where a stat per
@@ -259,10 +178,6 @@ fn watch_link_target(path: &[u8], inotify: &Inotify) -> Option<(i32, Vec<u8>)> {
         .ok()?;
     Some((watch.get_watch_descriptor_id(), target))
 }
-
-/// How often the watcher looks for a deleted directory that files are tied
-/// to: short next to an editor's save, long next to a stat.
-const REWATCH_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Files of one directory read in a single batch get one line when there
 /// are more than this many. Few enough that a small app (and every test
@@ -293,13 +208,6 @@ pub fn watch_lines(paths: &[Vec<u8>]) -> Vec<String> {
         rest = after;
     }
     lines
-}
-
-/// A file event as read, to be applied once the journal is read.
-enum Event {
-    Overflow,
-    DirectoryGone(i32),
-    File(i32, Vec<u8>, FileEvent),
 }
 
 /// Reads the pending file events. A directory watch that ends is counted
@@ -336,16 +244,6 @@ fn read_events(inotify: &mut Inotify, buffer: &mut [u8], journal: &Journal) -> V
         if !any {
             return read;
         }
-    }
-}
-
-fn apply(event: Event, list: &mut Watchlist, now: Instant) {
-    match event {
-        Event::Overflow => {
-            warn!("too many file events at once: some changes may have been missed")
-        }
-        Event::DirectoryGone(watch) => list.directory_gone(watch, now),
-        Event::File(watch, name, kind) => list.file_event(watch, &name, kind, now),
     }
 }
 

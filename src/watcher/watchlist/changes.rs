@@ -1,0 +1,141 @@
+//! What happened to each watched file, and when a save has settled enough
+//! to resume.
+
+use std::time::Instant;
+
+use super::chain::WatchedFile;
+use super::{FileEvent, Outcome, Resume, Watchlist};
+
+#[derive(Debug)]
+pub(super) struct Change {
+    pub(super) writing: bool,
+    pub(super) gone: bool,
+    pub(super) gone_reported: bool,
+    pub(super) last: Instant,
+}
+
+impl Watchlist {
+    pub fn file_event(&mut self, dir_watch: i32, name: &[u8], event: FileEvent, now: Instant) {
+        if self.ignore_until.is_some_and(|until| now < until) {
+            return;
+        }
+        let Some(&(depth, n)) = self
+            .index
+            .by_event
+            .get(&dir_watch)
+            .and_then(|names| names.get(name))
+        else {
+            return;
+        };
+        let writer_wait = self.timing.writer_wait;
+        let Some(file) = self.file_mut(depth, n) else {
+            return;
+        };
+        if let Some(since) = file.own_write {
+            if now.saturating_duration_since(since) < writer_wait {
+                file.own_write = (event != FileEvent::Closed).then_some(now);
+                return;
+            }
+            file.own_write = None;
+        }
+        if event == FileEvent::Closed && file.change.is_none() {
+            // Opened for writing and closed without a write: nothing changed.
+            return;
+        }
+        let change = file.change.get_or_insert(Change {
+            writing: false,
+            gone: false,
+            gone_reported: false,
+            last: now,
+        });
+        change.last = now;
+        match event {
+            FileEvent::Written | FileEvent::Created => {
+                change.writing = true;
+                change.gone = false;
+            }
+            FileEvent::Closed => change.writing = false,
+            FileEvent::MovedIn => {
+                change.writing = false;
+                change.gone = false;
+            }
+            FileEvent::Removed => {
+                change.writing = false;
+                change.gone = true;
+            }
+            FileEvent::Touched => {}
+        }
+    }
+
+    /// Decides, at `now`, whether to resume. `size` tells a file's size now,
+    /// or `None` if it is not there (a removed file may have come back
+    /// unseen). A file found empty waits like one a writer still has open:
+    /// it is most likely truncated by a save whose write is still to come.
+    pub fn settle(&mut self, now: Instant, size: impl Fn(&[u8]) -> Option<u64>) -> Outcome {
+        let mut outcome = Outcome::default();
+        let pending = || {
+            self.checkpoints
+                .iter()
+                .flat_map(|c| c.files.iter())
+                .filter_map(|f| f.change.as_ref())
+        };
+        let Some(latest) = pending().map(|c| c.last).max() else {
+            return outcome;
+        };
+        let quiet_from = latest + self.timing.restart_delay;
+        if now < quiet_from {
+            outcome.next = Some(quiet_from);
+            return outcome;
+        }
+        let unfinished = |file: &WatchedFile, change: &Change| {
+            change.writing || (!change.gone && size(&file.path) == Some(0))
+        };
+        let writer_deadline = self
+            .checkpoints
+            .iter()
+            .flat_map(|c| c.files.iter())
+            .filter_map(|f| f.change.as_ref().filter(|c| unfinished(f, c)))
+            .map(|c| c.last + self.timing.writer_wait)
+            .filter(|deadline| now < *deadline)
+            .min();
+        if writer_deadline.is_some() {
+            outcome.next = writer_deadline;
+            return outcome;
+        }
+        let mut earliest = None;
+        for (depth, checkpoint) in self.checkpoints.iter_mut().enumerate() {
+            let (link, from, skips) = (
+                checkpoint.link,
+                checkpoint.path().to_vec(),
+                checkpoint.skips,
+            );
+            for file in &mut checkpoint.files {
+                let Some(change) = file.change.as_mut() else {
+                    continue;
+                };
+                if change.gone && size(&file.path).is_none() {
+                    if !change.gone_reported {
+                        change.gone_reported = true;
+                        outcome.gone.push(file.path.clone());
+                    }
+                    continue;
+                }
+                earliest.get_or_insert(depth);
+                let resume = outcome.resume.get_or_insert_with(|| Resume {
+                    holder: link.holder,
+                    depth,
+                    number: 0,
+                    from: from.clone(),
+                    changed: Vec::new(),
+                    skips,
+                });
+                resume.changed.push(file.path.clone());
+                file.change = None;
+            }
+        }
+        if let Some(depth) = earliest {
+            self.start_resume(depth, now, &mut outcome);
+        }
+        outcome
+    }
+}

@@ -1,0 +1,198 @@
+//! The directory watches: one that ends (the directory deleted or moved
+//! away) and is made again, and file contents watched late, with the
+//! comparison of each file read meanwhile against its stamp.
+
+use std::time::Instant;
+
+use super::chain::{Checkpoint, Index};
+use super::{CONTENTS_WAIT, FileEvent, Io, REWATCH_INTERVAL, Watchlist};
+use crate::stamp::FileStamp;
+
+/// A file compared with its stamp, and the edit found, if any.
+#[derive(Debug)]
+pub struct Compared {
+    path: Vec<u8>,
+    edit: Option<FileEvent>,
+}
+
+impl Watchlist {
+    /// The watched directory itself was deleted or moved away.
+    pub fn directory_gone(&mut self, dir_watch: i32, now: Instant) {
+        let names: Vec<Vec<u8>> = self
+            .files()
+            .filter(|f| f.dir_watch == dir_watch)
+            .map(|f| f.name().to_vec())
+            .collect();
+        if !names.is_empty() && !self.ended.contains(&dir_watch) {
+            self.ended.push(dir_watch);
+        }
+        for name in names {
+            self.file_event(dir_watch, &name, FileEvent::Removed, now);
+        }
+    }
+
+    /// The directories to watch again: each ended watch that still has tied
+    /// files, with the directory those files are in.
+    pub fn directories_to_rewatch(&mut self) -> Vec<(i32, Vec<u8>)> {
+        let dir_of = |checkpoints: &[Checkpoint], watch: i32| {
+            checkpoints
+                .iter()
+                .flat_map(|c| c.files.iter())
+                .find(|f| f.dir_watch == watch)
+                .map(|f| crate::paths::split_parent(&f.path).0.to_vec())
+        };
+        let checkpoints = &self.checkpoints;
+        self.ended
+            .retain(|&watch| dir_of(checkpoints, watch).is_some());
+        self.ended
+            .iter()
+            .filter_map(|&watch| Some((watch, dir_of(checkpoints, watch)?)))
+            .collect()
+    }
+
+    /// The directory of the ended watch `old` is there again, watched as
+    /// `new`: its files are watched there, and each that `exists` counts
+    /// as saved anew (whatever was written before the watch went unseen).
+    pub fn rewatched(&mut self, old: i32, new: i32, now: Instant, exists: impl Fn(&[u8]) -> bool) {
+        self.ended.retain(|&watch| watch != old);
+        self.contents_watched.insert(new);
+        let mut back = Vec::new();
+        for file in self.checkpoints.iter_mut().flat_map(|c| c.files.iter_mut()) {
+            if file.dir_watch == old {
+                file.dir_watch = new;
+                file.unverified = None;
+                if exists(&file.path) {
+                    back.push(file.name().to_vec());
+                }
+            }
+        }
+        self.index = Index::of(&self.checkpoints);
+        for name in back {
+            self.file_event(new, &name, FileEvent::MovedIn, now);
+        }
+    }
+
+    /// The directories whose contents are not watched yet while files read
+    /// in them wait to be compared, with the directory's path.
+    pub fn directories_to_watch_fully(&self) -> Vec<(i32, Vec<u8>)> {
+        let mut found: Vec<(i32, Vec<u8>)> = Vec::new();
+        for file in self.files() {
+            let watch = file.dir_watch;
+            if file.unverified.is_some()
+                && !self.contents_watched.contains(&watch)
+                && !self.ended.contains(&watch)
+                && !found.iter().any(|(known, _)| *known == watch)
+            {
+                found.push((watch, crate::paths::split_parent(&file.path).0.to_vec()));
+            }
+        }
+        found
+    }
+
+    /// The directory watch `watch` now reports file contents too.
+    pub fn watching_fully(&mut self, watch: i32) {
+        self.contents_watched.insert(watch);
+    }
+
+    /// The journal was just read: files it brings from now on were read
+    /// after every contents watch added so far.
+    pub fn looked_at_journal(&mut self) {
+        self.contents_watched_before_look
+            .extend(self.contents_watched.iter().copied());
+    }
+
+    /// Compares each file read before its directory's contents were watched
+    /// with the file now (`stamp` of its path, `None` if it is not there).
+    /// A look like an inotify event: made before the journal is read, so
+    /// that the program's own write, registered before it is made, is known
+    /// by the time the result is applied.
+    pub fn compare_stamps(&self, stamp: impl Fn(&[u8]) -> Option<FileStamp>) -> Vec<Compared> {
+        let mut compared = Vec::new();
+        for file in self.files() {
+            let Some(read) = file.unverified else {
+                continue;
+            };
+            if !self.contents_watched.contains(&file.dir_watch) {
+                continue;
+            }
+            let edit = match stamp(&file.path) {
+                Some(now) if now == read => None,
+                Some(_) => Some(FileEvent::MovedIn),
+                None => Some(FileEvent::Removed),
+            };
+            compared.push(Compared {
+                path: file.path.clone(),
+                edit,
+            });
+        }
+        compared
+    }
+
+    /// Takes in what [`Watchlist::compare_stamps`] found: a difference is an
+    /// edit the watch came too late to see, and counts as a finished save.
+    pub fn apply_comparisons(&mut self, compared: Vec<Compared>, now: Instant) {
+        for Compared { path, edit } in compared {
+            let places = self.index.by_path.get(&path).cloned().unwrap_or_default();
+            for (depth, n) in places {
+                let Some(file) = self.file_mut(depth, n) else {
+                    continue;
+                };
+                if file.unverified.take().is_none() {
+                    continue;
+                }
+                if let Some(event) = edit {
+                    let (watch, name) = (file.dir_watch, file.name().to_vec());
+                    self.file_event(watch, &name, event, now);
+                }
+            }
+        }
+    }
+
+    /// Whether files in watched directories still wait to be compared.
+    pub fn awaits_comparison(&self) -> bool {
+        self.files()
+            .any(|f| f.unverified.is_some() && self.contents_watched.contains(&f.dir_watch))
+    }
+
+    /// Watches again each deleted (or moved-away) directory whose files are
+    /// still tied, once a directory is there again: inotify does not tell
+    /// when a path comes back, so it is looked for every `REWATCH_INTERVAL`
+    /// while one is missing. Returns when to look next, if any is missing.
+    pub(super) fn rewatch(&mut self, io: &mut impl Io, now: Instant) -> Option<Instant> {
+        let mut missing = false;
+        for (old, dir) in self.directories_to_rewatch() {
+            match io.watch_directory(&dir) {
+                Some(new) => self.rewatched(old, new, now, |path| io.size(path).is_some()),
+                None => missing = true,
+            }
+        }
+        missing.then(|| now + REWATCH_INTERVAL)
+    }
+
+    /// A checkpointing process watches a new directory only for names
+    /// coming and going: a watch on file contents would tax every open,
+    /// read and close the program makes in there (inotify's parent check,
+    /// about 0.6 µs per file read, a tenth of the start-up of an app of many
+    /// small modules). The contents are watched once the program's burst of
+    /// reads is over (a look at the journal found nothing), or after
+    /// `CONTENTS_WAIT` at the latest; each file read meanwhile is then
+    /// compared with its stamp.
+    pub(super) fn watch_contents(&mut self, io: &mut impl Io, batching: bool, now: Instant) {
+        let directories = self.directories_to_watch_fully();
+        if directories.is_empty() {
+            self.contents_unwatched_since = None;
+            return;
+        }
+        let since = *self.contents_unwatched_since.get_or_insert(now);
+        if batching && now.saturating_duration_since(since) < CONTENTS_WAIT {
+            return;
+        }
+        for (watch, dir) in directories {
+            // Whatever came of it, the files are compared now: a directory
+            // replaced or gone in between shows as files that changed.
+            let _ = io.watch_directory(&dir);
+            self.watching_fully(watch);
+        }
+        self.contents_unwatched_since = None;
+    }
+}
