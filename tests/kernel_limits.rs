@@ -132,6 +132,46 @@ fn the_open_file_limit_at_inotify_init_is_not_taken_for_the_instance_limit() {
     );
 }
 
+/// Lowers its own open-file limit to the three descriptors it has, then
+/// opens a watched file (which fails, as without forkmon).
+const LIMIT_OF_THREE: &str = r#"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+
+int main(void) {
+    struct rlimit limit;
+    getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_cur = 3;
+    setrlimit(RLIMIT_NOFILE, &limit);
+    int fd = open("data.txt", O_RDONLY);
+    printf("open: %d %s\n", fd, strerror(errno));
+    return 0;
+}
+"#;
+
+#[test]
+fn an_open_file_limit_of_three_is_named_not_the_instance_limit() {
+    // With no number left at all, asking for a copy at 3 or above says
+    // EINVAL, not EMFILE: that must not be taken for the instance limit.
+    let dir = Scratch::new("limit-three-fds");
+    let exe = dir.compile_c("three", LIMIT_OF_THREE);
+    dir.write("data.txt", "hello\n");
+    let lines = run_to_end(
+        Launch::preloaded(&exe, "%.txt$").dir(&dir.0),
+        "open: -1 Too many open files\n",
+    );
+    assert_eq!(
+        lines,
+        [format!(
+            "[forkmon] cannot start inotify: {}{RUNS_ON}",
+            open_file_limit(3)
+        )]
+    );
+}
+
 /// `setpriv` to the unused user `uid`, with the process limit `ulimit -Su
 /// <limit>`: it binds neither root nor, here, a user namespace. None when
 /// the tests do not run as root (they cannot switch users then).

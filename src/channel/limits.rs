@@ -18,7 +18,6 @@
 
 #![forbid(unsafe_code)]
 
-use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 
 use nix::sys::resource::Resource;
@@ -193,21 +192,17 @@ fn rlimit_reached(what: &str, flag: char, soft: u64, hard: u64) -> String {
     }
 }
 
-/// Whether this process has no descriptor number left: duplicating one of
-/// its standard descriptors fails with EMFILE too.
+/// Whether this process has no descriptor number left: `dup` of one of its
+/// standard descriptors fails with EMFILE too. (Not `F_DUPFD_CLOEXEC`, as
+/// std's `try_clone` is: it asks for a number of at least 3, which a limit
+/// of 3 refuses with EINVAL, and the instance limit was blamed.)
 fn descriptor_table_full() -> bool {
-    let attempts = [
-        std::io::stdin().as_fd().try_clone_to_owned(),
-        std::io::stdout().as_fd().try_clone_to_owned(),
-        std::io::stderr().as_fd().try_clone_to_owned(),
-    ];
-    // A closed standard descriptor gives EBADF, which says nothing.
-    let said: Vec<Option<i32>> = attempts
-        .iter()
-        .map(|a| a.as_ref().err().and_then(|e| e.raw_os_error()))
-        .filter(|errno| *errno != Some(libc::EBADF))
+    let said: Vec<i32> = (0..=2)
+        .filter_map(crate::sys::dup_errno)
+        // A closed standard descriptor gives EBADF, which says nothing.
+        .filter(|errno| *errno != libc::EBADF)
         .collect();
-    !said.is_empty() && said.iter().all(|errno| *errno == Some(libc::EMFILE))
+    !said.is_empty() && said.iter().all(|errno| *errno == libc::EMFILE)
 }
 
 /// The soft and hard value of a resource limit.

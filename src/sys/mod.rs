@@ -99,6 +99,21 @@ pub fn fstat(fd: std::os::fd::BorrowedFd<'_>) -> Option<libc::stat> {
     }
 }
 
+/// Duplicates `fd` onto the lowest free number and closes the copy again:
+/// `None` if that worked, the errno if it failed (EMFILE when no number is
+/// left below the open-file limit).
+pub fn dup_errno(fd: i32) -> Option<i32> {
+    // SAFETY: dup only makes a new descriptor, which is closed at once and
+    // never used: nothing of the program's changes.
+    let copy = unsafe { libc::dup(fd) };
+    if copy < 0 {
+        return Some(errno());
+    }
+    // SAFETY: `copy` was just made above and is owned by no one else.
+    unsafe { libc::close(copy) };
+    None
+}
+
 /// The path an open directory descriptor refers to, without allocating.
 pub fn fd_path(fd: i32, buffer: &mut [u8]) -> Option<&[u8]> {
     let mut link = [0u8; 32];
