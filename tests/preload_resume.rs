@@ -117,6 +117,41 @@ fn files_changed_together_resume_once_from_the_earliest() {
 }
 
 #[test]
+fn a_thousand_files_changed_at_once_are_named_a_few_and_counted() {
+    let files: Vec<String> = (0..1000).map(|n| format!("m/{n:04}.lua")).collect();
+    let reads: String = files.iter().map(|f| format!("dofile('{f}')\n")).collect();
+    let app = LuaApp::new("thousand-changed", &[], &reads);
+    for file in &files {
+        app.dir.write(file, "x = 1\n");
+    }
+    // One checkpoint (main.lua's) holds all; the long delay makes the
+    // thousand saves one change, however slow the machine.
+    let session = app
+        .launch()
+        .env("FORKMON_MIN_WORK", "60000")
+        .env("FORKMON_RESTART_DELAY", "1000")
+        .start();
+    session.wait_for("done first");
+    for file in &files {
+        save(&app.dir.path(file), "x = 2\n", Save::InPlace);
+    }
+    session.wait_for("done 1");
+    let output = session.output();
+    let line = output
+        .lines()
+        .find(|l| l.contains("changed, resuming"))
+        .expect("a resume line");
+    let expected = format!(
+        "[forkmon] '{}', '{}', '{}' and 997 more files changed, resuming from '{}' (resume #1,",
+        app.dir.path(&files[0]).display(),
+        app.dir.path(&files[1]).display(),
+        app.dir.path(&files[2]).display(),
+        app.dir.path("main.lua").display()
+    );
+    assert!(line.starts_with(&expected), "{line:.500}");
+}
+
+#[test]
 fn two_hundred_watched_files_share_one_watcher_and_one_inotify_instance() {
     let names: Vec<String> = (1..=200).map(|n| format!("m{n}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();

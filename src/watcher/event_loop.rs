@@ -309,11 +309,6 @@ fn clear_terminal() {
 /// One line: what changed, the checkpoint resumed from, and the start-up
 /// time the resume skips.
 fn announce(order: &Resume) {
-    let changed: Vec<String> = order
-        .changed
-        .iter()
-        .map(|p| format!("'{}'", shown(p)))
-        .collect();
     let from = if order.changed.len() == 1 && order.changed.first() == Some(&order.from) {
         "it".to_owned()
     } else {
@@ -321,15 +316,38 @@ fn announce(order: &Resume) {
     };
     change!(
         "{} changed, resuming from {from} (resume #{}, skipping {:.2} s of start-up)",
-        changed.join(", "),
+        changed_files(&order.changed),
         order.number,
         order.skips.as_secs_f64()
     );
 }
 
+/// A resume names at most this many changed files; more are counted (a
+/// `git checkout` of a thousand files made a line of 60 KB).
+const NAMED_CHANGES: usize = 3;
+
+/// The changed files of a resume: each named, or the first
+/// `NAMED_CHANGES` and how many more.
+fn changed_files(changed: &[Vec<u8>]) -> String {
+    let named = if changed.len() > NAMED_CHANGES + 1 {
+        NAMED_CHANGES
+    } else {
+        changed.len()
+    };
+    let words: Vec<String> = changed[..named]
+        .iter()
+        .map(|p| format!("'{}'", shown(p)))
+        .collect();
+    if named < changed.len() {
+        let rest = format!("{} more files", changed.len() - named);
+        return format!("{} and {rest}", words.join(", "));
+    }
+    words.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::watch_lines;
+    use super::{changed_files, watch_lines};
 
     fn paths(names: &[String]) -> Vec<Vec<u8>> {
         names.iter().map(|p| p.as_bytes().to_vec()).collect()
@@ -360,5 +378,18 @@ mod tests {
         let lines = watch_lines(&paths(&names));
         let expected: Vec<String> = names.iter().map(|n| format!("watch '{n}'")).collect();
         assert_eq!(lines, expected);
+    }
+
+    #[test]
+    fn a_resume_names_up_to_four_changed_files_and_counts_more() {
+        let names = |n: usize| -> Vec<String> { (1..=n).map(|n| format!("/a/{n}.lua")).collect() };
+        assert_eq!(
+            changed_files(&paths(&names(4))),
+            "'/a/1.lua', '/a/2.lua', '/a/3.lua', '/a/4.lua'"
+        );
+        assert_eq!(
+            changed_files(&paths(&names(1000))),
+            "'/a/1.lua', '/a/2.lua', '/a/3.lua' and 997 more files"
+        );
     }
 }
