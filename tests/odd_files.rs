@@ -7,7 +7,7 @@ use forkmon_test_support as common;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use common::{LuaApp, Save, save};
+use common::{Launch, LuaApp, Save, Scratch, save};
 
 /// A path in the app's directory from raw bytes (not necessarily UTF-8).
 fn raw_path(app: &LuaApp, name: &[u8]) -> PathBuf {
@@ -136,4 +136,54 @@ fn a_file_the_program_cannot_open_makes_no_checkpoint() {
         !output.contains("folder.lua'") && !output.contains("missing.lua'"),
         "{output}"
     );
+}
+
+/// Reads a.txt, then (soon after, so tied to a.txt's checkpoint) opens the
+/// FIFO f.txt and reads b.txt.
+const FIFO_SOON_AFTER: &str = r#"
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+int main(void) {
+    const char *names[] = {"a.txt", "f.txt", "b.txt"};
+    for (int i = 0; i < 3; i++) {
+        int fd = open(names[i], O_RDONLY | O_NONBLOCK);
+        printf("%s: %s\n", names[i], fd < 0 ? "failed" : "opened");
+        if (fd >= 0) close(fd);
+    }
+    printf("done\n");
+    return 0;
+}
+"#;
+
+#[test]
+fn a_fifo_tied_soon_after_a_checkpoint_is_not_watched() {
+    let dir = Scratch::new("odd-fifo");
+    let exe = dir.compile_c("fifo", FIFO_SOON_AFTER);
+    dir.write("a.txt", "a\n");
+    dir.write("b.txt", "b\n");
+    nix::unistd::mkfifo(
+        &dir.path("f.txt"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .expect("mkfifo");
+    // Within FORKMON_MIN_WORK of a.txt's checkpoint: tied after the open.
+    let mut session = Launch::preloaded(&exe, "%.txt$")
+        .env("FORKMON_MIN_WORK", "60000")
+        .dir(&dir.0)
+        .start();
+    session.wait_for("done");
+    // Said in the order read: f.txt's line would come before b.txt's.
+    session.wait_for(&format!("watch '{}'", dir.path("b.txt").display()));
+    let output = session.output();
+    assert!(
+        session
+            .program_output()
+            .contains("a.txt: opened\nf.txt: opened\nb.txt: opened\n"),
+        "{output}"
+    );
+    assert!(!output.contains("f.txt'"), "{output}");
+    session.interrupt();
+    session.assert_all_gone();
 }

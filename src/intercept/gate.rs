@@ -174,8 +174,13 @@ pub fn after_open(tie: TieAfterOpen, path: &[u8], opened: Option<i32>) {
     let Some(fd) = opened else { return };
     // The program cannot have closed `fd` yet: this runs before its open
     // returns to it.
-    let stamp = sys::fstat_number(fd).map(|stat| FileStamp::of(&stat));
-    engine::after_read(tie.path, stamp);
+    let stat = sys::fstat_number(fd);
+    // A FIFO, a device or a directory that matched the filter: never
+    // watched (only a new checkpoint asks `readable_file` first).
+    if stat.is_some_and(|stat| stat.st_mode & libc::S_IFMT != libc::S_IFREG) {
+        return;
+    }
+    engine::after_read(tie.path, stat.map(|stat| FileStamp::of(&stat)));
     if let Some(anchor) = tie.anchor {
         recent::remember(path, anchor);
     }
