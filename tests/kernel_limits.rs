@@ -82,6 +82,41 @@ fn no_inotify_watch_left_is_named_and_the_program_runs_unwatched() {
     );
 }
 
+#[test]
+fn no_inotify_watch_left_for_a_link_target_is_named() {
+    // One watch: the app's directory. The watcher's for the directory the
+    // link points into finds none left.
+    let app = LuaApp::new("limit-watches-link", &[], "dofile('link.lua')");
+    app.dir.write("real/target.lua", "print('target=1')\n");
+    std::os::unix::fs::symlink(app.dir.path("real/target.lua"), app.dir.path("link.lua"))
+        .expect("symlink");
+    let target = std::fs::canonicalize(app.dir.path("real/target.lua")).expect("target");
+    let mut session = lua_app(
+        &app,
+        &NAMESPACE,
+        "echo 1 > /proc/sys/user/max_inotify_watches",
+    )
+    .start();
+    let line = format!(
+        "[forkmon] cannot watch '{}': the limit of inotify watches of this user namespace, \
+         user.max_inotify_watches = 1, is reached; raise it in the namespace with: \
+         sysctl user.max_inotify_watches=524288; edits of '{}' (read through '{}') are not seen",
+        target.parent().expect("target dir").display(),
+        target.display(),
+        app.dir.path("link.lua").display()
+    );
+    session.wait_for(&line);
+    session.wait_for("done first");
+    assert_eq!(
+        session.program_output(),
+        "startup\ntarget=1\ndone first\n",
+        "{}",
+        session.output()
+    );
+    session.interrupt();
+    session.assert_all_gone();
+}
+
 /// The line for the open-file limit `soft`, as raised to what the hard
 /// limit of this test process allows (the program inherits it).
 fn open_file_limit(soft: u64) -> String {

@@ -15,6 +15,7 @@ use nix::unistd::Pid;
 
 use super::watchlist::{BATCH_WINDOW, Event, FileEvent, Io, Outcome, Resume, Watchlist};
 use crate::channel::journal::Journal;
+use crate::channel::limits;
 use crate::channel::protocol::Registration;
 use crate::channel::{Timing, directory_events};
 use crate::log::shown;
@@ -155,8 +156,8 @@ fn take_doorbells(socket: &OwnedFd, packet: &mut [u8]) {
 
 /// A file read through a symbolic link changes when its target is edited,
 /// in the target's directory: watches that directory, and returns its watch
-/// and the target. Done here rather than in the program, where a stat per
-/// file was a measurable part of start-up.
+/// and the target (or says why it cannot). Done here rather than in the
+/// program, where a stat per file was a measurable part of start-up.
 fn watch_link_target(path: &[u8], inotify: &Inotify) -> Option<(i32, Vec<u8>)> {
     use std::os::unix::ffi::OsStringExt;
     let name = OsStr::from_bytes(path);
@@ -172,11 +173,28 @@ fn watch_link_target(path: &[u8], inotify: &Inotify) -> Option<(i32, Vec<u8>)> {
         .into_os_string()
         .into_vec();
     let dir = split_parent(&target).0;
-    let watch = inotify
+    match inotify
         .watches()
         .add(OsStr::from_bytes(dir), directory_events())
-        .ok()?;
-    Some((watch.get_watch_descriptor_id(), target))
+    {
+        Ok(watch) => Some((watch.get_watch_descriptor_id(), target)),
+        Err(error) => {
+            // As the program says for the directories of its files, with
+            // what it means here: the program runs on, but edits of the
+            // target would be lost without a word.
+            let why = error
+                .raw_os_error()
+                .and_then(limits::inotify_watches)
+                .unwrap_or_else(|| error.to_string());
+            warn!(
+                "cannot watch '{}': {why}; edits of '{}' (read through '{}') are not seen",
+                shown(dir),
+                shown(&target),
+                shown(path)
+            );
+            None
+        }
+    }
 }
 
 /// Files of one directory read in a single batch get one line when there
