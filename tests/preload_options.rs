@@ -108,22 +108,6 @@ fn quiet_prints_nothing_and_still_resumes() {
 }
 
 #[test]
-fn clear_wipes_the_terminal_just_before_each_resume_line_and_only_then() {
-    const CLEAR: &str = "\x1b[H\x1b[2J\x1b[3J";
-    let app = LuaApp::new("clear", &["a", "b"], "");
-    let session = app.launch().env("FORKMON_CLEAR", "1").start();
-    session.wait_for("done first");
-    assert!(!session.output().contains(CLEAR), "{}", session.output());
-    save(&app.module("b"), "print(\"b=2\")\n", Save::RenameOver);
-    session.wait_for("done 1");
-    let output = session.output();
-    let cleared = output.find(CLEAR).expect("the screen is cleared");
-    let resumed = output.find("changed, resuming").expect("a resume line");
-    assert!(cleared < resumed, "{output}");
-    assert_eq!(output.matches(CLEAR).count(), 1, "{output}");
-}
-
-#[test]
 fn colours_only_on_a_terminal_without_no_color() {
     let coloured = |test: &str, change: &dyn Fn(Launch) -> Launch| {
         let app = LuaApp::new(test, &["a"], "");
