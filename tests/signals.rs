@@ -4,6 +4,7 @@
 use forkmon_test_support as common;
 
 use common::{Launch, Save, Scratch, host_program, save};
+use nix::sys::signal::Signal;
 
 #[test]
 fn the_host_program_reads_a_file_and_reads_it_again_after_an_edit() {
@@ -18,6 +19,278 @@ fn the_host_program_reads_a_file_and_reads_it_again_after_an_edit() {
         .start();
     session.wait_for("ready");
     save(&file, "a=2\n", Save::RenameOver);
+    session.wait_for("a=2");
+    session.wait_for_count("ready", 2);
+}
+
+/// Waits until `path` exists (the program wrote it).
+fn wait_for_file(path: &std::path::Path, session: &common::Session) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            return text;
+        }
+        assert!(
+            start.elapsed() < common::DEADLINE,
+            "waited for {}; output:\n{}",
+            path.display(),
+            session.output()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// `host STEPS...` under forkmon, watching `*.txt`.
+fn host(steps: &[&std::ffi::OsStr]) -> Launch {
+    steps.iter().fold(
+        Launch::preloaded(host_program(), "%.txt$"),
+        |launch, step| launch.arg(step),
+    )
+}
+
+macro_rules! steps {
+    ($($step:expr),* $(,)?) => { host(&[$(std::ffi::OsStr::new(&$step)),*]) };
+}
+
+#[test]
+fn ctrl_c_runs_the_programs_handler_to_its_end_and_the_tree_ends_with_its_status() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = Scratch::new("ctrl-c-handler");
+    let (a, b) = (dir.write("a.txt", "a=1\n"), dir.write("b.txt", "b=1\n"));
+    let saved = dir.path("saved");
+    let mut session = steps!(
+        "on", "INT", "save", saved, "3", "read", a, "read", b, "print", "ready", "wait"
+    )
+    .start();
+    session.wait_for("ready");
+    session.interrupt();
+    let status = session.wait_exit();
+    assert_eq!(status.code(), Some(3), "{status:?}\n{}", session.output());
+    assert_eq!(wait_for_file(&saved, &session), "saved\n");
+    // Only the program's lines: a [forkmon] line may come in between.
+    let output = session.program_output();
+    assert!(output.contains("saving...\nsaved\n"), "{output}");
+    assert_eq!(status.signal(), None);
+    session.assert_all_gone();
+}
+
+#[test]
+fn sigterm_to_the_root_reaches_the_program_whose_handler_reaps_its_own_child() {
+    let dir = Scratch::new("sigterm-handler");
+    let (a, b) = (dir.write("a.txt", "a=1\n"), dir.write("b.txt", "b=1\n"));
+    let saved = dir.path("saved");
+    let mut session = steps!(
+        "read", a, "read", b, "spawn", "on", "TERM", "save", saved, "4", "print", "ready", "wait"
+    )
+    .start();
+    session.wait_for("ready");
+    session.signal_root(Signal::SIGTERM);
+    let status = session.wait_exit();
+    assert_eq!(status.code(), Some(4), "{status:?}\n{}", session.output());
+    assert_eq!(wait_for_file(&saved, &session), "saved\n");
+    // The program's own child was reaped by its handler: nothing is left.
+    session.assert_all_gone();
+}
+
+#[test]
+fn a_program_ended_by_ctrl_c_ends_the_tree_by_the_same_signal() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = Scratch::new("ctrl-c-default");
+    let a = dir.write("a.txt", "a=1\n");
+    let mut session = steps!("read", a, "print", "ready", "wait").start();
+    session.wait_for("ready");
+    session.interrupt();
+    let status = session.wait_exit();
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    session.assert_all_gone();
+}
+
+#[test]
+fn a_program_that_ignores_ctrl_c_runs_on_and_a_second_ctrl_c_ends_the_tree() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = Scratch::new("ctrl-c-ignored");
+    let a = dir.write("a.txt", "a=1\n");
+    let mut session = steps!(
+        "ignore", "INT", "read", a, "print", "ready", "input", "input"
+    )
+    .start();
+    session.wait_for("ready");
+    session.interrupt();
+    // Two Ctrl+C the root has not taken yet would make one pending signal.
+    wait_signal_taken(&session, session.pid(), libc::SIGINT);
+    session.type_text("still here\n");
+    session.wait_for("got still here");
+    session.interrupt();
+    let status = session.wait_exit();
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    session.assert_all_gone();
+}
+
+#[test]
+fn a_program_under_nohup_runs_on_after_the_terminal_is_closed() {
+    let dir = Scratch::new("nohup");
+    let a = dir.write("a.txt", "a=1\n");
+    let after = dir.path("after");
+    let mut session = steps!(
+        "ignore", "HUP", "read", a, "print", "ready", "input", "sleep", "100", "write", after,
+        "ran on"
+    )
+    .start();
+    session.wait_for("ready");
+    let root = session.pid();
+    session.hang_up();
+    assert_eq!(wait_for_file(&after, &session), "ran on\n");
+    // Its holders wait on for a change, as nohup asked.
+    let processes = session.processes();
+    assert!(
+        processes.iter().any(|p| p.pid == root && p.state != 'Z'),
+        "{processes:#?}"
+    );
+}
+
+/// Waits until the terminal's last Ctrl+C was sent (it echoes `^C` once
+/// it has signalled the group) and `pid` has taken it: no `signal` is
+/// pending there.
+fn wait_signal_taken(session: &common::Session, pid: i32, signal: i32) {
+    session.wait_for_count("^C", session.count("^C").max(1));
+    let bit = 1u64 << (signal - 1);
+    let start = std::time::Instant::now();
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let pending = status
+            .lines()
+            .filter(|l| l.starts_with("SigPnd:") || l.starts_with("ShdPnd:"))
+            .filter_map(|l| u64::from_str_radix(l.split_whitespace().nth(1)?, 16).ok())
+            .fold(0, |all, set| all | set);
+        if pending & bit == 0 {
+            return;
+        }
+        assert!(
+            start.elapsed() < common::DEADLINE,
+            "signal {signal} stays pending in {pid}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn ctrl_z_gives_the_shell_back_and_fg_continues_the_program_whose_edits_resume() {
+    let dir = Scratch::new("ctrl-z");
+    let a = dir.write("a.txt", "a=1\n");
+    let mut session = Launch::plain("bash")
+        .arg("--norc")
+        .arg("--noprofile")
+        .arg("-i")
+        .env("PS1", "prompt> ")
+        .dir(&dir.0)
+        .start();
+    session.wait_for("prompt> ");
+    session.type_text(&format!(
+        "LD_PRELOAD='{}' FORKMON_FILTER='%.txt$' '{}' read a.txt input\n",
+        common::library().display(),
+        host_program().display()
+    ));
+    session.wait_for("a=1");
+    session.type_text("\x1a");
+    session.wait_for("Stopped");
+    session.wait_for_count("prompt> ", 2);
+    session.type_text("fg\n");
+    save(&a, "a=2\n", Save::RenameOver);
+    session.wait_for("a=2");
+    session.type_text("typed\n");
+    session.wait_for("got typed");
+    session.wait_for("waiting for a change");
+    session.interrupt();
+    session.wait_for_count("prompt> ", 3);
+    session.type_text("exit\n");
+    session.assert_all_gone();
+}
+
+/// The pid in the NT_PRPSINFO note of an ELF core file (x86-64 layout).
+fn core_pid(core: &[u8]) -> Option<i32> {
+    let u16_at = |at: usize| Some(u16::from_le_bytes(core.get(at..at + 2)?.try_into().ok()?));
+    let u32_at = |at: usize| Some(u32::from_le_bytes(core.get(at..at + 4)?.try_into().ok()?));
+    let u64_at =
+        |at: usize| Some(u64::from_le_bytes(core.get(at..at + 8)?.try_into().ok()?) as usize);
+    let (headers, size, count) = (u64_at(0x20)?, usize::from(u16_at(0x36)?), u16_at(0x38)?);
+    for n in 0..usize::from(count) {
+        let header = headers + n * size;
+        if u32_at(header)? != 4 {
+            continue; // not PT_NOTE
+        }
+        let (mut at, end) = (
+            u64_at(header + 8)?,
+            u64_at(header + 8)? + u64_at(header + 32)?,
+        );
+        while at + 12 <= end {
+            let (name, desc, kind) = (
+                u32_at(at)? as usize,
+                u32_at(at + 4)? as usize,
+                u32_at(at + 8)?,
+            );
+            let desc_at = at + 12 + name.div_ceil(4) * 4;
+            if kind == 3 {
+                // struct elf_prpsinfo: 4 chars, an 8-byte flag, uid, gid, pid.
+                return Some(u32_at(desc_at + 24)? as i32);
+            }
+            at = desc_at + desc.div_ceil(4) * 4;
+        }
+    }
+    None
+}
+
+#[test]
+fn ctrl_backslash_dumps_the_programs_core_only() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = Scratch::new("ctrl-backslash");
+    dir.write("a.txt", "a=1\n");
+    dir.write("b.txt", "b=1\n");
+    let command = format!(
+        "'{}' read a.txt read b.txt print ready wait",
+        host_program().display()
+    );
+    let mut session = Launch::wrapped(&[], "ulimit -c unlimited", &command, "%.txt$")
+        .dir(&dir.0)
+        .start();
+    session.wait_for("ready");
+    let chain = common::chain(&session.processes(), session.pid());
+    let program = *chain.last().expect("the program");
+    assert_eq!(chain.len(), 3, "{:#?}", session.processes());
+    session.type_text("\x1c");
+    let status = session.wait_exit();
+    assert_eq!(status.signal(), Some(libc::SIGQUIT), "{status:?}");
+    assert!(!status.core_dumped(), "the first holder dumped core");
+    session.assert_all_gone();
+    // One core file name for all (core_pattern "core"): the last process
+    // to dump would have overwritten the program's.
+    let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
+    if pattern.trim() != "core" {
+        eprintln!("core_pattern is {pattern:?}, not \"core\": the core file is not looked at");
+        return;
+    }
+    let core = std::fs::read(dir.path("core")).expect("the program's core");
+    assert_eq!(core_pid(&core), Some(program));
+}
+
+#[test]
+fn a_program_ended_by_a_real_time_signal_is_said_so_and_resumes() {
+    let dir = Scratch::new("realtime-end");
+    let a = dir.write("a.txt", "a=1\n");
+    let session = steps!("read", a, "print", "ready", "wait").start();
+    session.wait_for("ready");
+    let chain = common::chain(&session.processes(), session.pid());
+    let program = *chain.last().expect("the program");
+    assert_eq!(chain.len(), 2, "{:#?}", session.processes());
+    let sent = std::process::Command::new("kill")
+        .args(["-s", "RTMIN+2", &program.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    session.wait_for(&format!(
+        "program ended by signal {} (SIGRTMIN+2); waiting for a change",
+        libc::SIGRTMIN() + 2
+    ));
+    save(&a, "a=2\n", Save::InPlace);
     session.wait_for("a=2");
     session.wait_for_count("ready", 2);
 }

@@ -2,14 +2,22 @@
 //! It waits for its child to end (and says so once) or for the watcher's
 //! order to resume, and then replaces the child's whole subtree with a fresh
 //! child forked from this point.
+//!
+//! The signals that end or stop a program alone must do so under forkmon
+//! too, with the program's own handlers run to their end: a holder takes
+//! them with sigwaitinfo, passes on those the terminal did not send to the
+//! whole group (`kill <root pid>` reaches the program through each holder's
+//! own, not yet reaped, child), and then ends as its child ends, so that the
+//! tree ends after the program and with its status. It stops when its child
+//! stops (Ctrl+Z), so that the shell sees the job stop.
 
 use nix::sys::signal::{Signal, kill};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid};
 
 use crate::channel::journal::{Journal, WatcherState};
 use crate::sys::procfs;
 use crate::sys::signals::{self, Received, SavedSignals, held_signals};
+use crate::sys::wait::{self, ChildStatus, signal_name};
 use crate::{info, sys, warn};
 
 pub struct Holder {
@@ -21,10 +29,29 @@ pub struct Holder {
     /// program's past, not to the run a resume replaces.
     older_children: Vec<Pid>,
     signals: SavedSignals,
+    /// The holder above this one (none for the first holder, whose parent
+    /// is the shell): a signal from it was passed down, not sent anew.
+    parent: Option<Pid>,
+    /// An ending signal came while the child ran: this holder ends as the
+    /// child ends, instead of waiting for a change.
+    ending: bool,
+    /// How many ending signals came from outside the chain of holders
+    /// while the child ran: a second one ends the run (the program ignored
+    /// or survived the first, and the user means it).
+    asked_to_end: u32,
+    /// No watcher could be started: no resume will come, and the holder
+    /// ends as its child ends, as if forkmon were not there.
+    passing_through: bool,
 }
 
 impl Holder {
-    pub fn new(child: Pid, journal: Journal, signals: SavedSignals) -> Holder {
+    pub fn new(
+        child: Pid,
+        journal: Journal,
+        signals: SavedSignals,
+        parent: Option<Pid>,
+        passing_through: bool,
+    ) -> Holder {
         let older_children = procfs::children()
             .unwrap_or_default()
             .into_iter()
@@ -35,6 +62,10 @@ impl Holder {
             journal,
             older_children,
             signals,
+            parent,
+            ending: false,
+            asked_to_end: 0,
+            passing_through,
         }
     }
 
@@ -50,6 +81,8 @@ impl Holder {
                 Ok(received) if self.is_resume_order(&received) => {
                     let number = received.value;
                     self.end_run();
+                    self.ending = false;
+                    self.asked_to_end = 0;
                     sys::flush_stdio();
                     // SAFETY: a holder is a copy of the program at a
                     // checkpoint, made only while it had one thread.
@@ -66,7 +99,15 @@ impl Holder {
                         ),
                     }
                 }
-                Ok(_) => {}
+                Ok(received) => match Signal::try_from(received.signal) {
+                    Ok(Signal::SIGTSTP) => self.on_stop_request(&received),
+                    Ok(signal) if signals::ENDING.contains(&signal) => {
+                        self.on_ending_signal(signal, &received)
+                    }
+                    // SIGCHLD (reaped above), or a resume signal not from
+                    // the watcher.
+                    _ => {}
+                },
                 Err(error) => {
                     warn!("a checkpoint stopped waiting ({error}); ending the program");
                     self.end_run();
@@ -90,30 +131,98 @@ impl Holder {
         }
     }
 
-    /// Reaps every ended child; says once how the program ended.
+    /// SIGINT, SIGTERM, SIGHUP or SIGQUIT: the program gets it as it would
+    /// alone (from the terminal it has it already; from anyone else this
+    /// holder passes it to its child); the tree then ends as the program
+    /// does.
+    fn on_ending_signal(&mut self, signal: Signal, received: &Received) {
+        let passed_down = !received.from_kernel
+            && self
+                .parent
+                .is_some_and(|parent| parent.as_raw() == received.sender);
+        let Some(child) = self.child else {
+            // Waiting for a change: no program to clean up, and nohup's
+            // ignored SIGHUP is ignored here too.
+            if signal == Signal::SIGHUP && self.signals.ignored(signal) {
+                return;
+            }
+            self.end_run();
+            wait::die_by(signal as i32);
+        };
+        if !received.from_kernel || (signal == Signal::SIGHUP && is_session_leader()) {
+            // Not reaped yet, so this pid is still the child's.
+            let _ = kill(child, signal);
+        }
+        if signal == Signal::SIGHUP && self.signals.ignored(signal) {
+            return;
+        }
+        self.ending = true;
+        if !passed_down {
+            self.asked_to_end += 1;
+        }
+        if self.asked_to_end >= 2 {
+            self.end_run();
+            wait::die_by(signal as i32);
+        }
+    }
+
+    /// SIGTSTP (Ctrl+Z, or `kill -TSTP`): the program decides whether it
+    /// stops, and this holder stops when it does (see `reap`). With no
+    /// program running, the holder stops at once, so that the shell gets
+    /// the terminal back.
+    fn on_stop_request(&mut self, received: &Received) {
+        match self.child {
+            None => wait::stop_self(),
+            Some(child) if !received.from_kernel => {
+                let _ = kill(child, Signal::SIGTSTP);
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Reaps every ended child; says once how the program ended, or ends
+    /// this holder as it ended. Stops this holder when its child stopped.
     fn reap(&mut self) {
-        loop {
-            let status = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) | Err(_) => return,
-                Ok(status) => status,
-            };
-            let Some(pid) = status.pid() else { return };
+        while let Some((pid, status)) = wait::try_wait_any() {
             if Some(pid) == self.child {
-                self.child = None;
                 match status {
-                    WaitStatus::Exited(_, code) => {
-                        info!("program exited with status {code}; waiting for a change")
+                    // The job stops, up to the first holder, which the shell
+                    // waits for; `fg` continues the whole group.
+                    ChildStatus::Stopped(_) => wait::stop_self(),
+                    ChildStatus::Continued => {}
+                    ended => {
+                        self.child = None;
+                        self.child_ended(ended);
                     }
-                    WaitStatus::Signaled(_, signal, _) => {
-                        warn!("program ended by {signal}; waiting for a change")
-                    }
-                    _ => {}
                 }
-            } else if Some(pid) == self.watcher() {
+            } else if Some(pid) == self.watcher()
+                && !matches!(status, ChildStatus::Stopped(_) | ChildStatus::Continued)
+            {
                 warn!("the watcher process ended; ending the program");
                 self.end_run();
                 sys::exit_now(1);
             }
+        }
+    }
+
+    fn child_ended(&mut self, status: ChildStatus) {
+        if self.ending || self.passing_through {
+            self.end_run();
+            wait::end_as(status);
+        }
+        match status {
+            ChildStatus::Exited(code) => {
+                info!("program exited with status {code}; waiting for a change")
+            }
+            ChildStatus::Signaled {
+                signal,
+                core_dumped,
+            } => warn!(
+                "program ended by {}{}; waiting for a change",
+                signal_name(signal),
+                if core_dumped { " (core dumped)" } else { "" }
+            ),
+            ChildStatus::Stopped(_) | ChildStatus::Continued => {}
         }
     }
 
@@ -131,7 +240,7 @@ impl Holder {
                 let _ = kill(pid, Signal::SIGKILL);
             }
             let _ = kill(child, Signal::SIGKILL);
-            let _ = waitpid(child, None);
+            let _ = wait::wait_end(child);
         }
         // What was killed above is re-parented here (subreaper) as each
         // level dies; so is anything forked after the tree was read. Each
@@ -152,29 +261,16 @@ impl Holder {
                 let _ = kill(*pid, Signal::SIGKILL);
             }
             for pid in &run {
-                let _ = waitpid(*pid, None);
+                let _ = wait::wait_end(*pid);
             }
         }
     }
 }
 
-/// The first holder could not fork the watcher, so no resume can come: it
-/// waits for the program and ends as the program did, as if forkmon were
-/// not there. Ctrl+C, SIGTERM and SIGHUP still end it (and so, by its
-/// parent-death signal, the program).
-pub fn pass_through(child: Pid) -> ! {
-    let _ = nix::sys::prctl::set_child_subreaper(false);
-    loop {
-        match waitpid(child, None) {
-            Ok(WaitStatus::Exited(_, code)) => sys::exit_now(code),
-            Ok(WaitStatus::Signaled(_, signal, _)) => {
-                // By the same signal where the holder's mask lets it (as
-                // the shell would report it), by its number otherwise.
-                let _ = kill(Pid::this(), signal);
-                sys::exit_now(128 + signal as i32)
-            }
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(_) => sys::exit_now(1),
-        }
-    }
+/// A closed terminal sends SIGHUP to the session leader only (a shell,
+/// which passes it to its jobs): when the program was started as the
+/// leader (`setsid`, a terminal window running it directly), the first
+/// holder is, and passes it on as the leader the program would have been.
+fn is_session_leader() -> bool {
+    nix::unistd::getsid(None).is_ok_and(|sid| sid == nix::unistd::getpid())
 }

@@ -461,13 +461,19 @@ impl Engine {
                     // the checkpoint cost the program twice as long.
                     std::thread::sleep(WATCHER_START_DELAY);
                 }
-                if let Err(error) = watcher.start(crate::watcher::run) {
-                    warn!("{error}; the program runs on unwatched");
-                    holder::pass_through(child);
-                }
+                // Without a watcher no resume can come: the holder waits
+                // for the program and ends as it did.
+                let passing_through = match watcher.start(crate::watcher::run) {
+                    Ok(_) => false,
+                    Err(error) => {
+                        warn!("{error}; the program runs on unwatched");
+                        true
+                    }
+                };
                 let journal = watcher.journal();
+                let parent = self.lineage.last().map(|link| Pid::from_raw(link.holder));
                 let held = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    Holder::new(child, journal, signals).hold()
+                    Holder::new(child, journal, signals, parent, passing_through).hold()
                 }));
                 // A panic must not send the holder back into the program.
                 let Ok(generation) = held else {

@@ -3,6 +3,7 @@
 
 pub mod procfs;
 pub mod signals;
+pub mod wait;
 
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -6,27 +6,35 @@ use std::io;
 use nix::sys::signal::{SigSet, Signal};
 use nix::unistd::Pid;
 
-/// The mask of a holder (and of the watcher): every signal but those that
-/// end the tree. The program's handlers, its timers' SIGALRM and signals
-/// sent to the whole foreground group (SIGWINCH, SIGUSR1…) must not run in
-/// a frozen copy of it.
+/// The mask of a holder (and of the watcher): every signal. The program's
+/// handlers, its timers' SIGALRM and signals sent to the whole foreground
+/// group (SIGWINCH, SIGUSR1…) must not run in a frozen copy of it; the
+/// signals that end or stop the tree are taken with [`wait_signal`]
+/// (see [`held_signals`]), so that the program alone decides what they do
+/// to it, and its holders follow.
 pub fn blocked_signals() -> SigSet {
-    let mut set = SigSet::all();
-    for ending in [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-    ] {
-        set.remove(ending);
-    }
-    set
+    SigSet::all()
 }
 
-/// Signals a holder takes with sigwaitinfo rather than by handler.
+/// The signals that end a program alone (Ctrl+C, Ctrl+\\, `kill`, a
+/// closed terminal): a holder passes them on and ends as the program ends.
+pub const ENDING: [Signal; 4] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+];
+
+/// Signals a holder takes with sigwaitinfo rather than by handler: its
+/// children's ends and stops, the resume order, the ending signals and
+/// Ctrl+Z's SIGTSTP.
 pub fn held_signals() -> SigSet {
     let mut set = SigSet::empty();
     set.add(Signal::SIGCHLD);
+    set.add(Signal::SIGTSTP);
+    for signal in ENDING {
+        set.add(signal);
+    }
     // nix's Signal has no real-time signals: add the resume signal by number.
     with_realtime(set, resume_signal())
 }
@@ -59,6 +67,9 @@ pub struct Received {
     pub value: u64,
     /// Sent with sigqueue(3), not kill(2).
     pub queued: bool,
+    /// Sent by the kernel (the terminal's Ctrl+C, Ctrl+Z or hang-up), to
+    /// the whole foreground group: the program has it too.
+    pub from_kernel: bool,
     pub sender: i32,
 }
 
@@ -79,6 +90,7 @@ pub fn wait_signal(set: &SigSet) -> io::Result<Received> {
                 signal,
                 value,
                 queued,
+                from_kernel: info.si_code == libc::SI_KERNEL,
                 sender,
             });
         }
@@ -113,8 +125,9 @@ pub struct SavedSignals {
 }
 
 /// Signals a forkmon process takes back from the program: the ones that end
-/// the tree (default action) and SIGCHLD (so children can be waited for even
-/// if the program ignored it).
+/// the tree (default action, for a holder to end by one as the program did)
+/// and SIGCHLD (so children can be waited for even if the program ignored
+/// it).
 const TAKEN_OVER: [nix::sys::signal::Signal; 5] = {
     use nix::sys::signal::Signal::*;
     [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD]
@@ -137,6 +150,15 @@ pub fn take_over_signals(blocked: &SigSet) -> nix::Result<SavedSignals> {
 }
 
 impl SavedSignals {
+    /// Whether the program ignored `signal` (SIG_IGN) at its checkpoint, as
+    /// `nohup` makes it ignore SIGHUP.
+    pub fn ignored(&self, signal: Signal) -> bool {
+        use nix::sys::signal::SigHandler;
+        self.actions
+            .iter()
+            .any(|(s, action)| *s == signal && matches!(action.handler(), SigHandler::SigIgn))
+    }
+
     /// Puts back the program's dispositions and mask (in a fresh child).
     pub fn restore(&self) {
         use nix::sys::signal::{SigmaskHow, sigaction};

@@ -21,6 +21,9 @@
  *   spawn               forks a child that sleeps until killed, prints
  *                       "child PID"
  *   exit N              exits with status N
+ *   input               reads a line from stdin, prints "got LINE" (or
+ *                       "got EOF")
+ *   write FILE TEXT     writes TEXT and a line break to FILE
  *
  * To add a step: write `static void step_NAME(char **args)` and add one row
  * to STEPS. Output is flushed after each step (the tests read it from a
@@ -149,6 +152,24 @@ static void step_spawn(char **args) {
 
 static void step_exit(char **args) { exit(atoi(args[0])); }
 
+static void step_input(char **args) {
+    (void)args;
+    char line[4096];
+    if (fgets(line, sizeof line, stdin)) {
+        line[strcspn(line, "\n")] = 0;
+        printf("got %s\n", line);
+    } else {
+        printf("got EOF\n");
+    }
+}
+
+static void step_write(char **args) {
+    FILE *file = fopen(args[0], "w");
+    if (!file) fail("cannot write", args[0]);
+    fprintf(file, "%s\n", args[1]);
+    fclose(file);
+}
+
 static const struct step {
     const char *name;
     int arity;
@@ -158,7 +179,8 @@ static const struct step {
     {"sleep", 1, step_sleep},   {"wait", 0, step_wait},
     {"on", 4, step_on},         {"ignore", 1, step_ignore},
     {"block", 1, step_block},   {"spawn", 0, step_spawn},
-    {"exit", 1, step_exit},
+    {"exit", 1, step_exit},     {"input", 0, step_input},
+    {"write", 2, step_write},
 };
 
 int main(int argc, char **argv) {
