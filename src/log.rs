@@ -4,7 +4,6 @@
 #![forbid(unsafe_code)]
 
 use std::fmt::Arguments;
-use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 const UNSET: u8 = 0;
@@ -63,8 +62,9 @@ pub fn say(level: Level, message: Arguments) {
         _ => false,
     };
     let line = format_line(level, colours, message);
-    // A closed stderr is no reason to disturb the host program.
-    let _ = std::io::stderr().write_all(line.as_bytes());
+    // A closed stderr is no reason to disturb the host program, nor to end
+    // it by SIGPIPE.
+    crate::sys::signals::write_stderr(line.as_bytes());
 }
 
 #[macro_export]

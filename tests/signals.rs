@@ -273,6 +273,21 @@ fn ctrl_backslash_dumps_the_programs_core_only() {
 }
 
 #[test]
+fn a_line_to_a_closed_stderr_pipe_does_not_end_the_program_by_sigpipe() {
+    let (reader, writer) = nix::unistd::pipe().expect("pipe");
+    drop(reader);
+    let output = std::process::Command::new(host_program())
+        .args(["print", "done", "exit", "0"])
+        .env("LD_PRELOAD", common::library())
+        .env("FORKMON_MIN_WORK", "soon")
+        .stderr(std::process::Stdio::from(writer))
+        .output()
+        .expect("run the host program");
+    assert!(output.status.success(), "{:?}", output.status);
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "done\n");
+}
+
+#[test]
 fn a_program_ended_by_a_real_time_signal_is_said_so_and_resumes() {
     let dir = Scratch::new("realtime-end");
     let a = dir.write("a.txt", "a=1\n");

@@ -170,3 +170,47 @@ impl SavedSignals {
         let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.mask), None);
     }
 }
+
+/// Writes `bytes` to stderr in one `write(2)` (more only if the kernel
+/// takes part of it) without raising SIGPIPE on a closed pipe: a program
+/// that never wrote to a pipe must not die of forkmon's line to it.
+/// SIGPIPE is blocked around the write and a SIGPIPE the write raised is
+/// taken back; the program's mask, and a SIGPIPE the program itself had
+/// pending, stay as they were.
+pub fn write_stderr(bytes: &[u8]) {
+    // SAFETY: sigset_t is plain data, initialised by sigemptyset; the mask
+    // calls change this thread's mask only and restore it below; write gets
+    // a valid buffer and length; sigtimedwait a valid set and timespec (a
+    // null siginfo is allowed), and it returns at once.
+    unsafe {
+        let mut pipe: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut pipe);
+        libc::sigaddset(&mut pipe, libc::SIGPIPE);
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, &pipe, &mut old);
+        let mut pending: libc::sigset_t = std::mem::zeroed();
+        libc::sigpending(&mut pending);
+        let had_one = libc::sigismember(&pending, libc::SIGPIPE) == 1;
+        let mut rest = bytes;
+        let mut broken = false;
+        while !rest.is_empty() {
+            let written = libc::write(2, rest.as_ptr().cast(), rest.len());
+            match usize::try_from(written) {
+                Ok(n) => rest = rest.get(n..).unwrap_or_default(),
+                Err(_) if crate::sys::errno() == libc::EINTR => {}
+                Err(_) => {
+                    broken = crate::sys::errno() == libc::EPIPE;
+                    break;
+                }
+            }
+        }
+        if broken && !had_one {
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            libc::sigtimedwait(&pipe, std::ptr::null_mut(), &zero);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+    }
+}

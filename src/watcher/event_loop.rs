@@ -317,10 +317,9 @@ fn act(outcome: Outcome, list: &mut Watchlist, clear_screen: bool) -> Option<Ins
 
 /// Clears the screen and its scroll-back, when stderr is a terminal.
 fn clear_terminal() {
-    use std::io::{IsTerminal, Write};
-    let mut stderr = std::io::stderr();
-    if stderr.is_terminal() {
-        let _ = stderr.write_all(b"\x1b[H\x1b[2J\x1b[3J");
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        signals::write_stderr(b"\x1b[H\x1b[2J\x1b[3J");
     }
 }
 
