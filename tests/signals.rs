@@ -272,6 +272,53 @@ fn ctrl_backslash_dumps_the_programs_core_only() {
     assert_eq!(core_pid(&core), Some(program));
 }
 
+/// Starts `sleep` with pid `pid` (free now), through ns_last_pid: a few
+/// tries, as other processes of the machine may take it first.
+fn stranger_with_pid(pid: i32) -> Option<std::process::Child> {
+    for _ in 0..100 {
+        std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).ok()?;
+        let mut stranger = std::process::Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .expect("start sleep");
+        if stranger.id() as i32 == pid {
+            return Some(stranger);
+        }
+        let _ = stranger.kill();
+        let _ = stranger.wait();
+    }
+    None
+}
+
+#[test]
+fn a_killed_holders_pid_taken_by_a_stranger_is_not_signalled_and_the_checkpoint_before_resumes() {
+    let dir = Scratch::new("pid-reuse");
+    let (a, b) = (dir.write("a.txt", "a=1\n"), dir.write("b.txt", "b=1\n"));
+    let session = steps!("read", a, "read", b, "print", "ready", "wait").start();
+    session.wait_for("ready");
+    session.wait_for(&format!("watch '{}'", b.display()));
+    let chain = common::chain(&session.processes(), session.pid());
+    assert_eq!(chain.len(), 3, "{:#?}", session.processes());
+    let holder_of_b = chain[1];
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(holder_of_b), Signal::SIGKILL)
+        .expect("kill the holder of b.txt");
+    session.wait_for("program ended by SIGKILL; waiting for a change");
+    let Some(mut stranger) = stranger_with_pid(holder_of_b) else {
+        panic!("could not start a process with pid {holder_of_b}");
+    };
+    save(&b, "b=2\n", Save::InPlace);
+    session.wait_for("is gone; resuming from the one before it");
+    session.wait_for("b=2");
+    assert_eq!(session.count("a=1"), 2, "{}", session.output());
+    let alive = stranger.try_wait().expect("look at the stranger").is_none();
+    let _ = stranger.kill();
+    let _ = stranger.wait();
+    assert!(
+        alive,
+        "the stranger with the holder's old pid was signalled"
+    );
+}
+
 #[test]
 fn a_line_to_a_closed_stderr_pipe_does_not_end_the_program_by_sigpipe() {
     let (reader, writer) = nix::unistd::pipe().expect("pipe");

@@ -46,3 +46,11 @@ pub fn descendants(root: Pid) -> Vec<Pid> {
     }
     found
 }
+
+/// The parent of process `pid`, as /proc tells now.
+pub fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the name in parentheses (which may hold anything): state, ppid.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}

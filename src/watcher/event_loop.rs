@@ -13,10 +13,11 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{MsgFlags, recv};
 use nix::unistd::Pid;
 
+use super::holders::Holders;
 use super::watchlist::{BATCH_WINDOW, Event, FileEvent, Io, Outcome, Resume, Watchlist};
 use crate::channel::journal::Journal;
 use crate::channel::limits;
-use crate::channel::protocol::Registration;
+use crate::channel::protocol::{Kind, Registration};
 use crate::channel::{Timing, directory_events};
 use crate::log::shown;
 use crate::paths::split_parent;
@@ -38,6 +39,7 @@ pub fn run(
     // are in force here too.
     let clear_screen = crate::config::active().is_some_and(|config| config.clear);
     let mut list = Watchlist::new(timing);
+    let mut holders = Holders::default();
     let mut packet = [0u8; 64];
     let mut buffer = vec![0u8; 64 * 1024];
     let mut next: Option<Instant> = None;
@@ -70,7 +72,12 @@ pub fn run(
         journal.disarm();
         take_doorbells(socket, &mut packet);
         let events = read_events(inotify, &mut buffer, &journal);
-        let step = list.step(events, &mut Kernel { inotify, journal });
+        let mut kernel = Kernel {
+            inotify,
+            journal,
+            holders: &mut holders,
+        };
+        let step = list.step(events, &mut kernel);
         batching = step.batching;
         if step.overflowed {
             warn!("too many file events at once: some changes may have been missed");
@@ -78,7 +85,7 @@ pub fn run(
         for line in watch_lines(&step.watched) {
             info!("{line}");
         }
-        next = act(step.outcome, &mut list, clear_screen);
+        next = act(step.outcome, &mut list, &holders, clear_screen);
         // Only now that the order is out.
         list.drop_replaced();
     }
@@ -88,13 +95,26 @@ pub fn run(
 struct Kernel<'a> {
     inotify: &'a Inotify,
     journal: Journal,
+    holders: &'a mut Holders,
 }
 
 impl Io for Kernel<'_> {
+    /// Takes a handle on each new holder as its checkpoint comes in, while
+    /// it surely lives (see `Holders::add`).
     fn records(&mut self) -> Vec<Registration> {
         let mut records = Vec::new();
         self.journal
             .drain(|record| records.extend(Registration::decode(record)));
+        let mut checkpoints = records
+            .iter()
+            .filter(|record| record.kind == Kind::Checkpoint)
+            .peekable();
+        if checkpoints.peek().is_some() {
+            self.holders.forget_ended();
+        }
+        for record in checkpoints {
+            self.holders.add(&record.lineage);
+        }
         records
     }
 
@@ -284,7 +304,12 @@ fn file_event(mask: EventMask) -> Option<FileEvent> {
 }
 
 /// Reports and sends what the watchlist decided; returns when to look again.
-fn act(outcome: Outcome, list: &mut Watchlist, clear_screen: bool) -> Option<Instant> {
+fn act(
+    outcome: Outcome,
+    list: &mut Watchlist,
+    holders: &Holders,
+    clear_screen: bool,
+) -> Option<Instant> {
     for path in &outcome.gone {
         warn!(
             "'{}' was removed; its checkpoint waits for it to come back",
@@ -297,8 +322,7 @@ fn act(outcome: Outcome, list: &mut Watchlist, clear_screen: bool) -> Option<Ins
             clear_terminal();
         }
         announce(&order);
-        let holder = Pid::from_raw(order.holder);
-        match signals::send_with_value(holder, signals::resume_signal(), order.number) {
+        match holders.send_resume(order.holder, signals::resume_signal(), order.number) {
             Ok(()) => {}
             Err(_) => {
                 warn!(

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod event_loop;
+mod holders;
 pub mod watchlist;
 
 pub use event_loop::run;
