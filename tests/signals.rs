@@ -253,6 +253,8 @@ fn ctrl_backslash_dumps_the_programs_core_only() {
         .dir(&dir.0)
         .start();
     session.wait_for("ready");
+    // The watcher has its name by then (the chain passes it over).
+    session.wait_for_count("[forkmon] watch", 2);
     let chain = common::chain(&session.processes(), session.pid());
     let program = *chain.last().expect("the program");
     assert_eq!(chain.len(), 3, "{:#?}", session.processes());
@@ -340,6 +342,8 @@ fn a_program_ended_by_a_real_time_signal_is_said_so_and_resumes() {
     let a = dir.write("a.txt", "a=1\n");
     let session = steps!("read", a, "print", "ready", "wait").start();
     session.wait_for("ready");
+    // The watcher has its name by then (the chain passes it over).
+    session.wait_for("[forkmon] watch");
     let chain = common::chain(&session.processes(), session.pid());
     let program = *chain.last().expect("the program");
     assert_eq!(chain.len(), 2, "{:#?}", session.processes());
@@ -355,4 +359,51 @@ fn a_program_ended_by_a_real_time_signal_is_said_so_and_resumes() {
     save(&a, "a=2\n", Save::InPlace);
     session.wait_for("a=2");
     session.wait_for_count("ready", 2);
+}
+
+#[test]
+fn a_ctrl_c_pending_in_the_program_at_a_checkpoint_reaches_the_resumed_side() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = Scratch::new("ctrl-c-pending");
+    let (a, b) = (dir.write("a.txt", "a=1\n"), dir.write("b.txt", "b=1\n"));
+    let mut session = steps!(
+        "read", a, "block", "INT", "print", "blocked", "input", "read", b, "unblock", "INT",
+        "print", "survived", "wait"
+    )
+    .start();
+    session.wait_for("blocked");
+    session.interrupt();
+    // Pending in the program (it blocks SIGINT) when it makes b.txt's
+    // checkpoint: the process that keeps it becomes the holder, and the
+    // program, its child, must still get it when it unblocks SIGINT.
+    wait_signal_taken(&session, session.pid(), libc::SIGINT);
+    session.type_text("go\n");
+    let status = session.wait_exit();
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    assert!(
+        !session.output().contains("survived"),
+        "{}",
+        session.output()
+    );
+    session.assert_all_gone();
+}
+
+#[test]
+fn a_ctrl_c_the_program_took_just_before_a_checkpoint_still_ends_the_tree() {
+    let dir = Scratch::new("ctrl-c-before-checkpoint");
+    let (a, b) = (dir.write("a.txt", "a=1\n"), dir.write("b.txt", "b=1\n"));
+    // The program's handler notes Ctrl+C, and the program exits for it
+    // only after b.txt's checkpoint, whose holder never had the signal.
+    let mut session = steps!(
+        "read", a, "mark", "INT", "print", "ready", "wait", "input", "read", b, "marked", "6",
+        "wait"
+    )
+    .start();
+    session.wait_for("ready");
+    session.interrupt();
+    wait_signal_taken(&session, session.pid(), libc::SIGINT);
+    session.type_text("go\n");
+    let status = session.wait_exit();
+    assert_eq!(status.code(), Some(6), "{status:?}\n{}", session.output());
+    session.assert_all_gone();
 }

@@ -40,6 +40,10 @@ struct Header {
     /// The watcher's pid once it is forked ([`NO_WATCHER`] if that failed;
     /// 0 until then): a holder takes a resume order only from it.
     watcher: AtomicI32,
+    /// A holder took a signal that ends the tree (Ctrl+C, `kill`) since the
+    /// last resume: a holder made just after it (the program took the
+    /// signal at its checkpoint) ends with its child too.
+    ending: AtomicBool,
 }
 
 /// What `Header::watcher` holds when the watcher could not be started.
@@ -245,6 +249,15 @@ impl Journal {
     pub fn set_watcher(&self, watcher: Option<Pid>) {
         let value = watcher.map_or(NO_WATCHER, Pid::as_raw);
         self.header().watcher.store(value, Ordering::SeqCst);
+    }
+
+    /// Says whether the tree is ending (see `Header::ending`).
+    pub fn set_ending(&self, ending: bool) {
+        self.header().ending.store(ending, Ordering::SeqCst);
+    }
+
+    pub fn is_ending(&self) -> bool {
+        self.header().ending.load(Ordering::SeqCst)
     }
 
     pub fn watcher(&self) -> WatcherState {

@@ -70,11 +70,17 @@ impl Holder {
     }
 
     /// Holds until told to resume; returns the resume number, in the new
-    /// child only.
+    /// child only. `missed`: signals this process took while it was still
+    /// the program, in its checkpoint; the child did not get them.
     /// The engine made this process a child subreaper before the fork, so
     /// orphans of the run are re-parented here, to be killed and reaped.
-    pub fn hold(mut self) -> u64 {
+    pub fn hold(mut self, missed: Vec<Received>) -> u64 {
         let waited = held_signals();
+        for mut signal in missed {
+            // Even the terminal's: the child was not there to get it.
+            signal.from_kernel = false;
+            self.on_signal(&signal);
+        }
         loop {
             self.reap();
             match signals::wait_signal(&waited) {
@@ -83,6 +89,7 @@ impl Holder {
                     self.end_run();
                     self.ending = false;
                     self.asked_to_end = 0;
+                    self.journal.set_ending(false);
                     sys::flush_stdio();
                     // SAFETY: a holder is a copy of the program at a
                     // checkpoint, made only while it had one thread.
@@ -99,21 +106,25 @@ impl Holder {
                         ),
                     }
                 }
-                Ok(received) => match Signal::try_from(received.signal) {
-                    Ok(Signal::SIGTSTP) => self.on_stop_request(&received),
-                    Ok(signal) if signals::ENDING.contains(&signal) => {
-                        self.on_ending_signal(signal, &received)
-                    }
-                    // SIGCHLD (reaped above), or a resume signal not from
-                    // the watcher.
-                    _ => {}
-                },
+                Ok(received) => self.on_signal(&received),
                 Err(error) => {
                     warn!("a checkpoint stopped waiting ({error}); ending the program");
                     self.end_run();
                     sys::exit_now(1);
                 }
             }
+        }
+    }
+
+    fn on_signal(&mut self, received: &Received) {
+        match Signal::try_from(received.signal) {
+            Ok(Signal::SIGTSTP) => self.on_stop_request(received),
+            Ok(signal) if signals::ENDING.contains(&signal) => {
+                self.on_ending_signal(signal, received)
+            }
+            // SIGCHLD (reaped before each wait), or a resume signal not
+            // from the watcher.
+            _ => {}
         }
     }
 
@@ -157,6 +168,7 @@ impl Holder {
             return;
         }
         self.ending = true;
+        self.journal.set_ending(true);
         if !passed_down {
             self.asked_to_end += 1;
         }
@@ -206,7 +218,10 @@ impl Holder {
     }
 
     fn child_ended(&mut self, status: ChildStatus) {
-        if self.ending || self.passing_through {
+        // A holder made while the program took the signal (in its
+        // checkpoint, before this process became a holder) did not get it:
+        // the holders above tell through the journal.
+        if self.ending || self.passing_through || self.journal.is_ending() {
             self.end_run();
             wait::end_as(status);
         }

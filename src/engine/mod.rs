@@ -452,6 +452,10 @@ impl Engine {
                 Ok(())
             }
             Ok(ForkResult::Parent { child }) => {
+                // Signals that came while this process was still the
+                // program (blocked since `take_over_signals`) were meant for
+                // it: the child, which did not inherit them, gets them.
+                let missed = signals::take_pending(&signals::passed_on_signals());
                 // The first holder forks the watcher (later ones find it
                 // running): off the program's path, which goes on meanwhile.
                 if watcher.is_to_be_started() {
@@ -473,7 +477,7 @@ impl Engine {
                 let journal = watcher.journal();
                 let parent = self.lineage.last().map(|link| Pid::from_raw(link.holder));
                 let held = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    Holder::new(child, journal, signals, parent, passing_through).hold()
+                    Holder::new(child, journal, signals, parent, passing_through).hold(missed)
                 }));
                 // A panic must not send the holder back into the program.
                 let Ok(generation) = held else {

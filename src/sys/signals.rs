@@ -25,16 +25,23 @@ pub const ENDING: [Signal; 4] = [
     Signal::SIGQUIT,
 ];
 
-/// Signals a holder takes with sigwaitinfo rather than by handler: its
-/// children's ends and stops, the resume order, the ending signals and
-/// Ctrl+Z's SIGTSTP.
-pub fn held_signals() -> SigSet {
+/// The signals a holder passes on to its child: the ending ones and
+/// SIGTSTP.
+pub fn passed_on_signals() -> SigSet {
     let mut set = SigSet::empty();
-    set.add(Signal::SIGCHLD);
     set.add(Signal::SIGTSTP);
     for signal in ENDING {
         set.add(signal);
     }
+    set
+}
+
+/// Signals a holder takes with sigwaitinfo rather than by handler: its
+/// children's ends and stops, the resume order, the ending signals and
+/// Ctrl+Z's SIGTSTP.
+pub fn held_signals() -> SigSet {
+    let mut set = passed_on_signals();
+    set.add(Signal::SIGCHLD);
     // nix's Signal has no real-time signals: add the resume signal by number.
     with_realtime(set, resume_signal())
 }
@@ -81,23 +88,45 @@ pub fn wait_signal(set: &SigSet) -> io::Result<Received> {
         // SAFETY: `set` is a valid sigset_t and `info` a writable siginfo_t.
         let signal = unsafe { libc::sigwaitinfo(set.as_ref(), &mut info) };
         if signal >= 0 {
-            // SAFETY: for a signal sent by sigqueue the kernel filled
-            // si_value and si_pid; for others they are not used.
-            let (value, sender) =
-                unsafe { (info.si_value().sival_ptr as usize as u64, info.si_pid()) };
-            let queued = info.si_code == libc::SI_QUEUE;
-            return Ok(Received {
-                signal,
-                value,
-                queued,
-                from_kernel: info.si_code == libc::SI_KERNEL,
-                sender,
-            });
+            return Ok(received(signal, &info));
         }
         let error = io::Error::last_os_error();
         if error.kind() != io::ErrorKind::Interrupted {
             return Err(error);
         }
+    }
+}
+
+fn received(signal: i32, info: &libc::siginfo_t) -> Received {
+    // SAFETY: for a signal sent by kill or sigqueue the kernel filled si_pid
+    // (and si_value for sigqueue); for others they are not used.
+    let (value, sender) = unsafe { (info.si_value().sival_ptr as usize as u64, info.si_pid()) };
+    Received {
+        signal,
+        value,
+        queued: info.si_code == libc::SI_QUEUE,
+        from_kernel: info.si_code == libc::SI_KERNEL,
+        sender,
+    }
+}
+
+/// Takes the pending signals of `set` (blocked) without waiting, as
+/// [`wait_signal`] would.
+pub fn take_pending(set: &SigSet) -> Vec<Received> {
+    let zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    let mut taken = Vec::new();
+    loop {
+        // SAFETY: siginfo_t is plain data, so all-zero is a valid value.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: valid sigset, siginfo and timespec; returns at once.
+        let signal = unsafe { libc::sigtimedwait(set.as_ref(), &mut info, &zero) };
+        if signal <= 0 {
+            return taken;
+        }
+        taken.push(received(signal, &info));
     }
 }
 

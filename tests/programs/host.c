@@ -18,6 +18,10 @@
  *                       "saved" to FILE, prints "saved" and exits with N
  *   ignore SIG          sets SIG to be ignored
  *   block SIG           blocks SIG
+ *   unblock SIG         unblocks SIG
+ *   mark SIG            on SIG, only notes that it came (the program
+ *                       goes on)
+ *   marked N            exits with status N if a noted signal came
  *   spawn               forks a child that sleeps until killed, prints
  *                       "child PID"
  *   exit N              exits with status N
@@ -41,6 +45,7 @@
 #include <unistd.h>
 
 static pid_t spawned = 0;
+static volatile sig_atomic_t noted = 0;
 static const char *save_file[NSIG];
 static int save_status[NSIG];
 
@@ -137,6 +142,26 @@ static void step_block(char **args) {
     sigprocmask(SIG_BLOCK, &set, NULL);
 }
 
+static void step_unblock(char **args) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signal_number(args[0]));
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
+static void note(int signal) { noted = signal; }
+
+static void step_mark(char **args) {
+    struct sigaction action = {0};
+    action.sa_handler = note;
+    sigemptyset(&action.sa_mask);
+    sigaction(signal_number(args[0]), &action, NULL);
+}
+
+static void step_marked(char **args) {
+    if (noted) exit(atoi(args[0]));
+}
+
 static void step_spawn(char **args) {
     (void)args;
     fflush(stdout);
@@ -180,7 +205,8 @@ static const struct step {
     {"on", 4, step_on},         {"ignore", 1, step_ignore},
     {"block", 1, step_block},   {"spawn", 0, step_spawn},
     {"exit", 1, step_exit},     {"input", 0, step_input},
-    {"write", 2, step_write},
+    {"write", 2, step_write},   {"unblock", 1, step_unblock},
+    {"mark", 1, step_mark},     {"marked", 1, step_marked},
 };
 
 int main(int argc, char **argv) {
