@@ -19,7 +19,7 @@ pub mod limits;
 pub mod protocol;
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::time::Duration;
 
@@ -28,6 +28,7 @@ use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
 use nix::unistd::{ForkResult, Pid};
 
 use crate::sys;
+use crate::sys::identity::Identity;
 use journal::{AppendError, Appended, Journal, WatcherState};
 use protocol::Message;
 
@@ -86,6 +87,10 @@ pub enum WatchError {
     NotStarted,
     #[error("the first holder did not start the watcher process within 2 s")]
     StartTimedOut,
+    /// The program closed forkmon's descriptor, or put a file of its own
+    /// at its number (see [`sys::identity`]).
+    #[error("the program closed or replaced descriptor {fd}, forkmon's {what}")]
+    Replaced { fd: i32, what: &'static str },
 }
 
 /// How long a later checkpoint waits for the first holder to fork the
@@ -108,6 +113,10 @@ pub type WatcherMain = fn(Pid, &mut Inotify, &OwnedFd, Journal, Timing) -> !;
 pub struct WatcherLink {
     inotify: Inotify,
     socket: OwnedFd,
+    /// What `inotify` and `socket` were when made: checked before each use,
+    /// as the program may have closed or replaced them.
+    inotify_identity: Identity,
+    socket_identity: Identity,
     /// The watcher's end of the socket, until the first holder hands it to
     /// the watcher it forks.
     watcher_end: Option<OwnedFd>,
@@ -143,9 +152,14 @@ impl WatcherLink {
         )
         .map_err(spawn_error)?;
         let journal = Journal::create().map_err(WatchError::Journal)?;
+        let unknown = || WatchError::Inotify(io::Error::last_os_error());
+        let inotify_identity = Identity::record(inotify.as_fd(), true).ok_or_else(unknown)?;
+        let socket_identity = Identity::record(ours.as_fd(), false).ok_or_else(unknown)?;
         Ok(WatcherLink {
             inotify,
             socket: ours,
+            inotify_identity,
+            socket_identity,
             watcher_end: Some(theirs),
             journal,
             timing,
@@ -257,6 +271,14 @@ impl WatcherLink {
     fn add_watch(&mut self, dir: &[u8], mask: WatchMask) -> Result<i32, WatchError> {
         let path = std::ffi::OsStr::from_bytes(dir);
         let shown = || crate::log::shown(dir).into_owned();
+        // A watch added to the program's own inotify instance would send it
+        // events it never asked for.
+        if !self.inotify_identity.is_held_by(self.inotify.as_fd()) {
+            return Err(WatchError::Replaced {
+                fd: self.inotify.as_fd().as_raw_fd(),
+                what: "inotify instance",
+            });
+        }
         match self.inotify.watches().add(path, mask) {
             Ok(watch) => Ok(watch.get_watch_descriptor_id()),
             Err(source) => match source.raw_os_error().and_then(limits::inotify_watches) {
@@ -297,9 +319,24 @@ impl WatcherLink {
         }
     }
 
+    /// Appends to the journal without waking the watcher (it reads the
+    /// record when it next wakes), for a record that takes back one whose
+    /// doorbell could not be rung.
+    pub fn append_quietly(&mut self, message: &Message) {
+        message.encode_into(&mut self.record);
+        let _ = self.journal.append(&self.record);
+    }
+
     /// Wakes the watcher: any datagram does. A full socket buffer means a
     /// wake-up is pending anyway.
     fn ring(&self) -> Result<(), WatchError> {
+        // Not a byte into a socket of the program's.
+        if !self.socket_identity.is_held_by(self.socket.as_fd()) {
+            return Err(WatchError::Replaced {
+                fd: self.socket.as_raw_fd(),
+                what: "socket to its watcher",
+            });
+        }
         let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
         loop {
             match socket::send(self.socket.as_raw_fd(), &[0], flags) {

@@ -420,6 +420,11 @@ impl Engine {
         // Registered before the fork, so the watcher always learns of a
         // checkpoint before any checkpoint made after it.
         if let Err(error) = watcher.register(&registration) {
+            // It may be in the journal already (the doorbell failed): no
+            // fork follows, and this process must never be signalled as
+            // the checkpoint's holder.
+            registration.kind = Kind::Withdraw;
+            watcher.append_quietly(&registration);
             signals.restore();
             return Err(error.into());
         }

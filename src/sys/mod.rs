@@ -2,6 +2,7 @@
 //! block says why it holds; everything above this module is safe Rust.
 
 pub mod pidfd;
+pub mod identity;
 pub mod procfs;
 pub mod signals;
 pub mod wait;

@@ -28,6 +28,13 @@
  *   input               reads a line from stdin, prints "got LINE" (or
  *                       "got EOF")
  *   write FILE TEXT     writes TEXT and a line break to FILE
+ *   line                waits for a line on stdin (the test's go-ahead)
+ *   closefds            closes every descriptor from 3 up (close_range)
+ *   dup2 N              puts /dev/null at descriptor N (dup2 over it)
+ *   socketpair          makes a socket pair (the lowest free numbers),
+ *                       prints "sockets A B"
+ *   stray               prints "stray bytes: N", the bytes waiting on the
+ *                       first end of the socket pair (none were sent)
  *
  * To add a step: write `static void step_NAME(char **args)` and add one row
  * to STEPS. Output is flushed after each step (the tests read it from a
@@ -40,12 +47,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 static pid_t spawned = 0;
 static volatile sig_atomic_t noted = 0;
+static int sockets[2] = {-1, -1};
 static const char *save_file[NSIG];
 static int save_status[NSIG];
 
@@ -195,6 +205,37 @@ static void step_write(char **args) {
     fclose(file);
 }
 
+static void step_line(char **args) {
+    (void)args;
+    char line[256];
+    if (!fgets(line, sizeof line, stdin)) fail("line", "end of input");
+}
+
+static void step_closefds(char **args) {
+    (void)args;
+    if (syscall(SYS_close_range, 3U, ~0U, 0U) != 0) fail("close_range", strerror(errno));
+}
+
+static void step_dup2(char **args) {
+    int null = open("/dev/null", O_RDONLY);
+    if (null < 0 || dup2(null, atoi(args[0])) < 0) fail("dup2", strerror(errno));
+    if (null != atoi(args[0])) close(null);
+}
+
+static void step_socketpair(char **args) {
+    (void)args;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sockets) != 0) fail("socketpair", strerror(errno));
+    printf("sockets %d %d\n", sockets[0], sockets[1]);
+}
+
+static void step_stray(char **args) {
+    (void)args;
+    char buffer[64];
+    ssize_t n, total = 0;
+    while ((n = recv(sockets[0], buffer, sizeof buffer, MSG_DONTWAIT)) > 0) total += n;
+    printf("stray bytes: %zd\n", total);
+}
+
 static const struct step {
     const char *name;
     int arity;
@@ -207,6 +248,9 @@ static const struct step {
     {"exit", 1, step_exit},     {"input", 0, step_input},
     {"write", 2, step_write},   {"unblock", 1, step_unblock},
     {"mark", 1, step_mark},     {"marked", 1, step_marked},
+    {"line", 0, step_line},
+    {"closefds", 0, step_closefds}, {"dup2", 1, step_dup2},
+    {"socketpair", 0, step_socketpair}, {"stray", 0, step_stray},
 };
 
 int main(int argc, char **argv) {

@@ -227,8 +227,14 @@ impl Watchlist {
             let lineage = registration.lineage.clone();
             let path = registration.path.clone();
             let stamp = registration.stamp;
+            let withdraws = registration.kind == Kind::Withdraw;
             // A stale one comes from a run that was just replaced.
             if self.register(registration).is_err() || !ties {
+                // A checkpoint taken back (its fork failed, or its process
+                // could not ring) in the same batch is not said to be watched.
+                if withdraws && watched.last() == Some(&path) {
+                    watched.pop();
+                }
                 continue;
             }
             let target = io.watch_link_target(&path).and_then(|(dir_watch, target)| {

@@ -1,0 +1,146 @@
+//! What a program does to its own state that forkmon must live with: it
+//! closes or replaces forkmon's descriptors, has children or timers at a
+//! checkpoint, changes its root. The tests' host program
+//! (tests/programs/host.c) does each case's steps.
+
+use forkmon_test_support as common;
+
+use std::time::{Duration, Instant};
+
+use common::{DEADLINE, Launch, Save, Scratch, Session, host_program, save};
+
+/// The host program with forkmon preloaded, watching `*.txt`, in `dir`,
+/// doing `steps`.
+fn host(dir: &Scratch, steps: &[&str]) -> Launch {
+    let mut launch = Launch::preloaded(host_program(), "%.txt$").dir(&dir.0);
+    for step in steps {
+        launch = launch.arg(step);
+    }
+    launch
+}
+
+/// Waits until the watcher sleeps with nothing to do (in poll(2) with no
+/// timeout): the next registration then rings its doorbell. Read from
+/// /proc/<pid>/syscall (x86-64 numbers: poll is 7, ppoll 271).
+fn wait_watcher_idle(session: &Session) {
+    let start = Instant::now();
+    loop {
+        let watcher = session
+            .live()
+            .into_iter()
+            .find(|p| p.name == "forkmon-watch");
+        let idle = watcher.is_some_and(|w| {
+            let call =
+                std::fs::read_to_string(format!("/proc/{}/syscall", w.pid)).unwrap_or_default();
+            let fields: Vec<&str> = call.split_whitespace().collect();
+            matches!(
+                fields.as_slice(),
+                ["7", _, _, "0xffffffff", ..] | ["271", _, _, "0x0", ..]
+            )
+        });
+        if idle {
+            return;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the watcher never went idle:\n{}",
+            session.output()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+const SOCKET_REPLACED: &str = "[forkmon] the program closed or replaced descriptor 4, forkmon's \
+                               socket to its watcher; the program runs on without new checkpoints";
+
+/// Reads a.txt, does `between`, then (once the test says go, with the
+/// watcher asleep) reads b.txt and waits.
+fn closing_program(dir: &Scratch, between: &[&str], after: &[&str]) -> Session {
+    dir.write("a.txt", "a=1\n");
+    dir.write("b.txt", "b=1\n");
+    let mut steps = vec!["read", "a.txt"];
+    steps.extend_from_slice(between);
+    steps.extend_from_slice(&["line", "read", "b.txt"]);
+    steps.extend_from_slice(after);
+    steps.extend_from_slice(&["print", "ready", "wait"]);
+    let session = host(dir, &steps).start();
+    session.wait_for(&format!("watch '{}'", dir.path("a.txt").display()));
+    wait_watcher_idle(&session);
+    session.type_text("go\n");
+    session.wait_for("ready");
+    session
+}
+
+#[test]
+fn a_program_that_closed_forkmons_descriptors_is_never_signalled_as_a_holder() {
+    let dir = Scratch::new("state-closefds");
+    let mut session = closing_program(&dir, &["closefds"], &[]);
+    // b.txt has no checkpoint: its edit is nothing to forkmon. a.txt's
+    // holder still has its descriptors: its edit resumes. Edits are seen
+    // in order, so a resume for b.txt would come first or be named with a.
+    save(&dir.path("b.txt"), "b=2\n", Save::InPlace);
+    save(&dir.path("a.txt"), "a=2\n", Save::InPlace);
+    session.wait_for("a=2");
+    let output = session.output();
+    assert!(!output.contains("program ended by"), "{output}");
+    let resumes: Vec<&str> = output
+        .lines()
+        .filter(|l| l.contains("changed, resuming"))
+        .collect();
+    assert_eq!(resumes.len(), 1, "{output}");
+    assert!(!resumes[0].contains("b.txt"), "{output}");
+    assert_eq!(
+        session.count(SOCKET_REPLACED),
+        1,
+        "said once in the first run:\n{output}"
+    );
+    let b = format!("watch '{}'", dir.path("b.txt").display());
+    assert!(!output.contains(&b), "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
+fn no_byte_is_written_into_a_socket_of_the_program_at_forkmons_number() {
+    let dir = Scratch::new("state-reused");
+    let mut session = closing_program(&dir, &["closefds", "socketpair"], &["stray"]);
+    let output = session.output();
+    assert!(output.contains("sockets 3 4\n"), "{output}");
+    assert!(output.contains("stray bytes: 0\n"), "{output}");
+    assert_eq!(session.count(SOCKET_REPLACED), 1, "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
+fn a_descriptor_of_forkmon_dup2ed_over_is_named_and_not_used() {
+    // /dev/null at forkmon's inotify number: b.txt's new directory would
+    // be watched through it.
+    let dir = Scratch::new("state-dup2");
+    dir.write("a.txt", "a=1\n");
+    dir.write("sub/b.txt", "b=1\n");
+    let mut session = host(
+        &dir,
+        &[
+            "read",
+            "a.txt",
+            "dup2",
+            "3",
+            "read",
+            "sub/b.txt",
+            "print",
+            "ready",
+            "wait",
+        ],
+    )
+    .start();
+    session.wait_for("ready");
+    session.wait_for(
+        "[forkmon] the program closed or replaced descriptor 3, forkmon's inotify instance; \
+         the program runs on without new checkpoints",
+    );
+    let output = session.output();
+    assert_eq!(session.program_output(), "a=1\nb=1\nready\n", "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}
