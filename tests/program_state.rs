@@ -144,3 +144,136 @@ fn a_descriptor_of_forkmon_dup2ed_over_is_named_and_not_used() {
     session.interrupt();
     session.assert_all_gone();
 }
+
+/// The line said once when a checkpoint is skipped for `what` at `path`.
+fn skipped(what: &str, path: &std::path::Path, lost: &str) -> String {
+    format!(
+        "[forkmon] the program has {what} at '{}': a resumed copy {lost}, so no checkpoint is \
+         made while it has any; files read meanwhile are tied to the last checkpoint (said once a run)",
+        path.display()
+    )
+}
+
+/// Runs `steps` (which read a.txt, then b.txt, then print "ready" and wait),
+/// edits b.txt and waits for the second "ready": the resume.
+fn edit_b_and_resume(dir: &Scratch, steps: &[&str]) -> Session {
+    dir.write("a.txt", "a=1\n");
+    dir.write("b.txt", "b=1\n");
+    let session = host(dir, steps).start();
+    session.wait_for("ready");
+    session.wait_for(&format!("watch '{}'", dir.path("b.txt").display()));
+    save(&dir.path("b.txt"), "b=2\n", Save::InPlace);
+    session.wait_for_count("ready", 2);
+    session
+}
+
+#[test]
+fn a_child_started_before_a_checkpoint_skips_it_and_is_still_waited_for() {
+    // io.popen before a require, :close() after it.
+    let dir = Scratch::new("state-popen");
+    let mut session = edit_b_and_resume(
+        &dir,
+        &[
+            "read", "a.txt", "popen", "echo hi", "read", "b.txt", "pclose", "print", "ready",
+            "wait",
+        ],
+    );
+    let output = session.output();
+    assert_eq!(
+        session.program_output(),
+        "a=1\nb=1\npclose: ok\nready\na=1\nb=2\npclose: ok\nready\n",
+        "{output}"
+    );
+    let line = skipped(
+        "1 child process of its own",
+        &dir.path("b.txt"),
+        "could not wait for it",
+    );
+    assert_eq!(session.count(&line), 2, "once in each run:\n{output}");
+    let from_a = format!("changed, resuming from '{}'", dir.path("a.txt").display());
+    assert!(output.contains(&from_a), "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
+fn a_child_started_before_a_require_is_still_waited_for_in_the_lua_module() {
+    let app = common::LuaApp::new(
+        "state-popen-lua",
+        &["first"],
+        "local p = io.popen('true')\nrequire 'a'\nprint('close', p:close())",
+    );
+    app.dir.write("a.lua", "print('a=1')\n");
+    let mut session = app.launch_module().start();
+    session.wait_for("done first");
+    save(&app.module("a"), "print('a=2')\n", Save::InPlace);
+    session.wait_for("done 1");
+    let output = session.output();
+    assert!(
+        session.program_output().ends_with(
+            "a=1\nclose\ttrue\texit\t0\ndone first\nfirst=1\na=2\nclose\ttrue\texit\t0\ndone 1\n"
+        ),
+        "{output}"
+    );
+    let line = skipped(
+        "1 child process of its own",
+        &app.module("a"),
+        "could not wait for it",
+    );
+    assert_eq!(session.count(&line), 2, "once in each run:\n{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
+fn interval_timers_and_alarms_tick_on_in_every_new_child() {
+    // Ticks every 20 ms, from before the first checkpoint; an alarm too.
+    let dir = Scratch::new("state-itimer");
+    let mut session = edit_b_and_resume(
+        &dir,
+        &[
+            "alarm", "1", "read", "a.txt", "ticks", "1", "itimer", "20", "read", "b.txt", "ticks",
+            "6", "print", "ready", "wait",
+        ],
+    );
+    let output = session.output();
+    assert_eq!(
+        session.program_output(),
+        "a=1\nticks 1\nb=1\nticks 6\nready\nb=2\nticks 6\nready\n",
+        "{output}"
+    );
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
+fn a_posix_timer_skips_the_checkpoint_with_one_line() {
+    let dir = Scratch::new("state-posix-timer");
+    let mut session = edit_b_and_resume(
+        &dir,
+        &[
+            "read",
+            "a.txt",
+            "posixtimer",
+            "read",
+            "b.txt",
+            "print",
+            "ready",
+            "wait",
+        ],
+    );
+    let output = session.output();
+    assert_eq!(
+        session.program_output(),
+        "a=1\nb=1\nready\na=1\nb=2\nready\n",
+        "{output}"
+    );
+    let line = skipped(
+        "1 POSIX timer (timer_create)",
+        &dir.path("b.txt"),
+        "would not have it",
+    );
+    assert_eq!(session.count(&line), 2, "once in each run:\n{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}

@@ -11,6 +11,7 @@
 #![deny(unsafe_code)]
 
 mod holder;
+mod unforked;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -26,8 +27,10 @@ use crate::config::{self, RESTART_TICKS};
 use crate::paths::{AbsolutePath, OwnedPath, split_parent};
 use crate::stamp::FileStamp;
 use crate::sys::signals;
+use crate::sys::timers::IntervalTimers;
 use crate::{sys, warn};
 use holder::Holder;
+use unforked::Obstacle;
 
 /// At most this many checkpoints live at once (a chain of processes; the
 /// kernel's fork cost grows with its depth). Files read after that are tied
@@ -101,6 +104,8 @@ pub struct Engine {
     /// and what the latest fork alone did: the likely cost of the next one.
     checkpoints_cost: Duration,
     last_fork: Duration,
+    /// Which kinds of [`Obstacle`] were said (each once).
+    obstacles_said: [bool; 2],
 }
 
 static ENGINE: Mutex<Option<Engine>> = Mutex::new(None);
@@ -133,6 +138,7 @@ pub fn start() {
             last_checkpoint: Instant::now(),
             checkpoints_cost: Duration::ZERO,
             last_fork: Duration::ZERO,
+            obstacles_said: [false; 2],
         });
     }
 }
@@ -219,7 +225,8 @@ impl Engine {
         }
         let (to_attach, result) = match fresh.split_first() {
             Some(((first, stamp), rest))
-                if self.lineage.is_empty() || (here && self.lineage.len() < MAX_CHECKPOINTS) =>
+                if (self.lineage.is_empty() || (here && self.lineage.len() < MAX_CHECKPOINTS))
+                    && !self.cannot_checkpoint(first) =>
             {
                 (rest, self.checkpoint(first, *stamp))
             }
@@ -315,6 +322,10 @@ impl Engine {
         let Some(stamp) = readable(path) else {
             return false;
         };
+        // Tied to the last checkpoint, if there is one.
+        if self.cannot_checkpoint(path) {
+            return !self.lineage.is_empty();
+        }
         self.tied.insert(path.as_bytes().to_vec());
         if let Err(error) = self.checkpoint(path, Some(stamp)) {
             self.stop(error);
@@ -335,6 +346,20 @@ impl Engine {
             }
             Err(error) => self.stop(error),
         }
+    }
+
+    /// Whether the program's state has something a fork would not copy
+    /// (see [`unforked`]); says so once per kind.
+    fn cannot_checkpoint(&mut self, path: &AbsolutePath) -> bool {
+        let Some(obstacle) = Obstacle::now() else {
+            return false;
+        };
+        if let Some(said) = self.obstacles_said.get_mut(obstacle.kind()) {
+            if !std::mem::replace(said, true) {
+                warn!("{}", obstacle.describe(&crate::log::shown(path.as_bytes())));
+            }
+        }
+        true
     }
 
     /// Whether this is the process the engine's state belongs to, not a copy
@@ -430,6 +455,9 @@ impl Engine {
         }
         // Orphans of the child's run must come here, from its first moment.
         let _ = nix::sys::prctl::set_child_subreaper(true);
+        // A fork's child has no interval timers: each new child (this
+        // first one, and each resumed one) arms what was left of them now.
+        let timers = IntervalTimers::read();
         sys::flush_stdio();
         let forking = Instant::now();
         // SAFETY: `thread_count` above found one thread, and nothing since
@@ -450,6 +478,7 @@ impl Engine {
                 self.checkpoints_cost += started.elapsed();
                 watcher.leave_watcher_end();
                 signals.restore();
+                timers.arm();
                 self.enter_child(Link {
                     holder: me,
                     generation: 0,
@@ -489,6 +518,7 @@ impl Engine {
                     sys::exit_now(1)
                 };
                 // Only a resumed child gets here.
+                timers.arm();
                 RESUMES.store(generation, Ordering::Relaxed);
                 self.run_start = Instant::now();
                 self.work_before_run = Duration::from_micros(elapsed_micros);

@@ -6,6 +6,7 @@ pub mod identity;
 pub mod procfs;
 pub mod signals;
 pub mod wait;
+pub mod timers;
 
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -54,3 +54,10 @@ pub fn parent_of(pid: i32) -> Option<i32> {
     let rest = stat.get(stat.rfind(')')? + 1..)?;
     rest.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// How many POSIX timers (`timer_create`) this process has: one `ID:`
+/// line each in `/proc/self/timers`.
+pub fn posix_timer_count() -> io::Result<usize> {
+    let list = std::fs::read_to_string("/proc/self/timers")?;
+    Ok(list.lines().filter(|line| line.starts_with("ID:")).count())
+}

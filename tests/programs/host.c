@@ -35,6 +35,13 @@
  *                       prints "sockets A B"
  *   stray               prints "stray bytes: N", the bytes waiting on the
  *                       first end of the socket pair (none were sent)
+ *   itimer MS           arms ITIMER_REAL every MS ms; each SIGALRM counts
+ *                       a tick
+ *   alarm S             alarm(S); its SIGALRM counts a tick
+ *   ticks N             waits until N ticks were counted, prints "ticks N"
+ *   posixtimer          creates a POSIX timer (timer_create), not armed
+ *   popen CMD           starts CMD with popen (its output is not read)
+ *   pclose              pcloses it, prints "pclose: ok" or the error
  *
  * To add a step: write `static void step_NAME(char **args)` and add one row
  * to STEPS. Output is flushed after each step (the tests read it from a
@@ -49,6 +56,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +64,8 @@
 static pid_t spawned = 0;
 static volatile sig_atomic_t noted = 0;
 static int sockets[2] = {-1, -1};
+static volatile sig_atomic_t ticks = 0;
+static FILE *opened_command = NULL;
 static const char *save_file[NSIG];
 static int save_status[NSIG];
 
@@ -236,6 +246,62 @@ static void step_stray(char **args) {
     printf("stray bytes: %zd\n", total);
 }
 
+static void count_tick(int signal) {
+    (void)signal;
+    ticks++;
+}
+
+static void count_ticks(void) {
+    struct sigaction action = {0};
+    action.sa_handler = count_tick;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGALRM, &action, NULL);
+}
+
+static void step_itimer(char **args) {
+    count_ticks();
+    long ms = atol(args[0]);
+    struct itimerval every = {{ms / 1000, (ms % 1000) * 1000}, {ms / 1000, (ms % 1000) * 1000}};
+    if (setitimer(ITIMER_REAL, &every, NULL) != 0) fail("setitimer", strerror(errno));
+}
+
+static void step_alarm(char **args) {
+    count_ticks();
+    alarm((unsigned)atoi(args[0]));
+}
+
+static void step_ticks(char **args) {
+    int wanted = atoi(args[0]);
+    sigset_t alarm_only, old;
+    sigemptyset(&alarm_only);
+    sigaddset(&alarm_only, SIGALRM);
+    sigprocmask(SIG_BLOCK, &alarm_only, &old);
+    while (ticks < wanted) sigsuspend(&old);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    printf("ticks %d\n", wanted);
+}
+
+static void step_posixtimer(char **args) {
+    (void)args;
+    timer_t timer;
+    struct sigevent event = {0};
+    event.sigev_notify = SIGEV_NONE;
+    if (timer_create(CLOCK_MONOTONIC, &event, &timer) != 0) fail("timer_create", strerror(errno));
+}
+
+static void step_popen(char **args) {
+    fflush(stdout);
+    opened_command = popen(args[0], "r");
+    if (!opened_command) fail("popen", strerror(errno));
+}
+
+static void step_pclose(char **args) {
+    (void)args;
+    errno = 0;
+    int status = opened_command ? pclose(opened_command) : -1;
+    printf("pclose: %s\n", status == -1 ? strerror(errno) : "ok");
+}
+
 static const struct step {
     const char *name;
     int arity;
@@ -251,6 +317,9 @@ static const struct step {
     {"line", 0, step_line},
     {"closefds", 0, step_closefds}, {"dup2", 1, step_dup2},
     {"socketpair", 0, step_socketpair}, {"stray", 0, step_stray},
+    {"itimer", 1, step_itimer}, {"alarm", 1, step_alarm},
+    {"ticks", 1, step_ticks},   {"posixtimer", 0, step_posixtimer},
+    {"popen", 1, step_popen},   {"pclose", 0, step_pclose},
 };
 
 int main(int argc, char **argv) {
