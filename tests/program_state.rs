@@ -277,3 +277,40 @@ fn a_posix_timer_skips_the_checkpoint_with_one_line() {
     session.interrupt();
     session.assert_all_gone();
 }
+
+#[test]
+fn files_read_after_a_chroot_are_not_taken_for_removed_ones() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: chroot needs root");
+        return;
+    }
+    let dir = Scratch::new("state-chroot");
+    dir.write("a.txt", "a=1\n");
+    dir.write("jail/b.txt", "b=1\n");
+    let mut session = host(
+        &dir,
+        &[
+            "read", "a.txt", "chroot", "jail", "read", "/b.txt", "print", "ready", "wait",
+        ],
+    )
+    .start();
+    session.wait_for(
+        "[forkmon] the program changed its root directory (chroot): files it reads from now on \
+         are not watched; the program runs on without new checkpoints",
+    );
+    session.wait_for("ready");
+    // a.txt's checkpoint, made before the chroot, still resumes.
+    save(&dir.path("a.txt"), "a=2\n", Save::InPlace);
+    session.wait_for_count("ready", 2);
+    let output = session.output();
+    assert_eq!(
+        session.program_output(),
+        "a=1\nb=1\nready\na=2\nb=1\nready\n",
+        "{output}"
+    );
+    assert!(!output.contains("was removed"), "{output}");
+    assert!(!output.contains("'/b.txt'"), "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}

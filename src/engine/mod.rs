@@ -106,6 +106,11 @@ pub struct Engine {
     last_fork: Duration,
     /// Which kinds of [`Obstacle`] were said (each once).
     obstacles_said: [bool; 2],
+    /// The root directory the paths are resolved in (device, inode): a
+    /// program that changes it (chroot) names other files by the same
+    /// paths, which the watcher, in the first root, would take for ones
+    /// removed.
+    root: Option<(u64, u64)>,
 }
 
 static ENGINE: Mutex<Option<Engine>> = Mutex::new(None);
@@ -139,6 +144,7 @@ pub fn start() {
             checkpoints_cost: Duration::ZERO,
             last_fork: Duration::ZERO,
             obstacles_said: [false; 2],
+            root: root_identity(),
         });
     }
 }
@@ -213,7 +219,7 @@ impl Engine {
             .filter(|path| !self.tied.contains(path.as_bytes()))
             .map(|path| (path, FileStamp::of_path(path.as_c_str())))
             .collect();
-        if self.stopped || fresh.is_empty() {
+        if self.stopped || fresh.is_empty() || self.root_changed() {
             return 0;
         }
         if nix::unistd::getpid().as_raw() != self.pid {
@@ -275,7 +281,10 @@ impl Engine {
     }
 
     fn before_write(&mut self, path: &AbsolutePath) {
-        if !self.tied.contains(path.as_bytes()) || nix::unistd::getpid().as_raw() != self.pid {
+        if !self.tied.contains(path.as_bytes())
+            || nix::unistd::getpid().as_raw() != self.pid
+            || self.root_changed()
+        {
             return;
         }
         let Some(watcher) = self.watcher.as_mut() else {
@@ -304,6 +313,9 @@ impl Engine {
         }
         if !self.is_own_process() {
             self.stopped = true;
+            return false;
+        }
+        if self.root_changed() {
             return false;
         }
         // A checkpoint not worth its fork (see `worth_a_checkpoint`): the
@@ -359,6 +371,24 @@ impl Engine {
                 warn!("{}", obstacle.describe(&crate::log::shown(path.as_bytes())));
             }
         }
+        true
+    }
+
+    /// Whether the program changed its root directory since forkmon
+    /// started (one stat, for a file not tied yet): then checkpoints stop,
+    /// said once.
+    fn root_changed(&mut self) -> bool {
+        if self.stopped {
+            return true;
+        }
+        if root_identity() == self.root {
+            return false;
+        }
+        self.stopped = true;
+        warn!(
+            "the program changed its root directory (chroot): files it reads from now on are \
+             not watched; the program runs on without new checkpoints"
+        );
         true
     }
 
@@ -544,6 +574,13 @@ impl Engine {
         self.forks = self.forks.map(|_| sys::forks());
         self.last_checkpoint = Instant::now();
     }
+}
+
+/// The root directory's device and inode.
+fn root_identity() -> Option<(u64, u64)> {
+    nix::sys::stat::stat("/")
+        .ok()
+        .map(|stat| (stat.st_dev, stat.st_ino))
 }
 
 /// What [`worth_a_checkpoint`] weighs.

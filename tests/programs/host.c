@@ -42,6 +42,8 @@
  *   posixtimer          creates a POSIX timer (timer_create), not armed
  *   popen CMD           starts CMD with popen (its output is not read)
  *   pclose              pcloses it, prints "pclose: ok" or the error
+ *   chroot DIR          changes the root directory to DIR (needs root),
+ *                       and the current directory to the new root
  *
  * To add a step: write `static void step_NAME(char **args)` and add one row
  * to STEPS. Output is flushed after each step (the tests read it from a
@@ -302,6 +304,10 @@ static void step_pclose(char **args) {
     printf("pclose: %s\n", status == -1 ? strerror(errno) : "ok");
 }
 
+static void step_chroot(char **args) {
+    if (chroot(args[0]) != 0 || chdir("/") != 0) fail("chroot", strerror(errno));
+}
+
 static const struct step {
     const char *name;
     int arity;
@@ -320,6 +326,7 @@ static const struct step {
     {"itimer", 1, step_itimer}, {"alarm", 1, step_alarm},
     {"ticks", 1, step_ticks},   {"posixtimer", 0, step_posixtimer},
     {"popen", 1, step_popen},   {"pclose", 0, step_pclose},
+    {"chroot", 1, step_chroot},
 };
 
 int main(int argc, char **argv) {
