@@ -7,7 +7,7 @@
 
 use forkmon_test_support as common;
 
-use common::{Launch, LuaApp, Scratch, forkmon_lines};
+use common::{Launch, LuaApp, Scratch, forkmon_lines, host_program};
 
 const RUNS_ON: &str = "; the program runs on without new checkpoints";
 
@@ -167,36 +167,21 @@ fn the_open_file_limit_at_inotify_init_is_not_taken_for_the_instance_limit() {
     );
 }
 
-/// Lowers its own open-file limit to the three descriptors it has, then
-/// opens a watched file (which fails, as without forkmon).
-const LIMIT_OF_THREE: &str = r#"
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/resource.h>
-
-int main(void) {
-    struct rlimit limit;
-    getrlimit(RLIMIT_NOFILE, &limit);
-    limit.rlim_cur = 3;
-    setrlimit(RLIMIT_NOFILE, &limit);
-    int fd = open("data.txt", O_RDONLY);
-    printf("open: %d %s\n", fd, strerror(errno));
-    return 0;
-}
-"#;
-
 #[test]
 fn an_open_file_limit_of_three_is_named_not_the_instance_limit() {
     // With no number left at all, asking for a copy at 3 or above says
     // EINVAL, not EMFILE: that must not be taken for the instance limit.
     let dir = Scratch::new("limit-three-fds");
-    let exe = dir.compile_c("three", LIMIT_OF_THREE);
     dir.write("data.txt", "hello\n");
+    // Descriptors 0, 1 and 2 are the terminal: no number is left.
     let lines = run_to_end(
-        Launch::preloaded(&exe, "%.txt$").dir(&dir.0),
-        "open: -1 Too many open files\n",
+        Launch::preloaded(host_program(), "%.txt$")
+            .dir(&dir.0)
+            .arg("nofile")
+            .arg("3")
+            .arg("open")
+            .arg("data.txt"),
+        "open data.txt: Too many open files\n",
     );
     assert_eq!(
         lines,

@@ -44,6 +44,9 @@
  *   pclose              pcloses it, prints "pclose: ok" or the error
  *   chroot DIR          changes the root directory to DIR (needs root),
  *                       and the current directory to the new root
+ *   open FILE           opens FILE read-only without blocking (a FIFO
+ *                       too), closes it, prints "open FILE: ok" or the error
+ *   nofile N            lowers its open-file limit (soft) to N
  *
  * To add a step: write `static void step_NAME(char **args)` and add one row
  * to STEPS. Output is flushed after each step (the tests read it from a
@@ -56,6 +59,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -308,6 +312,19 @@ static void step_chroot(char **args) {
     if (chroot(args[0]) != 0 || chdir("/") != 0) fail("chroot", strerror(errno));
 }
 
+static void step_open(char **args) {
+    int fd = open(args[0], O_RDONLY | O_NONBLOCK);
+    printf("open %s: %s\n", args[0], fd < 0 ? strerror(errno) : "ok");
+    if (fd >= 0) close(fd);
+}
+
+static void step_nofile(char **args) {
+    struct rlimit limit;
+    getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_cur = (rlim_t)atol(args[0]);
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) fail("setrlimit", strerror(errno));
+}
+
 static const struct step {
     const char *name;
     int arity;
@@ -326,7 +343,8 @@ static const struct step {
     {"itimer", 1, step_itimer}, {"alarm", 1, step_alarm},
     {"ticks", 1, step_ticks},   {"posixtimer", 0, step_posixtimer},
     {"popen", 1, step_popen},   {"pclose", 0, step_pclose},
-    {"chroot", 1, step_chroot},
+    {"chroot", 1, step_chroot}, {"open", 1, step_open},
+    {"nofile", 1, step_nofile},
 };
 
 int main(int argc, char **argv) {
