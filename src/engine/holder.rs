@@ -25,9 +25,6 @@ pub struct Holder {
     /// Where the watcher's pid is told: the first holder forks the watcher
     /// after it became a holder.
     journal: Journal,
-    /// Children this process had before the checkpoint: they belong to the
-    /// program's past, not to the run a resume replaces.
-    older_children: Vec<Pid>,
     signals: SavedSignals,
     /// The holder above this one (none for the first holder, whose parent
     /// is the shell): a signal from it was passed down, not sent anew.
@@ -52,15 +49,15 @@ impl Holder {
         parent: Option<Pid>,
         passing_through: bool,
     ) -> Holder {
-        let older_children = procfs::children()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|pid| *pid != child)
-            .collect();
+        // No checkpoint is made while the program has children of its own
+        // (see `unforked`): every child of a holder but the watcher belongs
+        // to the run a resume replaces. (Listing them here instead raced
+        // with a program that forked and exited within the watcher's start
+        // delay: its orphan, re-parented here, was taken for an older child
+        // and outlived every resume.)
         Holder {
             child: Some(child),
             journal,
-            older_children,
             signals,
             parent,
             ending: false,
@@ -267,7 +264,7 @@ impl Holder {
             };
             let run: Vec<Pid> = children
                 .into_iter()
-                .filter(|pid| Some(*pid) != watcher && !self.older_children.contains(pid))
+                .filter(|pid| Some(*pid) != watcher)
                 .collect();
             if run.is_empty() {
                 return;

@@ -1,12 +1,12 @@
 //! The few raw system calls that nix does not wrap, and `fork`. Each unsafe
 //! block says why it holds; everything above this module is safe Rust.
 
-pub mod pidfd;
 pub mod identity;
+pub mod pidfd;
 pub mod procfs;
 pub mod signals;
-pub mod wait;
 pub mod timers;
+pub mod wait;
 
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
