@@ -12,7 +12,8 @@
  *                       open is what forkmon checkpoints; a resume reads
  *                       the file again)
  *   sleep MS            sleeps MS milliseconds
- *   wait                pauses until a signal is handled
+ *   wait                pauses until a signal is handled (returns at once
+ *                       if `mark` noted one already)
  *   on SIG save FILE N  on SIG: prints "saving...", takes a while (100 ms),
  *                       ends and reaps the child of `spawn` if any, writes
  *                       "saved" to FILE, prints "saved" and exits with N
@@ -145,7 +146,13 @@ static void step_sleep(char **args) { sleep_ms(atol(args[0])); }
 
 static void step_wait(char **args) {
     (void)args;
-    pause();
+    /* A signal `mark` notes may come just before the wait: checked with
+       every signal blocked, then waited for atomically (no lost wake-up). */
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
+    if (!noted) sigsuspend(&old);
+    sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 static void step_on(char **args) {
