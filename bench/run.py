@@ -746,6 +746,10 @@ def heap_latency(lib, megabytes, edits, restarts, anomalies):
                                  f"{run.output(start)[:3000]}")
         result["processes"] = run.processes()
         result["pss"], result["pte"] = tree_memory(result["processes"])
+        if env.get("FORKMON_TRACE"):
+            for _, s, x in run.lines:
+                if s == "err" and "trace:" in x:
+                    print("   " + x)
     except Timeout as e:
         anomalies.append(f"heap {megabytes} MB forkmon: timed out: {e}")
     finally:

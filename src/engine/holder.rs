@@ -14,6 +14,7 @@
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{ForkResult, Pid};
 
+use super::trace::{self, ResumeTrace};
 use crate::channel::journal::{Journal, WatcherState};
 use crate::sys::procfs;
 use crate::sys::signals::{self, Received, SavedSignals, held_signals};
@@ -42,6 +43,8 @@ pub struct Holder {
     /// No watcher could be started: no resume will come, and the holder
     /// ends as its child ends, as if forkmon were not there.
     passing_through: bool,
+    /// `FORKMON_TRACE=1`: say how long each phase of a resume took.
+    trace: bool,
 }
 
 impl Holder {
@@ -66,6 +69,7 @@ impl Holder {
             ending: false,
             asked_to_end: 0,
             passing_through,
+            trace: trace::enabled(),
         }
     }
 
@@ -80,7 +84,8 @@ impl Holder {
             match signals::wait_signal(&waited) {
                 Ok(received) if self.is_resume_order(&received) => {
                     let number = received.value;
-                    self.end_run();
+                    let mut trace = ResumeTrace::start(self.trace);
+                    self.end_run(trace.as_mut());
                     self.ending = false;
                     self.asked_to_end = 0;
                     sys::flush_stdio();
@@ -91,9 +96,19 @@ impl Holder {
                     match forked {
                         Ok(ForkResult::Child) => {
                             self.signals.restore();
+                            if let Some(trace) = trace.as_mut() {
+                                trace.mark("fork");
+                                trace.say("new child", number);
+                            }
                             return number;
                         }
-                        Ok(ForkResult::Parent { child }) => self.child = Some(child),
+                        Ok(ForkResult::Parent { child }) => {
+                            self.child = Some(child);
+                            if let Some(trace) = trace.as_mut() {
+                                trace.mark("fork");
+                                trace.say("holder", number);
+                            }
+                        }
                         Err(error) => warn!(
                             "cannot resume: fork failed ({error}); waiting for the next change"
                         ),
@@ -110,7 +125,7 @@ impl Holder {
                 },
                 Err(error) => {
                     warn!("a checkpoint stopped waiting ({error}); ending the program");
-                    self.end_run();
+                    self.end_run(None);
                     sys::exit_now(1);
                 }
             }
@@ -146,7 +161,7 @@ impl Holder {
             if signal == Signal::SIGHUP && self.signals.ignored(signal) {
                 return;
             }
-            self.end_run();
+            self.end_run(None);
             wait::die_by(signal as i32);
         };
         if !received.from_kernel || (signal == Signal::SIGHUP && is_session_leader()) {
@@ -161,7 +176,7 @@ impl Holder {
             self.asked_to_end += 1;
         }
         if self.asked_to_end >= 2 {
-            self.end_run();
+            self.end_run(None);
             wait::die_by(signal as i32);
         }
     }
@@ -199,7 +214,7 @@ impl Holder {
                 && !matches!(status, ChildStatus::Stopped(_) | ChildStatus::Continued)
             {
                 warn!("the watcher process ended; ending the program");
-                self.end_run();
+                self.end_run(None);
                 sys::exit_now(1);
             }
         }
@@ -207,7 +222,7 @@ impl Holder {
 
     fn child_ended(&mut self, status: ChildStatus) {
         if self.ending || self.passing_through {
-            self.end_run();
+            self.end_run(None);
             wait::end_as(status);
         }
         match status {
@@ -228,7 +243,7 @@ impl Holder {
 
     /// Kills and reaps the current run: the child and everything below it,
     /// so no process of the old run is alive when the new one starts.
-    fn end_run(&mut self) {
+    fn end_run(&mut self, mut trace: Option<&mut ResumeTrace>) {
         if let Some(child) = self.child.take() {
             // The whole run at once: by parent-death signals alone, each
             // holder below would start to die only once the one above it
@@ -240,7 +255,13 @@ impl Holder {
                 let _ = kill(pid, Signal::SIGKILL);
             }
             let _ = kill(child, Signal::SIGKILL);
+            if let Some(trace) = trace.as_deref_mut() {
+                trace.mark("kill");
+            }
             let _ = wait::wait_end(child);
+            if let Some(trace) = trace.as_deref_mut() {
+                trace.mark("reap-child");
+            }
         }
         // What was killed above is re-parented here (subreaper) as each
         // level dies; so is anything forked after the tree was read. Each
@@ -255,6 +276,9 @@ impl Holder {
                 .filter(|pid| Some(*pid) != watcher && !self.older_children.contains(pid))
                 .collect();
             if run.is_empty() {
+                if let Some(trace) = trace {
+                    trace.mark("reap-rest");
+                }
                 return;
             }
             for pid in &run {
