@@ -14,6 +14,7 @@
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{ForkResult, Pid};
 
+use super::standby::{self, Standby, Waited};
 use super::trace::{self, ResumeTrace};
 use crate::channel::journal::{Journal, WatcherState};
 use crate::sys::procfs;
@@ -45,6 +46,7 @@ pub struct Holder {
     passing_through: bool,
     /// `FORKMON_TRACE=1`: say how long each phase of a resume took.
     trace: bool,
+    standby: Standby,
 }
 
 impl Holder {
@@ -70,6 +72,8 @@ impl Holder {
             asked_to_end: 0,
             passing_through,
             trace: trace::enabled(),
+            // With no watcher no resume comes: no standby either.
+            standby: Standby::new(!passing_through),
         }
     }
 
@@ -81,13 +85,28 @@ impl Holder {
         let waited = held_signals();
         loop {
             self.reap();
-            match signals::wait_signal(&waited) {
+            let received = match self.standby.wait(&waited) {
+                Ok(Waited::Released(number)) => {
+                    self.signals.restore();
+                    return number;
+                }
+                Ok(Waited::Signal(received)) => Ok(received),
+                Err(error) => Err(error),
+            };
+            match received {
                 Ok(received) if self.is_resume_order(&received) => {
                     let number = received.value;
                     let mut trace = ResumeTrace::start(self.trace);
-                    self.end_run(trace.as_mut());
+                    self.standby.resumed();
+                    let released = self.release_standby(number, trace.as_mut());
+                    if !released {
+                        self.end_run(trace.as_mut());
+                    }
                     self.ending = false;
                     self.asked_to_end = 0;
+                    if released {
+                        continue;
+                    }
                     sys::flush_stdio();
                     // SAFETY: a holder is a copy of the program at a
                     // checkpoint, made only while it had one thread.
@@ -130,6 +149,39 @@ impl Holder {
                 }
             }
         }
+    }
+
+    /// Resumes by the standby, if one is parked: the old run is killed but
+    /// not waited for (see `standby`). Returns whether it did.
+    fn release_standby(&mut self, number: u64, mut trace: Option<&mut ResumeTrace>) -> bool {
+        let Some(parked) = self.standby.take() else {
+            return false;
+        };
+        let mut roots: Vec<Pid> = self.child.take().into_iter().collect();
+        roots.extend(self.run_children(Some(parked.pid())));
+        standby::kill_run(&roots, trace.as_deref_mut());
+        let Some(child) = parked.release(number) else {
+            return false;
+        };
+        self.child = Some(child);
+        if let Some(trace) = trace {
+            trace.mark("release");
+            trace.say("holder, by its standby", number);
+        }
+        true
+    }
+
+    /// The children of this holder that belong to the run (not the
+    /// program's past, not the watcher, not `besides`).
+    fn run_children(&self, besides: Option<Pid>) -> Vec<Pid> {
+        let watcher = self.watcher();
+        procfs::children()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|pid| {
+                Some(*pid) != watcher && Some(*pid) != besides && !self.older_children.contains(pid)
+            })
+            .collect()
     }
 
     /// Only the watcher's queued signal is an order to resume.
@@ -199,6 +251,10 @@ impl Holder {
     /// this holder as it ended. Stops this holder when its child stopped.
     fn reap(&mut self) {
         while let Some((pid, status)) = wait::try_wait_any() {
+            let ended = !matches!(status, ChildStatus::Stopped(_) | ChildStatus::Continued);
+            if ended && self.standby.ended(pid) {
+                continue;
+            }
             if Some(pid) == self.child {
                 match status {
                     // The job stops, up to the first holder, which the shell

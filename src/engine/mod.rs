@@ -11,6 +11,7 @@
 #![deny(unsafe_code)]
 
 mod holder;
+mod standby;
 mod trace;
 
 use std::sync::atomic::{AtomicU64, Ordering};

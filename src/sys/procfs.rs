@@ -54,3 +54,21 @@ pub fn parent_of(pid: i32) -> Option<i32> {
     let rest = stat.get(stat.rfind(')')? + 1..)?;
     rest.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// Whether `pid` has begun to exit (or is gone): the kernel set
+/// `PF_EXITING` in its flags (`/proc/PID/stat`, field 9) when it entered
+/// `do_exit`, after its last system call returned. Such a process never
+/// runs user code again, so it writes nothing more.
+pub fn has_begun_to_exit(pid: Pid) -> bool {
+    const PF_EXITING: u64 = 0x4;
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    // After the command name in parentheses: state (3), ppid, pgrp,
+    // session, tty, tpgid, flags (9).
+    let flags = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(6))
+        .and_then(|flags| flags.parse::<u64>().ok());
+    flags.is_none_or(|flags| flags & PF_EXITING != 0)
+}
