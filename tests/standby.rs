@@ -1,0 +1,142 @@
+//! A holder's standby (a copy of the checkpoint forked ahead of time,
+//! released by a resume) keeps the program's view: its resume count and
+//! FORKMON_RESTART_TICKS are the new resume's, it reads stdin, it never runs
+//! ahead of the file it waits to read, every save style gives one resume,
+//! and Ctrl+C ends it with the rest of the tree.
+
+use forkmon_test_support as common;
+
+use common::{ALL_SAVES, Launch, Process, Save, Scratch, module_path, save};
+
+/// A program that prints a line after its checkpoint, before reading the
+/// watched `b.lua` (so a standby running ahead would print it), then what
+/// it sees of itself after the resume, then asks for a name on stdin.
+const MAIN: &str = r#"io.stdout:setvbuf("line")
+local forkmon = require "forkmon"
+print("main begins")
+local b = require "b"
+local pid = io.open("/proc/self/stat"):read("n")
+print(string.format("run ticks=%s resumes=%d pid=%d b=%s",
+  os.getenv("FORKMON_RESTART_TICKS") or "none", forkmon.resumes(), pid, b))
+print("name?")
+print("hello " .. io.read("l"))
+"#;
+
+fn module(value: &str) -> String {
+    format!("print(\"reading b={value}\")\nreturn \"{value}\"\n")
+}
+
+/// The parked standby of the checkpoint of `b.lua`: once the run before
+/// has ended (and was reaped), the only live `lua5.4` child of that
+/// checkpoint's holder, the root.
+fn parked_standby(processes: &[Process], root: i32) -> Option<i32> {
+    let children: Vec<&Process> = processes
+        .iter()
+        .filter(|p| p.ppid == root && p.state != 'Z' && p.name == "lua5.4")
+        .collect();
+    match children.as_slice() {
+        [standby] => Some(standby.pid),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_resume_by_the_standby_keeps_the_programs_view_and_stdin() {
+    let dir = Scratch::new("standby-view");
+    dir.write("main.lua", MAIN);
+    dir.write("b.lua", &module("0"));
+    // The Lua way in: the first checkpoint, at b.lua, is the root's.
+    let mut session = Launch::plain("lua5.4")
+        .env("LUA_CPATH", module_path())
+        .arg("main.lua")
+        .dir(&dir.0)
+        .start();
+    session.wait_for("run ticks=none resumes=0");
+    session.wait_for("name?");
+    session.type_text("ada\n");
+    session.wait_for("hello ada");
+    let root = session.pid();
+
+    // Every save style, and a last save as a barrier: a second resume of
+    // an earlier save would have printed before it.
+    let mut saves: Vec<(Save, String)> = ALL_SAVES
+        .iter()
+        .map(|how| (*how, format!("{how:?}")))
+        .collect();
+    saves.push((Save::RenameOver, "last".to_owned()));
+    for (n, (how, value)) in saves.iter().enumerate() {
+        let number = n + 1;
+        session.wait_for_count("program exited with status 0", number);
+        // The old run is gone and the standby is parked: it was forked
+        // before this save, and printed nothing of what follows its
+        // checkpoint.
+        let processes = session.wait_for_processes("the standby to be parked", |processes| {
+            parked_standby(processes, root).is_some()
+        });
+        let standby = parked_standby(&processes, root).expect("standby");
+        let output = session.output();
+        assert_eq!(
+            session.count("reading b="),
+            number,
+            "a standby ran ahead of the file it waits for:\n{output}"
+        );
+
+        save(&dir.path("b.lua"), &module(value), *how);
+        // The standby is the new run: its own pid, and the new resume's
+        // number in the environment and in the Lua API.
+        session.wait_for(&format!(
+            "run ticks={number} resumes={number} pid={standby} b={value}"
+        ));
+        session.wait_for_count("name?", number + 1);
+        let name = format!("name{number}");
+        session.type_text(&format!("{name}\n"));
+        session.wait_for(&format!("hello {name}"));
+    }
+    session.wait_for_count("program exited with status 0", saves.len() + 1);
+
+    let output = session.output();
+    assert_eq!(
+        session.count("changed, resuming"),
+        saves.len(),
+        "one resume per save:\n{output}"
+    );
+    assert_eq!(
+        session.count("reading b="),
+        saves.len() + 1,
+        "b.lua read once per run:\n{output}"
+    );
+    assert_eq!(session.count("main begins"), 1, "{output}");
+    for how in ALL_SAVES {
+        assert_eq!(
+            session.count(&format!("reading b={how:?}\n")),
+            1,
+            "{how:?}:\n{output}"
+        );
+    }
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
+fn ctrl_c_ends_the_standby_with_the_tree() {
+    let dir = Scratch::new("standby-ctrl-c");
+    dir.write("main.lua", MAIN);
+    dir.write("b.lua", &module("0"));
+    let mut session = Launch::preloaded("lua5.4", "%.lua$")
+        .env("LUA_CPATH", module_path())
+        .arg("main.lua")
+        .dir(&dir.0)
+        .start();
+    session.wait_for("name?");
+    // The program waits for stdin; both holders (main.lua's, the root, and
+    // b.lua's) get a standby.
+    session.wait_for_processes("both standbys", |processes| {
+        processes
+            .iter()
+            .filter(|p| p.state != 'Z' && p.name == "lua5.4")
+            .count()
+            == 5
+    });
+    session.interrupt();
+    session.assert_all_gone();
+}
