@@ -614,6 +614,7 @@ def scale(lib, modules, edits, restarts, anomalies):
     path = lambda i: os.path.join(d, "mods", f"m{i:04d}.lua")
     result = {"forkmon": {p: [] for p in positions}, "from": {p: [] for p in positions},
               "restart": {p: [] for p in positions}, "processes": [], "left": [],
+              "to_end": {p: [] for p in positions}, "restart_end": [],
               "resumes_ok": 0, "start": float("nan")}
     run = Run(["lua5.4", "main.lua"], d,
               {"LD_PRELOAD": lib, "FORKMON_FILTER": "%.lua$", **FORKMON_ENV})
@@ -633,7 +634,8 @@ def scale(lib, modules, edits, restarts, anomalies):
             result["forkmon"][i].append(t1 - t0)
             announced = [x for (_, s, x) in run.lines[start:idx] if s == "err" and RESUME_TEXT in x]
             result["from"][i].append(resumed_from(announced[-1], modules) if announced else 0)
-            run.wait_out(expected, idx, timeout=120)
+            _, t2 = run.wait_out(expected, idx, timeout=120)
+            result["to_end"][i].append(t2 - t0)
             settled(run, idx)
             resumes = run.count(lambda s, x: s == "err" and RESUME_TEXT in x, start)
             if resumes == 1:
@@ -660,6 +662,8 @@ def scale(lib, modules, edits, restarts, anomalies):
                     _, t1 = plain.wait_line(
                         lambda s, x: s == "out" and x == f"value {token}", timeout=120)
                     result["restart"][i].append(t1 - plain.started)
+                    _, t2 = plain.wait_out(expected, timeout=120)
+                    result["restart_end"].append(t2 - plain.started)
                 except Timeout as e:
                     anomalies.append(f"scale restart: timed out: {e}")
                 finally:
@@ -995,6 +999,14 @@ def main():
                          f"{restart / median(fm):.1f}x", len(fm)])
         print(table(["edited", "save to output", "re-run", "resume (the rest)", "<= 20 ms",
                      "full restart", "restart/forkmon", "n"], rows))
+        plain_end = median(sc["restart_end"])
+        print(f"   save to 'all loaded' (the re-run's end) against a plain run's start to it "
+              f"({ms(plain_end)}, median of {len(sc['restart_end'])}):")
+        print(table(["edited", "median", "max", "max/plain"],
+                    [[f"module {i}", ms(median(sc["to_end"][i])),
+                      ms(max(sc["to_end"][i], default=float("nan"))),
+                      f"{max(sc['to_end'][i], default=float('nan')) / plain_end:.2f}x"]
+                     for i in positions]))
         print(f"   start under forkmon: {ms(sc['start'])}; one resume per edit: "
               f"{sc['resumes_ok']}/{args.edits}; procs alive: {describe(sc['processes'])}; "
               f"left after ^C: {len(sc['left'])}\n")

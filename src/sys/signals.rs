@@ -219,7 +219,7 @@ pub fn write_stderr(bytes: &[u8]) {
 pub fn wait_signal_for(set: &SigSet, timeout: std::time::Duration) -> io::Result<Option<Received>> {
     let limit = libc::timespec {
         tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
-        tv_nsec: libc::c_long::try_from(timeout.subsec_nanos()).unwrap_or(0),
+        tv_nsec: libc::c_long::from(timeout.subsec_nanos()),
     };
     // SAFETY: siginfo_t is plain data, so all-zero is a valid value.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
