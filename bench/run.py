@@ -28,7 +28,13 @@ What it measures (details in bench/README.md):
    last module in turn, timed from the save to the module's new output,
    split into the start-up re-run from the checkpoint (the resumed process's
    own CPU time, which starts at the fork) and the rest, the resume itself
-   (target: at most 20 ms); against a full restart of the same app.
+   (target: at most 20 ms); against a full restart of the same app. Also the
+   time from the save to the re-run's end against a plain run's.
+6. Heap: lua5.4 under the preload does 100 ms of work, builds a Lua heap of
+   N MB (--heap-mb 1024,4096), then requires a watched module that prints
+   a value; edits of it are timed from the save to the new value (p50,
+   p90, split at the resume line), against a full restart; the tree's PSS
+   against the plain process's.
 
 For each scenario it counts the processes of the tree (found by a marker in
 /proc/*/environ), ends the tree with SIGINT to its process group and checks
