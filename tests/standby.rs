@@ -6,7 +6,7 @@
 
 use forkmon_test_support as common;
 
-use common::{ALL_SAVES, Launch, Process, Save, Scratch, module_path, save};
+use common::{ALL_SAVES, Launch, Process, STANDBY, Save, Scratch, module_path, save};
 
 /// A program that prints a line after its checkpoint, before reading the
 /// watched `b.lua` (so a standby running ahead would print it), then what
@@ -16,8 +16,9 @@ local forkmon = require "forkmon"
 print("main begins")
 local b = require "b"
 local pid = io.open("/proc/self/stat"):read("n")
-print(string.format("run ticks=%s resumes=%d pid=%d b=%s",
-  os.getenv("FORKMON_RESTART_TICKS") or "none", forkmon.resumes(), pid, b))
+local name = io.open("/proc/self/comm"):read("l")
+print(string.format("run ticks=%s resumes=%d pid=%d name=%s b=%s",
+  os.getenv("FORKMON_RESTART_TICKS") or "none", forkmon.resumes(), pid, name, b))
 print("name?")
 print("hello " .. io.read("l"))
 "#;
@@ -26,18 +27,13 @@ fn module(value: &str) -> String {
     format!("print(\"reading b={value}\")\nreturn \"{value}\"\n")
 }
 
-/// The parked standby of the checkpoint of `b.lua`: once the run before
-/// has ended (and was reaped), the only live `lua5.4` child of that
-/// checkpoint's holder, the root.
+/// The parked standby of the checkpoint of `b.lua`, whose holder is the
+/// root.
 fn parked_standby(processes: &[Process], root: i32) -> Option<i32> {
-    let children: Vec<&Process> = processes
+    processes
         .iter()
-        .filter(|p| p.ppid == root && p.state != 'Z' && p.name == "lua5.4")
-        .collect();
-    match children.as_slice() {
-        [standby] => Some(standby.pid),
-        _ => None,
-    }
+        .find(|p| p.ppid == root && p.state != 'Z' && p.name == STANDBY)
+        .map(|p| p.pid)
 }
 
 #[test]
@@ -51,7 +47,7 @@ fn a_resume_by_the_standby_keeps_the_programs_view_and_stdin() {
         .arg("main.lua")
         .dir(&dir.0)
         .start();
-    session.wait_for("run ticks=none resumes=0");
+    session.wait_for("run ticks=none resumes=0 pid=");
     session.wait_for("name?");
     session.type_text("ada\n");
     session.wait_for("hello ada");
@@ -85,7 +81,7 @@ fn a_resume_by_the_standby_keeps_the_programs_view_and_stdin() {
         // The standby is the new run: its own pid, and the new resume's
         // number in the environment and in the Lua API.
         session.wait_for(&format!(
-            "run ticks={number} resumes={number} pid={standby} b={value}"
+            "run ticks={number} resumes={number} pid={standby} name=lua5.4 b={value}"
         ));
         session.wait_for_count("name?", number + 1);
         let name = format!("name{number}");
@@ -133,9 +129,9 @@ fn ctrl_c_ends_the_standby_with_the_tree() {
     session.wait_for_processes("both standbys", |processes| {
         processes
             .iter()
-            .filter(|p| p.state != 'Z' && p.name == "lua5.4")
+            .filter(|p| p.state != 'Z' && p.name == STANDBY)
             .count()
-            == 5
+            == 2
     });
     session.interrupt();
     session.assert_all_gone();

@@ -14,7 +14,8 @@
 //! of its own pipe, with the holder's signal mask, away from the terminal;
 //! the resume number, `FORKMON_RESTART_TICKS` and the program's signal
 //! handlers are set only after its release, as in a child forked then; its
-//! pid is its own, as a fresh child's would be. Its memory is the holder's,
+//! pid is its own, as a fresh child's would be; its process name reads
+//! `forkmon-standby` while it is parked, the program's again once released. Its memory is the holder's,
 //! shared copy-on-write (PSS: nothing); its own cost is its page tables
 //! (2 MB per GB of heap).
 
@@ -39,6 +40,9 @@ use crate::sys::signals::{self, Received};
 /// heap) then stays off a short start-up's way, and out of the first
 /// moments of a resumed run.
 pub const STANDBY_DELAY: Duration = Duration::from_millis(100);
+
+/// A parked standby's process name (`comm`).
+pub const STANDBY_NAME: &std::ffi::CStr = c"forkmon-standby";
 
 /// A holder's standby, or when the next is due.
 pub struct Standby {
@@ -168,6 +172,11 @@ fn wait_for_release(read: OwnedFd, holder: Pid) -> u64 {
     if nix::unistd::getppid() != holder {
         sys::exit_now(0);
     }
+    // Named while parked, so that `ps` (and the tests) tell it from the
+    // holder's running child; the program's own name is back before it
+    // goes on.
+    let name = nix::sys::prctl::get_name().ok();
+    let _ = nix::sys::prctl::set_name(STANDBY_NAME);
     let mut number = [0u8; 8];
     loop {
         match nix::unistd::read(&read, &mut number) {
@@ -180,6 +189,9 @@ fn wait_for_release(read: OwnedFd, holder: Pid) -> u64 {
     // resize) were for the run then: a freshly forked child has none
     // pending, and neither has the standby when the program's mask is back.
     signals::discard_pending(&SigSet::all());
+    if let Some(name) = name {
+        let _ = nix::sys::prctl::set_name(&name);
+    }
     u64::from_le_bytes(number)
 }
 
