@@ -136,3 +136,45 @@ fn ctrl_c_ends_the_standby_with_the_tree() {
     session.interrupt();
     session.assert_all_gone();
 }
+
+#[test]
+fn no_line_of_the_old_run_comes_after_the_first_of_the_standby() {
+    let dir = Scratch::new("standby-order");
+    // The run prints without pause until it is killed.
+    dir.write(
+        "main.lua",
+        r#"io.stdout:setvbuf("line")
+require "forkmon"
+local b = require "b"
+print("run " .. b)
+local n = 0
+while true do
+  n = n + 1
+  print("tick " .. b .. " " .. n)
+  local t = os.clock() while os.clock() - t < 0.001 do end
+end
+"#,
+    );
+    dir.write("b.lua", "return \"0\"\n");
+    let mut session = Launch::plain("lua5.4")
+        .env("LUA_CPATH", module_path())
+        .arg("main.lua")
+        .dir(&dir.0)
+        .start();
+    session.wait_for("tick 0 3");
+    let root = session.pid();
+    session.wait_for_processes("the standby to be parked", |processes| {
+        parked_standby(processes, root).is_some()
+    });
+    save(&dir.path("b.lua"), "return \"1\"\n", Save::RenameOver);
+    session.wait_for("tick 1 3");
+    let output = session.output();
+    let new_run = output.find("run 1\n").expect("the new run's first line");
+    assert!(
+        !output[new_run..].contains("tick 0 "),
+        "the old run wrote after the new one started:\n{}",
+        &output[new_run.saturating_sub(200)..]
+    );
+    session.interrupt();
+    session.assert_all_gone();
+}
