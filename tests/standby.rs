@@ -178,3 +178,46 @@ end
     session.interrupt();
     session.assert_all_gone();
 }
+
+#[test]
+fn a_signal_the_parked_standby_got_does_not_reach_the_next_run() {
+    let dir = Scratch::new("standby-pending");
+    let file = dir.write("a.txt", "a=1\n");
+    let saved = dir.path("saved");
+    // A program with a SIGUSR1 handler from before its checkpoint.
+    let mut session = Launch::preloaded(common::host_program(), "%.txt$")
+        .arg("on")
+        .arg("USR1")
+        .arg("save")
+        .arg(&saved)
+        .arg("7")
+        .arg("read")
+        .arg(&file)
+        .arg("print")
+        .arg("ready")
+        .arg("wait")
+        .start();
+    session.wait_for("ready");
+    let root = session.pid();
+    let processes = session.wait_for_processes("the standby to be parked", |processes| {
+        parked_standby(processes, root).is_some()
+    });
+    let standby = parked_standby(&processes, root).expect("standby");
+    // As a signal to the whole group (a window resize, a kill of the
+    // group) would, while the standby is parked: it was for that run.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(standby),
+        nix::sys::signal::Signal::SIGUSR1,
+    )
+    .expect("signal the standby");
+    save(&file, "a=2\n", Save::RenameOver);
+    session.wait_for("a=2");
+    session.wait_for_count("ready", 2);
+    let output = session.output();
+    assert!(
+        !output.contains("saving"),
+        "the standby's pending signal reached the new run:\n{output}"
+    );
+    session.interrupt();
+    session.assert_all_gone();
+}
