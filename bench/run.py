@@ -28,7 +28,13 @@ What it measures (details in bench/README.md):
    last module in turn, timed from the save to the module's new output,
    split into the start-up re-run from the checkpoint (the resumed process's
    own CPU time, which starts at the fork) and the rest, the resume itself
-   (target: at most 20 ms); against a full restart of the same app.
+   (target: at most 20 ms); against a full restart of the same app. Also the
+   time from the save to the re-run's end against a plain run's.
+6. Heap: lua5.4 under the preload does 100 ms of work, builds a Lua heap of
+   N MB (--heap-mb 1024,4096), then requires a watched module that prints
+   a value; edits of it are timed from the save to the new value (p50,
+   p90, split at the resume line), against a full restart; the tree's PSS
+   against the plain process's.
 
 For each scenario it counts the processes of the tree (found by a marker in
 /proc/*/environ), ends the tree with SIGINT to its process group and checks
@@ -614,6 +620,7 @@ def scale(lib, modules, edits, restarts, anomalies):
     path = lambda i: os.path.join(d, "mods", f"m{i:04d}.lua")
     result = {"forkmon": {p: [] for p in positions}, "from": {p: [] for p in positions},
               "restart": {p: [] for p in positions}, "processes": [], "left": [],
+              "to_end": {p: [] for p in positions}, "restart_end": [],
               "resumes_ok": 0, "start": float("nan")}
     run = Run(["lua5.4", "main.lua"], d,
               {"LD_PRELOAD": lib, "FORKMON_FILTER": "%.lua$", **FORKMON_ENV})
@@ -633,7 +640,8 @@ def scale(lib, modules, edits, restarts, anomalies):
             result["forkmon"][i].append(t1 - t0)
             announced = [x for (_, s, x) in run.lines[start:idx] if s == "err" and RESUME_TEXT in x]
             result["from"][i].append(resumed_from(announced[-1], modules) if announced else 0)
-            run.wait_out(expected, idx, timeout=120)
+            _, t2 = run.wait_out(expected, idx, timeout=120)
+            result["to_end"][i].append(t2 - t0)
             settled(run, idx)
             resumes = run.count(lambda s, x: s == "err" and RESUME_TEXT in x, start)
             if resumes == 1:
@@ -660,6 +668,8 @@ def scale(lib, modules, edits, restarts, anomalies):
                     _, t1 = plain.wait_line(
                         lambda s, x: s == "out" and x == f"value {token}", timeout=120)
                     result["restart"][i].append(t1 - plain.started)
+                    _, t2 = plain.wait_out(expected, timeout=120)
+                    result["restart_end"].append(t2 - plain.started)
                 except Timeout as e:
                     anomalies.append(f"scale restart: timed out: {e}")
                 finally:
@@ -668,6 +678,129 @@ def scale(lib, modules, edits, restarts, anomalies):
     finally:
         shutil.rmtree(d, ignore_errors=True)
     return positions, result
+
+
+# ------------------------------------------------------------ 6. heap
+
+HEAP_MAIN = """\
+io.stdout:setvbuf("line")
+local function busy(seconds)
+  local t = os.clock()
+  while os.clock() - t < seconds do end
+end
+busy(0.1)          -- prefix work
+local heap = {{}}
+for i = 1, {megabytes} do heap[i] = string.rep(string.format("%07d.", i), 131072) end
+collectgarbage("collect")
+require "mod"
+print("ready " .. #heap)
+io.read()          -- stays alive (and its heap with it) until stdin closes
+"""
+
+
+def heap_app(megabytes):
+    d = tempfile.mkdtemp(prefix="forkmon-bench-heap-", dir="/tmp")
+    write_file(os.path.join(d, "main.lua"), HEAP_MAIN.format(megabytes=megabytes))
+    write_file(os.path.join(d, "mod.lua"), value_lua("0"))
+    return d
+
+
+def heap_latency(lib, megabytes, edits, restarts, anomalies):
+    """A Lua heap of `megabytes` 1 MB strings built after 100 ms of prefix
+    work, then `require "mod"` (watched), which prints a value. Under the
+    preload, `edits` saves of mod.lua (styles cycled), each timed from the
+    save to the new value on stdout and split at the resume line (the
+    watcher's: save to decision, then the holder and the new child); the
+    tree's PSS after the last one against the plain process's; then
+    `restarts` full restarts of the same app."""
+    d = heap_app(megabytes)
+    mod = os.path.join(d, "mod.lua")
+    ready = f"ready {megabytes}"
+    result = {"times": [], "to_line": [], "after_line": [], "restart": [], "processes": [],
+              "left": [], "resumes_ok": 0, "pss": None, "pte": None, "plain_pss": None,
+              "plain_pte": None, "start": float("nan")}
+    env = {"LD_PRELOAD": lib, "FORKMON_FILTER": "%.lua$", **FORKMON_ENV}
+    if os.environ.get("FORKMON_TRACE"):
+        env["FORKMON_TRACE"] = os.environ["FORKMON_TRACE"]
+    run = Run(["lua5.4", "main.lua"], d, env, stdin=subprocess.PIPE)
+    try:
+        _, t = run.wait_out(ready, timeout=300)
+        result["start"] = t - run.started
+        time.sleep(0.5)
+        marks = []
+        for n in range(edits):
+            style = EDIT_STYLES[n % len(EDIT_STYLES)]
+            token = f"{n + 1}-{uuid.uuid4().hex[:6]}"
+            start = run.mark()
+            marks.append(start)
+            t0 = time.monotonic()
+            edit(mod, value_lua(token), style)
+            idx, t1 = run.wait_out(f"value {token}", start, timeout=60)
+            result["times"].append(t1 - t0)
+            said = [t for (t, s, x) in run.lines[start:idx] if s == "err" and RESUME_TEXT in x]
+            if said:
+                result["to_line"].append(said[-1] - t0)
+                result["after_line"].append(t1 - said[-1])
+            run.wait_out(ready, idx, timeout=60)
+            # As when a person saves next: the tree is idle again.
+            time.sleep(0.5)
+        ends = marks[1:] + [None]
+        for n, (start, end) in enumerate(zip(marks, ends)):
+            resumes = run.count(lambda s, x: s == "err" and RESUME_TEXT in x, start, end)
+            values = run.count(lambda s, x: s == "out" and x.startswith("value "), start, end)
+            if resumes == 1 and values == 1:
+                result["resumes_ok"] += 1
+            else:
+                anomalies.append(f"heap {megabytes} MB: edit {n + 1} gave {resumes} resume "
+                                 f"line(s) and {values} value line(s):\n"
+                                 f"{run.output(start)[:3000]}")
+        result["processes"] = run.processes()
+        result["pss"], result["pte"] = tree_memory(result["processes"])
+        if env.get("FORKMON_TRACE"):
+            for _, s, x in run.lines:
+                if s == "err" and "trace:" in x:
+                    print("   " + x)
+    except Timeout as e:
+        anomalies.append(f"heap {megabytes} MB forkmon: timed out: {e}")
+    finally:
+        _, result["left"] = wait_gone(run, f"heap {megabytes} MB forkmon", anomalies)
+    try:
+        for n in range(restarts):
+            token = f"restart-{n}"
+            edit(mod, value_lua(token), "rename over")
+            t0 = time.monotonic()
+            plain = Run(["lua5.4", "main.lua"], d, stdin=subprocess.PIPE)
+            try:
+                idx, t1 = plain.wait_out(f"value {token}", timeout=300)
+                result["restart"].append(t1 - t0)
+                plain.wait_out(ready, idx, timeout=60)
+                if result["plain_pss"] is None:
+                    time.sleep(0.3)
+                    result["plain_pss"], result["plain_pte"] = tree_memory(plain.processes())
+            except Timeout as e:
+                anomalies.append(f"heap {megabytes} MB restart: timed out: {e}")
+            finally:
+                wait_gone(plain, f"heap {megabytes} MB restart", anomalies)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    return result
+
+
+def print_heap(heaps, edits):
+    rows = []
+    for megabytes, r in heaps:
+        restart = median(r["restart"])
+        fm = median(r["times"])
+        pss = (f"{r['pss'] / r['plain_pss']:.2f}x" if r["pss"] and r["plain_pss"] else "-")
+        pte = (f"{r['pte'] / 1024:.0f}/{r['plain_pte'] / 1024:.0f} MB"
+               if r["pte"] is not None and r["plain_pte"] else "-")
+        rows.append([f"{megabytes} MB", ms(fm), ms(p90(r["times"])),
+                     ms(median(r["to_line"])), ms(median(r["after_line"])), ms(restart),
+                     f"{restart / fm:.0f}x", pss, pte, f"{r['resumes_ok']}/{edits}",
+                     describe(r["processes"]), len(r["left"])])
+    print(table(["heap", "p50", "p90", "save to resume line", "line to output",
+                 "full restart", "restart/forkmon", "PSS tree/plain", "page tables",
+                 "1 resume/edit", "procs alive", "left after ^C"], rows))
 
 
 def machine():
@@ -724,8 +857,14 @@ def main():
                         help="watched modules of the scale app (10000)")
     parser.add_argument("--scale-restarts", type=int, default=3,
                         help="full restarts per edited module in the scale section (3)")
-    parser.add_argument("--sections", default="1,2,3,4,5",
-                        help="which sections to run, e.g. 4 or 1,3 (all: 1,2,3,4,5)")
+    parser.add_argument("--heap-mb", default="1024,4096",
+                        help="MB of Lua heap of the section 6 app, per case (1024,4096)")
+    parser.add_argument("--heap-edits", type=int, default=8,
+                        help="edits per heap case in section 6 (8)")
+    parser.add_argument("--heap-restarts", type=int, default=3,
+                        help="full restarts per heap case in section 6 (3)")
+    parser.add_argument("--sections", default="1,2,3,4,5,6",
+                        help="which sections to run, e.g. 4 or 1,3 (all: 1,2,3,4,5,6)")
     args = parser.parse_args()
     sections = {int(x) for x in args.sections.split(",") if x.strip()}
     if args.min_work is not None:
@@ -866,9 +1005,30 @@ def main():
                          f"{restart / median(fm):.1f}x", len(fm)])
         print(table(["edited", "save to output", "re-run", "resume (the rest)", "<= 20 ms",
                      "full restart", "restart/forkmon", "n"], rows))
+        plain_end = median(sc["restart_end"])
+        print(f"   save to 'all loaded' (the re-run's end) against a plain run's start to it "
+              f"({ms(plain_end)}, median of {len(sc['restart_end'])}):")
+        print(table(["edited", "median", "max", "max/plain"],
+                    [[f"module {i}", ms(median(sc["to_end"][i])),
+                      ms(max(sc["to_end"][i], default=float("nan"))),
+                      f"{max(sc['to_end'][i], default=float('nan')) / plain_end:.2f}x"]
+                     for i in positions]))
         print(f"   start under forkmon: {ms(sc['start'])}; one resume per edit: "
               f"{sc['resumes_ok']}/{args.edits}; procs alive: {describe(sc['processes'])}; "
               f"left after ^C: {len(sc['left'])}\n")
+
+    heaps = []
+    if 6 in sections:
+        sizes = [int(x) for x in args.heap_mb.split(",") if x.strip()]
+        print(f"6. heap (lua5.4 under the preload: 100 ms of work, a heap of N MB of 1 MB "
+              f"strings, then require 'mod'; {args.heap_edits} edits of mod.lua per heap, "
+              f"styles cycled, each from an idle tree; save to the new value)", flush=True)
+        for megabytes in sizes:
+            heaps.append((megabytes, heap_latency(lib, megabytes, args.heap_edits,
+                                                  args.heap_restarts, anomalies)))
+            print(f"   {megabytes} MB: done", flush=True)
+        print_heap(heaps, args.heap_edits)
+        print()
 
     shutil.rmtree(libdir, ignore_errors=True)
 
@@ -897,6 +1057,15 @@ def main():
             f, b = median(every), median(restarts)
             rows.append([f"edit-to-output, {args.scale_modules} watched modules",
                          ms(f), ms(b), f"{b / f:.1f}x faster", describe(sc["processes"])])
+    for megabytes, r in heaps:
+        if r["times"] and r["restart"]:
+            f, b = median(r["times"]), median(r["restart"])
+            rows.append([f"edit-to-output, median, {megabytes} MB heap", ms(f), ms(b),
+                         f"{b / f:.0f}x faster", describe(r["processes"])])
+        if r["pss"] and r["plain_pss"]:
+            rows.append([f"PSS, {megabytes} MB heap", f"{r['pss'] / 1024:.0f} MB",
+                         f"{r['plain_pss'] / 1024:.0f} MB", f"{r['pss'] / r['plain_pss']:.2f}x",
+                         describe(r["processes"])])
     for paths in ("relative", "absolute"):
         if unw.get((paths, "plain")) and unw.get((paths, "forkmon")):
             p, f = median(unw[(paths, "plain")]), median(unw[(paths, "forkmon")])

@@ -14,6 +14,8 @@
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{ForkResult, Pid};
 
+use super::standby::{self, Standby, Waited};
+use super::trace::{self, ResumeTrace};
 use crate::channel::journal::{Journal, WatcherState};
 use crate::sys::procfs;
 use crate::sys::signals::{self, Received, SavedSignals, held_signals};
@@ -39,6 +41,9 @@ pub struct Holder {
     /// No watcher could be started: no resume will come, and the holder
     /// ends as its child ends, as if forkmon were not there.
     passing_through: bool,
+    /// `FORKMON_TRACE=1`: say how long each phase of a resume took.
+    trace: bool,
+    standby: Standby,
 }
 
 impl Holder {
@@ -63,6 +68,9 @@ impl Holder {
             ending: false,
             asked_to_end: 0,
             passing_through,
+            trace: trace::enabled(),
+            // With no watcher no resume comes: no standby either.
+            standby: Standby::new(!passing_through),
         }
     }
 
@@ -80,13 +88,29 @@ impl Holder {
         }
         loop {
             self.reap();
-            match signals::wait_signal(&waited) {
+            let received = match self.standby.wait(&waited) {
+                Ok(Waited::Released(number)) => {
+                    self.signals.restore();
+                    return number;
+                }
+                Ok(Waited::Signal(received)) => Ok(received),
+                Err(error) => Err(error),
+            };
+            match received {
                 Ok(received) if self.is_resume_order(&received) => {
                     let number = received.value;
-                    self.end_run();
+                    let mut trace = ResumeTrace::start(self.trace);
+                    self.standby.resumed();
+                    let released = self.release_standby(number, trace.as_mut());
+                    if !released {
+                        self.end_run(trace.as_mut());
+                    }
                     self.ending = false;
                     self.asked_to_end = 0;
                     self.journal.set_ending(false);
+                    if released {
+                        continue;
+                    }
                     sys::flush_stdio();
                     // SAFETY: a holder is a copy of the program at a
                     // checkpoint, made only while it had one thread.
@@ -95,9 +119,19 @@ impl Holder {
                     match forked {
                         Ok(ForkResult::Child) => {
                             self.signals.restore();
+                            if let Some(trace) = trace.as_mut() {
+                                trace.mark("fork");
+                                trace.say("new child", number);
+                            }
                             return number;
                         }
-                        Ok(ForkResult::Parent { child }) => self.child = Some(child),
+                        Ok(ForkResult::Parent { child }) => {
+                            self.child = Some(child);
+                            if let Some(trace) = trace.as_mut() {
+                                trace.mark("fork");
+                                trace.say("holder", number);
+                            }
+                        }
                         Err(error) => warn!(
                             "cannot resume: fork failed ({error}); waiting for the next change"
                         ),
@@ -106,7 +140,7 @@ impl Holder {
                 Ok(received) => self.on_signal(&received),
                 Err(error) => {
                     warn!("a checkpoint stopped waiting ({error}); ending the program");
-                    self.end_run();
+                    self.end_run(None);
                     sys::exit_now(1);
                 }
             }
@@ -123,6 +157,37 @@ impl Holder {
             // from the watcher.
             _ => {}
         }
+    }
+
+    /// Resumes by the standby, if one is parked: the old run is killed but
+    /// not waited for (see `standby`). Returns whether it did.
+    fn release_standby(&mut self, number: u64, mut trace: Option<&mut ResumeTrace>) -> bool {
+        let Some(parked) = self.standby.take() else {
+            return false;
+        };
+        let mut roots: Vec<Pid> = self.child.take().into_iter().collect();
+        roots.extend(self.run_children(Some(parked.pid())));
+        standby::kill_run(&roots, trace.as_deref_mut());
+        let Some(child) = parked.release(number) else {
+            return false;
+        };
+        self.child = Some(child);
+        if let Some(trace) = trace {
+            trace.mark("release");
+            trace.say("holder, by its standby", number);
+        }
+        true
+    }
+
+    /// The children of this holder that belong to the run (not the
+    /// watcher, not `besides`).
+    fn run_children(&self, besides: Option<Pid>) -> Vec<Pid> {
+        let watcher = self.watcher();
+        procfs::children()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|pid| Some(*pid) != watcher && Some(*pid) != besides)
+            .collect()
     }
 
     /// Only the watcher's queued signal is an order to resume.
@@ -154,7 +219,7 @@ impl Holder {
             if signal == Signal::SIGHUP && self.signals.ignored(signal) {
                 return;
             }
-            self.end_run();
+            self.end_run(None);
             wait::die_by(signal as i32);
         };
         if !received.from_kernel || (signal == Signal::SIGHUP && is_session_leader()) {
@@ -170,7 +235,7 @@ impl Holder {
             self.asked_to_end += 1;
         }
         if self.asked_to_end >= 2 {
-            self.end_run();
+            self.end_run(None);
             wait::die_by(signal as i32);
         }
     }
@@ -193,6 +258,10 @@ impl Holder {
     /// this holder as it ended. Stops this holder when its child stopped.
     fn reap(&mut self) {
         while let Some((pid, status)) = wait::try_wait_any() {
+            let ended = !matches!(status, ChildStatus::Stopped(_) | ChildStatus::Continued);
+            if ended && self.standby.ended(pid) {
+                continue;
+            }
             if Some(pid) == self.child {
                 match status {
                     // The job stops, up to the first holder, which the shell
@@ -208,7 +277,7 @@ impl Holder {
                 && !matches!(status, ChildStatus::Stopped(_) | ChildStatus::Continued)
             {
                 warn!("the watcher process ended; ending the program");
-                self.end_run();
+                self.end_run(None);
                 sys::exit_now(1);
             }
         }
@@ -219,7 +288,7 @@ impl Holder {
         // checkpoint, before this process became a holder) did not get it:
         // the holders above tell through the journal.
         if self.ending || self.passing_through || self.journal.is_ending() {
-            self.end_run();
+            self.end_run(None);
             wait::end_as(status);
         }
         match status {
@@ -240,7 +309,7 @@ impl Holder {
 
     /// Kills and reaps the current run: the child and everything below it,
     /// so no process of the old run is alive when the new one starts.
-    fn end_run(&mut self) {
+    fn end_run(&mut self, mut trace: Option<&mut ResumeTrace>) {
         if let Some(child) = self.child.take() {
             // The whole run at once: by parent-death signals alone, each
             // holder below would start to die only once the one above it
@@ -252,7 +321,13 @@ impl Holder {
                 let _ = kill(pid, Signal::SIGKILL);
             }
             let _ = kill(child, Signal::SIGKILL);
+            if let Some(trace) = trace.as_deref_mut() {
+                trace.mark("kill");
+            }
             let _ = wait::wait_end(child);
+            if let Some(trace) = trace.as_deref_mut() {
+                trace.mark("reap-child");
+            }
         }
         // What was killed above is re-parented here (subreaper) as each
         // level dies; so is anything forked after the tree was read. Each
@@ -267,6 +342,9 @@ impl Holder {
                 .filter(|pid| Some(*pid) != watcher)
                 .collect();
             if run.is_empty() {
+                if let Some(trace) = trace {
+                    trace.mark("reap-rest");
+                }
                 return;
             }
             for pid in &run {

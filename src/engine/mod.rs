@@ -6,11 +6,13 @@
 //! is the first holder, so the shell's job, the terminal's foreground group
 //! and `kill <pid>` keep working as the user expects.
 
-// The engine is safe Rust but for its two forks (a checkpoint, a resume):
-// each is allowed where it stands.
+// The engine is safe Rust but for its three forks (a checkpoint, a resume,
+// a standby): each is allowed where it stands.
 #![deny(unsafe_code)]
 
 mod holder;
+mod standby;
+mod trace;
 mod unforked;
 
 use std::sync::atomic::{AtomicU64, Ordering};

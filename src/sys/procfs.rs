@@ -61,3 +61,21 @@ pub fn posix_timer_count() -> io::Result<usize> {
     let list = std::fs::read_to_string("/proc/self/timers")?;
     Ok(list.lines().filter(|line| line.starts_with("ID:")).count())
 }
+
+/// Whether `pid` has begun to exit (or is gone): the kernel set
+/// `PF_EXITING` in its flags (`/proc/PID/stat`, field 9) when it entered
+/// `do_exit`, after its last system call returned. Such a process never
+/// runs user code again, so it writes nothing more.
+pub fn has_begun_to_exit(pid: Pid) -> bool {
+    const PF_EXITING: u64 = 0x4;
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    // After the command name in parentheses: state (3), ppid, pgrp,
+    // session, tty, tpgid, flags (9).
+    let flags = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(6))
+        .and_then(|flags| flags.parse::<u64>().ok());
+    flags.is_none_or(|flags| flags & PF_EXITING != 0)
+}

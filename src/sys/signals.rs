@@ -243,3 +243,33 @@ pub fn write_stderr(bytes: &[u8]) {
         libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
     }
 }
+
+/// Like [`wait_signal`], but gives up after `timeout` (`Ok(None)`).
+pub fn wait_signal_for(set: &SigSet, timeout: std::time::Duration) -> io::Result<Option<Received>> {
+    let limit = libc::timespec {
+        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: libc::c_long::from(timeout.subsec_nanos()),
+    };
+    // SAFETY: siginfo_t is plain data, so all-zero is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid sigset_t, `info` a writable siginfo_t and
+    // `limit` a valid timespec.
+    let signal = unsafe { libc::sigtimedwait(set.as_ref(), &mut info, &limit) };
+    if signal < 0 {
+        let error = io::Error::last_os_error();
+        return match error.raw_os_error() {
+            Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(None),
+            _ => Err(error),
+        };
+    }
+    // SAFETY: for a signal sent by sigqueue the kernel filled si_value and
+    // si_pid; for others they are not used.
+    let (value, sender) = unsafe { (info.si_value().sival_ptr as usize as u64, info.si_pid()) };
+    Ok(Some(Received {
+        signal,
+        value,
+        queued: info.si_code == libc::SI_QUEUE,
+        from_kernel: info.si_code == libc::SI_KERNEL,
+        sender,
+    }))
+}

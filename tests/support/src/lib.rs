@@ -620,15 +620,16 @@ impl Drop for Session {
 }
 
 /// The holders of the tree in checkpoint order: the root, then each
-/// holder's one child that is not the watcher, down to the running program.
+/// holder's one child that is not the watcher or its standby, down to the
+/// running program.
 pub fn chain(processes: &[Process], root: i32) -> Vec<i32> {
     let live: Vec<&Process> = processes.iter().filter(|p| p.state != 'Z').collect();
     let mut chain = vec![root];
     let mut seen = HashSet::new();
     while let Some(&last) = chain.last() {
-        let next = live
-            .iter()
-            .find(|p| p.ppid == last && p.name != "forkmon-watch" && seen.insert(p.pid));
+        let next = live.iter().find(|p| {
+            p.ppid == last && p.name != "forkmon-watch" && p.name != STANDBY && seen.insert(p.pid)
+        });
         match next {
             Some(p) => chain.push(p.pid),
             None => break,
@@ -636,6 +637,9 @@ pub fn chain(processes: &[Process], root: i32) -> Vec<i32> {
     }
     chain
 }
+
+/// The process name of a holder's parked standby.
+pub const STANDBY: &str = "forkmon-standby";
 
 /// How many of `processes` are forkmon's watcher.
 pub fn watcher_count(processes: &[Process]) -> usize {

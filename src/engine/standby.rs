@@ -1,0 +1,232 @@
+//! A holder's standby: a copy of the checkpoint forked ahead of time, parked
+//! inside forkmon until a resume releases it (as Android's zygote keeps
+//! pre-forked app processes).
+//!
+//! A resume then costs neither the fork (its page-table copy grows with the
+//! heap: 74 ms at 4 GB) nor waiting for the old run's memory to be torn down
+//! (76 ms at 4 GB): the old run is killed, the holder waits only until each
+//! of its processes has begun to exit (so none of them writes anything after
+//! the new run starts), and releases the standby. The old run is reaped
+//! later, as its processes end. The next standby is forked once the tree has
+//! been quiet for [`STANDBY_DELAY`].
+//!
+//! The standby changes nothing the program sees: it waits blocked in a read
+//! of its own pipe, with the holder's signal mask, away from the terminal;
+//! the resume number, `FORKMON_RESTART_TICKS` and the program's signal
+//! handlers are set only after its release, as in a child forked then; its
+//! pid is its own, as a fresh child's would be; its process name reads
+//! `forkmon-standby` while it is parked, the program's again once released. Its memory is the holder's,
+//! shared copy-on-write (PSS: nothing); its own cost is its page tables
+//! (2 MB per GB of heap).
+
+// The standby's fork is the engine's third, allowed where it stands.
+#![deny(unsafe_code)]
+
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+use nix::fcntl::OFlag;
+use nix::sys::signal::{SigSet, Signal, kill};
+use nix::unistd::{ForkResult, Pid};
+use rustc_hash::FxHashSet;
+
+use super::trace::ResumeTrace;
+use crate::sys;
+use crate::sys::procfs;
+use crate::sys::signals::{self, Received};
+
+/// How long a holder waits, after it started holding and after each
+/// resume, before it forks its standby: the fork (tens of ms for a big
+/// heap) then stays off a short start-up's way, and out of the first
+/// moments of a resumed run.
+pub const STANDBY_DELAY: Duration = Duration::from_millis(100);
+
+/// A parked standby's process name (`comm`).
+pub const STANDBY_NAME: &std::ffi::CStr = c"forkmon-standby";
+
+/// A holder's standby, or when the next is due.
+pub struct Standby {
+    parked: Option<Parked>,
+    due: Option<Instant>,
+}
+
+/// A standby process waiting to be released.
+pub struct Parked {
+    pid: Pid,
+    /// The write end of the pipe it reads its resume number from.
+    release: OwnedFd,
+}
+
+/// What [`Standby::wait`] returns.
+pub enum Waited {
+    /// A signal for the holder.
+    Signal(Received),
+    /// In a standby: it was released with this resume number, and goes on
+    /// as the program.
+    Released(u64),
+}
+
+impl Standby {
+    /// A holder's standby, first due after the delay; none if not `wanted`.
+    pub fn new(wanted: bool) -> Standby {
+        Standby {
+            parked: None,
+            due: wanted.then(|| Instant::now() + STANDBY_DELAY),
+        }
+    }
+
+    /// Waits for a signal of `set` (blocked), forking the standby when it
+    /// is due. In the standby, returns once it is released.
+    pub fn wait(&mut self, set: &SigSet) -> std::io::Result<Waited> {
+        loop {
+            let Some(due) = self.due.filter(|_| self.parked.is_none()) else {
+                return signals::wait_signal(set).map(Waited::Signal);
+            };
+            let left = due.saturating_duration_since(Instant::now());
+            if !left.is_zero() {
+                if let Some(received) = signals::wait_signal_for(set, left)? {
+                    return Ok(Waited::Signal(received));
+                }
+                continue;
+            }
+            self.due = None;
+            if let Some(number) = self.fork() {
+                return Ok(Waited::Released(number));
+            }
+        }
+    }
+
+    /// The parked standby, if there is one: it is the holder's to release
+    /// (or to drop, which ends it).
+    pub fn take(&mut self) -> Option<Parked> {
+        self.parked.take()
+    }
+
+    /// A resume happened: the next standby is due after the delay.
+    pub fn resumed(&mut self) {
+        self.due = Some(Instant::now() + STANDBY_DELAY);
+    }
+
+    /// The holder reaped `pid`: if it was the standby (ended from outside),
+    /// another one is due. Returns whether it was.
+    pub fn ended(&mut self, pid: Pid) -> bool {
+        if self.parked.as_ref().is_some_and(|parked| parked.pid == pid) {
+            self.parked = None;
+            self.resumed();
+            return true;
+        }
+        false
+    }
+
+    fn fork(&mut self) -> Option<u64> {
+        // Close-on-exec: nothing the program execs may hold the pipe.
+        let (read, release) = nix::unistd::pipe2(OFlag::O_CLOEXEC).ok()?;
+        let holder = nix::unistd::getpid();
+        sys::flush_stdio();
+        // SAFETY: a holder is a copy of the program at a checkpoint, made
+        // only while it had one thread.
+        #[allow(unsafe_code)]
+        let forked = unsafe { sys::fork() };
+        match forked {
+            Ok(ForkResult::Child) => {
+                drop(release);
+                Some(wait_for_release(read, holder))
+            }
+            Ok(ForkResult::Parent { child }) => {
+                drop(read);
+                self.parked = Some(Parked {
+                    pid: child,
+                    release,
+                });
+                None
+            }
+            // No standby: resumes fork as before.
+            Err(_) => None,
+        }
+    }
+}
+
+impl Parked {
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// Lets the standby go on as the program with resume `number`; returns
+    /// its pid, or `None` if it is gone (the caller resumes by a fork).
+    pub fn release(self, number: u64) -> Option<Pid> {
+        match nix::unistd::write(&self.release, &number.to_le_bytes()) {
+            Ok(8) => Some(self.pid),
+            _ => {
+                let _ = kill(self.pid, Signal::SIGKILL);
+                None
+            }
+        }
+    }
+}
+
+/// In the standby: blocked until the holder writes the resume number. Ends
+/// at once if the holder is gone (its pipe end closed, or before the
+/// parent-death signal was set).
+fn wait_for_release(read: OwnedFd, holder: Pid) -> u64 {
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    if nix::unistd::getppid() != holder {
+        sys::exit_now(0);
+    }
+    // Named while parked, so that `ps` (and the tests) tell it from the
+    // holder's running child; the program's own name is back before it
+    // goes on.
+    let name = nix::sys::prctl::get_name().ok();
+    let _ = nix::sys::prctl::set_name(STANDBY_NAME);
+    let mut number = [0u8; 8];
+    loop {
+        match nix::unistd::read(&read, &mut number) {
+            Ok(8) => break,
+            Err(nix::errno::Errno::EINTR) => {}
+            _ => sys::exit_now(0),
+        }
+    }
+    // Signals sent to the group while it was parked (Ctrl+Z, a window
+    // resize) were for the run then: a freshly forked child has none
+    // pending, and neither has the standby when the program's mask is back.
+    signals::discard_pending(&SigSet::all());
+    if let Some(name) = name {
+        let _ = nix::sys::prctl::set_name(&name);
+    }
+    u64::from_le_bytes(number)
+}
+
+/// Ends the old run without waiting for its memory to be freed: SIGKILL to
+/// `roots` and everything below them, then waits only until each has begun
+/// to exit, when it can no longer write to the terminal or a file. Processes
+/// forked meanwhile are found by listing the tree again. The holder reaps
+/// them later, as they end.
+pub fn kill_run(roots: &[Pid], mut trace: Option<&mut ResumeTrace>) {
+    let mut killed: FxHashSet<Pid> = FxHashSet::default();
+    // A bound, in case the run forks faster than it is killed.
+    for _ in 0..100 {
+        let mut run: Vec<Pid> = Vec::new();
+        for root in roots {
+            run.push(*root);
+            run.extend(procfs::descendants(*root));
+        }
+        run.retain(|pid| !killed.contains(pid));
+        if run.is_empty() {
+            break;
+        }
+        for pid in &run {
+            let _ = kill(*pid, Signal::SIGKILL);
+        }
+        if let Some(trace) = trace.as_deref_mut() {
+            trace.mark("kill");
+        }
+        for pid in &run {
+            while !procfs::has_begun_to_exit(*pid) {
+                std::thread::yield_now();
+            }
+        }
+        if let Some(trace) = trace.as_deref_mut() {
+            trace.mark("exiting");
+        }
+        killed.extend(run);
+    }
+}
