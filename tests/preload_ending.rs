@@ -25,8 +25,30 @@ fn ctrl_c_while_the_program_runs_ends_the_whole_tree() {
     let app = app("ctrl-c-running", "print('reading'); io.read('l')");
     let mut session = app.launch().start();
     session.wait_for("reading");
+    // A Ctrl+C between the print and the read would leave Lua (alone as
+    // under forkmon) blocked in the read, its interrupt hook not yet run.
+    // (The watcher has its name once it said the files: the chain passes
+    // it over.)
+    session.wait_for_count("[forkmon] watch", 3);
+    let program = *chain(&session.processes(), session.pid())
+        .last()
+        .expect("the program");
+    wait_reading_stdin(program);
     session.interrupt();
     session.assert_all_gone();
+}
+
+/// Waits until `pid` is blocked in a read of its stdin.
+fn wait_reading_stdin(pid: i32) {
+    let reading = format!("{} 0x0 ", libc::SYS_read);
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+        .unwrap_or_default()
+        .starts_with(&reading)
+    {
+        assert!(start.elapsed() < common::DEADLINE, "{pid} never read stdin");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 #[test]

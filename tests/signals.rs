@@ -379,12 +379,9 @@ fn a_ctrl_c_pending_in_the_program_at_a_checkpoint_reaches_the_resumed_side() {
     wait_signal_taken(&session, session.pid(), libc::SIGINT);
     session.type_text("go\n");
     let status = session.wait_exit();
+    // (The new holder passes it on just after its fork: the program may
+    // have unblocked SIGINT, and said "survived", a moment before.)
     assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
-    assert!(
-        !session.output().contains("survived"),
-        "{}",
-        session.output()
-    );
     session.assert_all_gone();
 }
 
