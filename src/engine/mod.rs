@@ -13,7 +13,7 @@
 mod holder;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -105,6 +105,14 @@ pub struct Engine {
 
 static ENGINE: Mutex<Option<Engine>> = Mutex::new(None);
 static RESUMES: AtomicU64 = AtomicU64::new(0);
+static AT_FIRST_CHECKPOINT: OnceLock<fn()> = OnceLock::new();
+
+/// `action` runs once in the process that makes the program's first
+/// checkpoint, single-threaded, just before it forks (the preload way in
+/// takes forkmon out of `LD_PRELOAD` there). The first one given stays.
+pub fn at_first_checkpoint(action: fn()) {
+    let _ = AT_FIRST_CHECKPOINT.set(action);
+}
 
 fn engine() -> MutexGuard<'static, Option<Engine>> {
     // A panic caught at a hook boundary must not disable the next hooks.
@@ -388,6 +396,11 @@ impl Engine {
         let threads = sys::procfs::thread_count().map_err(EngineError::Proc)?;
         if threads > 1 {
             return Err(EngineError::Threads(threads));
+        }
+        if self.lineage.is_empty()
+            && let Some(action) = AT_FIRST_CHECKPOINT.get()
+        {
+            action();
         }
         let timing = self.timing();
         let elapsed_micros = self.elapsed_micros();
