@@ -17,6 +17,12 @@ use crate::stamp::FileStamp;
 use crate::{engine, sys, warn};
 
 static BUDGET_WARNED: AtomicBool = AtomicBool::new(false);
+static ANY_MATCHED: AtomicBool = AtomicBool::new(false);
+
+/// Whether any path this process opened matched the filter.
+pub fn any_matched() -> bool {
+    ANY_MATCHED.load(Ordering::Relaxed)
+}
 
 /// Turns forkmon on with `config`, unless a way in already did (then the
 /// first one's options stay: one registry, one set of options).
@@ -136,7 +142,7 @@ pub fn before_open(base: Base, path: &[u8], access: Access) -> Option<TieAfterOp
         return None;
     }
     match config.filter.matches(absolute.as_bytes()) {
-        Ok(true) => {}
+        Ok(true) => ANY_MATCHED.store(true, Ordering::Relaxed),
         Ok(false) => return None,
         Err(error) => {
             if !BUDGET_WARNED.swap(true, Ordering::Relaxed) {

@@ -6,10 +6,11 @@ mod inheritance;
 mod real;
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::config::{self, Environment};
 use crate::intercept::{cwd, gate, guard};
-use crate::{engine, sys};
+use crate::{engine, info, sys};
 
 // SAFETY (of `unsafe` in the attribute): the constructor runs before main
 // with the process single-threaded; it catches every panic, reads only the
@@ -37,12 +38,17 @@ fn initialise() {
         unsafe { inheritance::leave() };
         return;
     }
+    // SAFETY: as above.
+    let first = unsafe { inheritance::is_first_process() };
     // The chdir hooks below are live: the current directory may be kept.
     cwd::trust_copies();
     match config::load(&Environment, std::io::stderr().is_terminal(), None) {
         Ok(config) => {
             if gate::switch_on(config) {
                 engine::at_first_checkpoint(leave_at_checkpoint);
+                if first {
+                    say_at_exit_if_nothing_matched();
+                }
             }
         }
         Err((output, errors)) => {
@@ -58,4 +64,30 @@ fn leave_at_checkpoint() {
     // SAFETY: the engine calls this before a checkpoint's fork, once it has
     // made sure that the process has one thread.
     unsafe { inheritance::leave() };
+}
+
+static FIRST_PID: AtomicU32 = AtomicU32::new(0);
+
+/// The process the user started says, when it ends (by `exit` or a return
+/// from main), that nothing matched the filter, if nothing did: a wrong
+/// filter, or a program that never reaches forkmon, is not silent.
+fn say_at_exit_if_nothing_matched() {
+    FIRST_PID.store(std::process::id(), Ordering::Relaxed);
+    extern "C" fn at_exit() {
+        let _ = std::panic::catch_unwind(|| {
+            if std::process::id() != FIRST_PID.load(Ordering::Relaxed) || gate::any_matched() {
+                return;
+            }
+            if let Some(config) = config::active() {
+                info!(
+                    "no opened file matched {}='{}'; nothing was watched",
+                    config::FILTER,
+                    crate::log::one_line(&config.filter_spec)
+                );
+            }
+        });
+    }
+    // SAFETY: registers a function that lives as long as the process (a
+    // preloaded library is never unloaded); it catches its own panics.
+    unsafe { libc::atexit(at_exit) };
 }
