@@ -400,3 +400,32 @@ fn when_a_file_was_watched_nothing_is_said_about_the_filter() {
         session.output()
     );
 }
+
+#[test]
+fn a_shell_launcher_below_the_current_directory_is_not_a_checkpoint() {
+    // The command's default filter (every file below the current
+    // directory) matches the launcher too: the shell's read of its own
+    // script must not be the first checkpoint, which would take forkmon out
+    // of LD_PRELOAD before the shell execs the program.
+    let dir = Scratch::new("launch-below");
+    lua_tool(&dir);
+    let launcher = shell_launcher(&dir, "run", "exec lua5.4 \"$DIR/main.lua\" \"$@\"");
+    let mut session = command()
+        .arg("./tool/run")
+        .arg(dir.path("project"))
+        .dir(&dir.0)
+        .start();
+    session.wait_for("done first");
+    session.wait_for(&format!("watch '{}'", dir.path("project/b.lua").display()));
+    save(&dir.path("project/a.lua"), "print('a=2')\n", Save::InPlace);
+    session.wait_for("done 1");
+    let output = session.output();
+    assert!(
+        !output.contains(&format!("watch '{}'", launcher.display())),
+        "{output}"
+    );
+    assert_eq!(launches(&dir), 1, "{output}");
+    assert_eq!(watcher_count(&session.processes()), 1, "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 use std::ffi::CStr;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::Base;
@@ -18,6 +19,16 @@ use crate::{engine, sys, warn};
 
 static BUDGET_WARNED: AtomicBool = AtomicBool::new(false);
 static ANY_MATCHED: AtomicBool = AtomicBool::new(false);
+
+/// The script a shell of this process runs (see [`set_launcher_script`]).
+static LAUNCHER_SCRIPT: OnceLock<OwnedPath> = OnceLock::new();
+
+/// This process is a shell running the script `path` (a launcher): its read
+/// of that script makes no checkpoint, which would take forkmon out of
+/// `LD_PRELOAD` before the launcher execs the program.
+pub fn set_launcher_script(path: OwnedPath) {
+    let _ = LAUNCHER_SCRIPT.set(path);
+}
 
 /// Whether any path this process opened matched the filter.
 pub fn any_matched() -> bool {
@@ -142,6 +153,13 @@ pub fn before_open(base: Base, path: &[u8], access: Access) -> Option<TieAfterOp
         return None;
     }
     match config.filter.matches(absolute.as_bytes()) {
+        Ok(true)
+            if LAUNCHER_SCRIPT
+                .get()
+                .is_some_and(|script| script.as_bytes() == absolute.as_bytes()) =>
+        {
+            return None;
+        }
         Ok(true) => ANY_MATCHED.store(true, Ordering::Relaxed),
         Ok(false) => return None,
         Err(error) => {

@@ -14,6 +14,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::OnceLock;
 
+use crate::paths::{AbsolutePath, CAPACITY, OwnedPath};
+
 pub const PRELOAD: &str = "LD_PRELOAD";
 pub const FIRST_PID: &str = "FORKMON_FIRST_PID";
 
@@ -73,6 +75,30 @@ pub unsafe fn is_first_process() -> bool {
             true
         }
     }
+}
+
+/// Shells, by the name of their executable: a shell that runs a script
+/// (not `sh -c`) reads it with the same opens as a Lua host reads its own.
+const SHELLS: [&str; 9] = [
+    "sh", "dash", "bash", "zsh", "ksh", "mksh", "ash", "busybox", "fish",
+];
+
+/// The script this process runs, if it is a shell the kernel started for a
+/// `#!` script (a launcher), as an absolute path.
+pub fn launcher_script() -> Option<OwnedPath> {
+    let script = crate::sys::exec_file_name()?;
+    let exe = std::env::current_exe().ok()?;
+    let name = exe.file_name()?.to_str()?;
+    if !SHELLS.contains(&name) || script == exe.as_os_str().as_bytes() {
+        return None;
+    }
+    let mut buffer = [0u8; CAPACITY];
+    let base: &[u8] = if script.starts_with(b"/") {
+        b"/"
+    } else {
+        crate::sys::current_dir(&mut buffer)?
+    };
+    AbsolutePath::resolve(base, script).map(|path| path.to_owned_path())
 }
 
 fn entries(preload: &OsStr) -> impl Iterator<Item = &[u8]> {

@@ -45,6 +45,9 @@ fn initialise() {
     match config::load(&Environment, std::io::stderr().is_terminal(), None) {
         Ok(config) => {
             if gate::switch_on(config) {
+                if let Some(script) = inheritance::launcher_script() {
+                    gate::set_launcher_script(script);
+                }
                 engine::at_first_checkpoint(leave_at_checkpoint);
                 if first {
                     say_at_exit_if_nothing_matched();
