@@ -30,9 +30,10 @@ pub fn set_launcher_script(path: OwnedPath) {
     let _ = LAUNCHER_SCRIPT.set(path);
 }
 
-/// Whether any path this process opened matched the filter.
+/// Whether any path this process opened matched the filter, or may have
+/// (the filter ran out of its budget on one: said already).
 pub fn any_matched() -> bool {
-    ANY_MATCHED.load(Ordering::Relaxed)
+    ANY_MATCHED.load(Ordering::Relaxed) || BUDGET_WARNED.load(Ordering::Relaxed)
 }
 
 /// Turns forkmon on with `config`, unless a way in already did (then the
