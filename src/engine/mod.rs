@@ -12,6 +12,7 @@
 
 mod holder;
 
+use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -155,6 +156,17 @@ pub fn resume_count() -> u64 {
     RESUMES.load(Ordering::Relaxed)
 }
 
+/// What an open for reading will find.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// An existing regular file the program may read, with its stamp.
+    Readable(FileStamp),
+    /// No such file: looked for, it is watched for its coming.
+    Missing,
+    /// Anything else: an open that fails so makes no checkpoint.
+    Unreadable,
+}
+
 /// The program is about to read the watched file `path`: make a checkpoint
 /// unless the file has one already. Returns in the program (the first child,
 /// or a resumed one); the holder never returns from here.
@@ -164,11 +176,9 @@ pub fn resume_count() -> u64 {
 /// caller to call [`after_read`] once the open has succeeded, to tie the
 /// file to the last checkpoint. `readable` is asked only before a new
 /// checkpoint: whether the open will succeed (a failed open makes none),
-/// with the file's stamp as it will be read.
-pub fn before_read(
-    path: &AbsolutePath,
-    readable: impl FnOnce(&AbsolutePath) -> Option<FileStamp>,
-) -> bool {
+/// with the file's stamp as it will be read. A missing file is looked for:
+/// the first checkpoint may be made before that lookup.
+pub fn before_read(path: &AbsolutePath, readable: impl FnOnce(&AbsolutePath) -> Probe) -> bool {
     with_engine(|engine| engine.before_read(path, readable)).unwrap_or(false)
 }
 
@@ -177,6 +187,15 @@ pub fn before_read(
 /// is the opened file's.
 pub fn after_read(path: OwnedPath, stamp: Option<FileStamp>) {
     with_engine(|engine| engine.after_read(path, stamp));
+}
+
+/// The program looked for the watched file `path` and did not find it: it
+/// is tied to the latest checkpoint (a new one here if there is none), so
+/// that its coming resumes from before the lookup (the first checkpoint,
+/// if the lookup made it, see [`before_read`]). A file in a directory that
+/// is not there either is not watched.
+pub fn looked_for_missing(path: OwnedPath) {
+    with_engine(|engine| engine.looked_for_missing(path));
 }
 
 /// The program is about to open the watched file `path` for writing: if it
@@ -275,6 +294,26 @@ impl Engine {
         Ok(())
     }
 
+    fn looked_for_missing(&mut self, path: OwnedPath) {
+        if self.stopped || self.tied.contains(path.as_bytes()) {
+            return;
+        }
+        if !self.is_own_process() {
+            self.stopped = true;
+            return;
+        }
+        // Without a checkpoint before the lookup there is nothing to resume.
+        if self.lineage.is_empty() || !directory_exists(split_parent(path.as_bytes()).0) {
+            return;
+        }
+        match self.attach(path.as_bytes(), None) {
+            Ok(()) => {
+                self.tied.insert(path.into_bytes());
+            }
+            Err(error) => self.stop(error),
+        }
+    }
+
     fn before_write(&mut self, path: &AbsolutePath) {
         if !self.tied.contains(path.as_bytes()) || nix::unistd::getpid().as_raw() != self.pid {
             return;
@@ -298,7 +337,7 @@ impl Engine {
     fn before_read(
         &mut self,
         path: &AbsolutePath,
-        readable: impl FnOnce(&AbsolutePath) -> Option<FileStamp>,
+        readable: impl FnOnce(&AbsolutePath) -> Probe,
     ) -> bool {
         if self.stopped || self.tied.contains(path.as_bytes()) {
             return false;
@@ -320,11 +359,18 @@ impl Engine {
             self.stopped = true;
             return false;
         }
-        let Some(stamp) = readable(path) else {
-            return false;
+        let stamp = match readable(path) {
+            Probe::Readable(stamp) => Some(stamp),
+            // Later lookups are tied to this checkpoint (`looked_for_missing`).
+            Probe::Missing
+                if self.lineage.is_empty() && directory_exists(path.split_parent().0) =>
+            {
+                None
+            }
+            Probe::Missing | Probe::Unreadable => return false,
         };
         self.tied.insert(path.as_bytes().to_vec());
-        if let Err(error) = self.checkpoint(path, Some(stamp)) {
+        if let Err(error) = self.checkpoint(path, stamp) {
             self.stop(error);
         }
         false
@@ -522,6 +568,12 @@ impl Engine {
         self.forks = self.forks.map(|_| sys::forks());
         self.last_checkpoint = Instant::now();
     }
+}
+
+/// Whether `dir` is a directory: a file looked for in one that is not
+/// there cannot be watched for its coming.
+fn directory_exists(dir: &[u8]) -> bool {
+    std::path::Path::new(std::ffi::OsStr::from_bytes(dir)).is_dir()
 }
 
 /// What [`worth_a_checkpoint`] weighs.

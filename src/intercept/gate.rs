@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::Base;
 use super::recent::{self, Anchor};
 use crate::config::{self, Config};
+use crate::engine::Probe;
 use crate::paths::{AbsolutePath, CAPACITY, OwnedPath, is_kernel_path};
 use crate::stamp::FileStamp;
 use crate::{engine, sys, warn};
@@ -177,14 +178,18 @@ pub fn before_open(base: Base, path: &[u8], access: Access) -> Option<TieAfterOp
         // Only the path's bytes are kept: moving the 4 KiB buffer into a
         // box was a third of a tied open's cost.
         Access::Read => {
-            if engine::before_read(&absolute, |path| readable_file(path.as_c_str())) {
-                Some(TieAfterOpen {
-                    path: absolute.to_owned_path(),
-                    anchor,
-                })
-            } else {
-                None
-            }
+            // A file looked for and not found is watched too (see
+            // `after_open`): the open is followed when it may fail so.
+            let mut missing = false;
+            let tie_after = engine::before_read(&absolute, |path| {
+                let found = probe(path.as_c_str());
+                missing = found == Probe::Missing;
+                found
+            });
+            (tie_after || missing).then(|| TieAfterOpen {
+                path: absolute.to_owned_path(),
+                anchor,
+            })
         }
         Access::Write => {
             engine::before_write(&absolute);
@@ -194,14 +199,24 @@ pub fn before_open(base: Base, path: &[u8], access: Access) -> Option<TieAfterOp
 }
 
 /// Called by the hook after the real open of `path`, if `before_open` asked
-/// for it, with the descriptor it opened (`None` if it failed).
-pub fn after_open(tie: TieAfterOpen, path: &[u8], opened: Option<i32>) {
-    let Some(fd) = opened else { return };
+/// for it, with the descriptor it opened (or the `errno` it failed with).
+/// A file the program looked for and did not find is watched: when it
+/// appears, the program resumes from the checkpoint before the lookup.
+pub fn after_open(tie: TieAfterOpen, path: &[u8], opened: Result<i32, i32>) {
+    let fd = match opened {
+        Ok(fd) => fd,
+        Err(errno) => {
+            if errno == libc::ENOENT {
+                engine::looked_for_missing(tie.path);
+            }
+            return;
+        }
+    };
     // The program cannot have closed `fd` yet: this runs before its open
     // returns to it.
     let stat = sys::fstat_number(fd);
     // A FIFO, a device or a directory that matched the filter: never
-    // watched (only a new checkpoint asks `readable_file` first).
+    // watched (only a new checkpoint probes the file first).
     if stat.is_some_and(|stat| stat.st_mode & libc::S_IFMT != libc::S_IFREG) {
         return;
     }
@@ -241,9 +256,10 @@ pub fn before_lua_open(path: &[u8], access: Access) {
     // asked here.
     let _ = std::panic::catch_unwind(|| {
         if let Some(tie) = before_open(Base::CurrentDir, path, access) {
-            let stamp = readable_file(tie.path.as_c_str());
-            if stamp.is_some() {
-                engine::after_read(tie.path, stamp);
+            match probe(tie.path.as_c_str()) {
+                Probe::Readable(stamp) => engine::after_read(tie.path, Some(stamp)),
+                Probe::Missing => engine::looked_for_missing(tie.path),
+                Probe::Unreadable => {}
             }
         }
     });
@@ -253,13 +269,19 @@ fn is_regular_file(path: &CStr) -> bool {
     nix::sys::stat::stat(path).is_ok_and(|stat| stat.st_mode & libc::S_IFMT == libc::S_IFREG)
 }
 
-/// The stamp of an existing regular file the program may read: an open
-/// that will fail makes no checkpoint.
-fn readable_file(path: &CStr) -> Option<FileStamp> {
-    let stat = nix::sys::stat::stat(path).ok()?;
-    (stat.st_mode & libc::S_IFMT == libc::S_IFREG
-        && nix::unistd::access(path, nix::unistd::AccessFlags::R_OK).is_ok())
-    .then(|| FileStamp::of(&stat))
+/// What an open for reading of `path` will find (asked only before a new
+/// checkpoint, and by the Lua module after its gate).
+fn probe(path: &CStr) -> Probe {
+    match nix::sys::stat::stat(path) {
+        Ok(stat)
+            if stat.st_mode & libc::S_IFMT == libc::S_IFREG
+                && nix::unistd::access(path, nix::unistd::AccessFlags::R_OK).is_ok() =>
+        {
+            Probe::Readable(FileStamp::of(&stat))
+        }
+        Err(nix::errno::Errno::ENOENT) => Probe::Missing,
+        _ => Probe::Unreadable,
+    }
 }
 
 #[cfg(test)]

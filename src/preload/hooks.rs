@@ -61,6 +61,7 @@ unsafe fn conclude(tie: Option<TieAfterOpen>, path: *const c_char, opened: Optio
         return;
     };
     let saved_errno = sys::errno();
+    let opened = opened.ok_or(saved_errno);
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         gate::after_open(tie, path, opened)
     }));

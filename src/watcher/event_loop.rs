@@ -5,6 +5,7 @@
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::time::Instant;
 
 use inotify::{EventMask, Inotify};
@@ -82,7 +83,11 @@ pub fn run(
         if step.overflowed {
             warn!("too many file events at once: some changes may have been missed");
         }
-        for line in watch_lines(&step.watched) {
+        // A file the program looked for and did not find is watched
+        // without a line: Lua's require probes many.
+        let mut watched = step.watched;
+        watched.retain(|path| Path::new(OsStr::from_bytes(path)).exists());
+        for line in watch_lines(&watched) {
             info!("{line}");
         }
         next = act(step.outcome, &mut list, &holders, clear_screen);
