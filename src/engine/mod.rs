@@ -198,6 +198,14 @@ pub fn looked_for_missing(path: OwnedPath) {
     with_engine(|engine| engine.looked_for_missing(path));
 }
 
+/// The program is about to list the directory `dir`, which the filter
+/// matches: it is tied, as `dir/`, to a checkpoint made here (or to the
+/// latest one, as a file read soon after it), so that a file added to it or
+/// removed from it resumes from before the listing.
+pub fn before_listing(dir: &AbsolutePath) {
+    with_engine(|engine| engine.before_listing(dir));
+}
+
 /// The program is about to open the watched file `path` for writing: if it
 /// is tied to a checkpoint, the watcher ignores its changes until the
 /// program closes it (the program's own output is no edit to resume for).
@@ -248,7 +256,7 @@ impl Engine {
             Some(((first, stamp), rest))
                 if self.lineage.is_empty() || (here && self.lineage.len() < MAX_CHECKPOINTS) =>
             {
-                (rest, self.checkpoint(first, *stamp))
+                (rest, self.checkpoint(first.as_bytes(), *stamp))
             }
             _ => (&fresh[..], Ok(())),
         };
@@ -292,6 +300,31 @@ impl Engine {
             stamp,
         })?;
         Ok(())
+    }
+
+    fn before_listing(&mut self, dir: &AbsolutePath) {
+        let mut entry = dir.as_bytes().to_vec();
+        if !entry.ends_with(b"/") {
+            entry.push(b'/');
+        }
+        if self.stopped || self.tied.contains(&entry) {
+            return;
+        }
+        if !self.is_own_process() || nix::unistd::getpid().as_raw() != self.pid {
+            self.stopped = true;
+            return;
+        }
+        let here = self.lineage.is_empty()
+            || (self.lineage.len() < MAX_CHECKPOINTS && self.worth_a_checkpoint());
+        self.tied.insert(entry.clone());
+        let result = if here {
+            self.checkpoint(&entry, None)
+        } else {
+            self.attach(&entry, None)
+        };
+        if let Err(error) = result {
+            self.stop(error);
+        }
     }
 
     fn looked_for_missing(&mut self, path: OwnedPath) {
@@ -370,7 +403,7 @@ impl Engine {
             Probe::Missing | Probe::Unreadable => return false,
         };
         self.tied.insert(path.as_bytes().to_vec());
-        if let Err(error) = self.checkpoint(path, stamp) {
+        if let Err(error) = self.checkpoint(path.as_bytes(), stamp) {
             self.stop(error);
         }
         false
@@ -433,11 +466,7 @@ impl Engine {
         }
     }
 
-    fn checkpoint(
-        &mut self,
-        path: &AbsolutePath,
-        stamp: Option<FileStamp>,
-    ) -> Result<(), EngineError> {
+    fn checkpoint(&mut self, path: &[u8], stamp: Option<FileStamp>) -> Result<(), EngineError> {
         let started = Instant::now();
         let threads = sys::procfs::thread_count().map_err(EngineError::Proc)?;
         if threads > 1 {
@@ -457,7 +486,7 @@ impl Engine {
             }
             none => none.insert(WatcherLink::prepare(timing)?),
         };
-        let dir_watch = watcher.watch_dir(path.split_parent().0)?;
+        let dir_watch = watcher.watch_dir(split_parent(path).0)?;
         let me = nix::unistd::getpid().as_raw();
         let mut lineage = self.lineage.clone();
         lineage.push(Link {
@@ -468,7 +497,7 @@ impl Engine {
             kind: Kind::Checkpoint,
             lineage: &lineage,
             dir_watch,
-            path: path.as_bytes(),
+            path,
             elapsed_micros,
             stamp,
         };

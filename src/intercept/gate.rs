@@ -136,22 +136,7 @@ pub fn before_open(base: Base, path: &[u8], access: Access) -> Option<TieAfterOp
         return None;
     }
     let mut absolute = AbsolutePath::empty();
-    let resolved = if path.starts_with(b"/") {
-        absolute.resolve_in_place(b"/", path)
-    } else {
-        match base {
-            Base::Directory(fd) if fd != libc::AT_FDCWD => absolute
-                .resolve_in_place_from(|buffer| sys::fd_path(fd, buffer).map(<[u8]>::len), path),
-            _ => absolute.resolve_in_place_from(
-                |buffer| super::cwd::current_dir(buffer).map(<[u8]>::len),
-                path,
-            ),
-        }
-    };
-    if !resolved {
-        return None;
-    }
-    if is_kernel_path(absolute.as_bytes()) {
+    if !resolve(&mut absolute, base, path) || is_kernel_path(absolute.as_bytes()) {
         return None;
     }
     match config.filter.matches(absolute.as_bytes()) {
@@ -195,6 +180,46 @@ pub fn before_open(base: Base, path: &[u8], access: Access) -> Option<TieAfterOp
             engine::before_write(&absolute);
             None
         }
+    }
+}
+
+/// `path` (as given, relative to `base`) as an absolute path in `absolute`.
+fn resolve(absolute: &mut AbsolutePath, base: Base, path: &[u8]) -> bool {
+    if path.starts_with(b"/") {
+        absolute.resolve_in_place(b"/", path)
+    } else {
+        match base {
+            Base::Directory(fd) if fd != libc::AT_FDCWD => absolute
+                .resolve_in_place_from(|buffer| sys::fd_path(fd, buffer).map(<[u8]>::len), path),
+            _ => absolute.resolve_in_place_from(
+                |buffer| super::cwd::current_dir(buffer).map(<[u8]>::len),
+                path,
+            ),
+        }
+    }
+}
+
+/// Called by the hooks before the program lists the directory `path`
+/// (`opendir`, or `fdopendir` with the directory as `base` and "."). A
+/// listing counts when the filter matches the directory's path with a
+/// trailing '/' (the command's default filter, or a pattern like
+/// `/spec/$`): a file added or removed there resumes from before it.
+pub fn before_listing(base: Base, path: &[u8]) {
+    let Some(config) = config::active() else {
+        return;
+    };
+    let mut absolute = AbsolutePath::empty();
+    if path.is_empty() || !resolve(&mut absolute, base, path) || is_kernel_path(absolute.as_bytes())
+    {
+        return;
+    }
+    let mut with_slash = absolute.as_bytes().to_vec();
+    if !with_slash.ends_with(b"/") {
+        with_slash.push(b'/');
+    }
+    if config.filter.matches(&with_slash) == Ok(true) {
+        ANY_MATCHED.store(true, Ordering::Relaxed);
+        engine::before_listing(&absolute);
     }
 }
 

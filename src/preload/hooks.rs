@@ -307,3 +307,50 @@ detour! {
         result
     }
 }
+
+/// Asks the gate about a directory the program is about to list, outside
+/// any re-entry, with `errno` and panics kept from the host.
+///
+/// # Safety
+/// `path` is null or a NUL-terminated string.
+unsafe fn consider_listing(base: Base, path: *const c_char) {
+    if path.is_null() || !gate::is_on() {
+        return;
+    }
+    let Some(_bypass) = Bypass::enter() else {
+        return;
+    };
+    let saved_errno = sys::errno();
+    // SAFETY: non-null and NUL-terminated per this function's contract.
+    let path = unsafe { CStr::from_ptr(path) }.to_bytes();
+    let _ = std::panic::catch_unwind(|| gate::before_listing(base, path));
+    sys::set_errno(saved_errno);
+}
+
+detour! {
+    /// opendir(3): LuaFileSystem's `lfs.dir` (busted's spec discovery)
+    /// lists a directory with it.
+    fn opendir(path: *const c_char) -> *mut libc::DIR;
+    missing: missing_dir();
+    |real| {
+        // SAFETY: the caller honours opendir(3)'s contract for `path`.
+        unsafe { consider_listing(Base::CurrentDir, path) };
+        real(path)
+    }
+}
+
+detour! {
+    /// fdopendir(3): a directory opened by descriptor, then listed.
+    fn fdopendir(fd: c_int) -> *mut libc::DIR;
+    missing: missing_dir();
+    |real| {
+        // SAFETY: "." is a NUL-terminated string.
+        unsafe { consider_listing(Base::Directory(fd), c".".as_ptr()) };
+        real(fd)
+    }
+}
+
+fn missing_dir() -> *mut libc::DIR {
+    sys::set_errno(libc::ENOSYS);
+    std::ptr::null_mut()
+}
