@@ -41,9 +41,17 @@ end
 
 -- A searcher in front of the Lua-file searcher: it finds the file that
 -- searcher is about to load, checkpoints there, and leaves the loading to it.
+-- The files it looked for before that one (all of them, when none is there)
+-- are watched for their coming: one of them would be found first.
 local searchers = package.searchers or package.loaders
 table.insert(searchers, 2, function(name)
   local file = searchpath(name, package.path)
+  local probed = name:gsub("%.", "/"):gsub("%%", "%%%%")
+  for template in package.path:gmatch("[^;]+") do
+    local candidate = template:gsub("%?", probed)
+    if candidate == file then break end
+    before_read(candidate)
+  end
   if file then
     before_read(file)
   end

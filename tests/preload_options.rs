@@ -129,7 +129,9 @@ fn subprocesses_do_not_inherit_forkmon_but_keep_other_preloads() {
     );
     app.dir.write("sub.lua", "print('sub ran')\n");
     let libc = libc_path();
-    let preload = format!("{libc}:{}", common::library().display());
+    // forkmon first: an entry before it that defines fopen64 would come
+    // first in the lookup order and leave nothing to watch.
+    let preload = format!("{}:{libc}", common::library().display());
     let session = app.launch().env("LD_PRELOAD", &preload).start();
     session.wait_for("done first");
     let output = session.output();

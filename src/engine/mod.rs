@@ -15,8 +15,9 @@ mod standby;
 mod trace;
 mod unforked;
 
+use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -117,6 +118,14 @@ pub struct Engine {
 
 static ENGINE: Mutex<Option<Engine>> = Mutex::new(None);
 static RESUMES: AtomicU64 = AtomicU64::new(0);
+static AT_FIRST_CHECKPOINT: OnceLock<fn()> = OnceLock::new();
+
+/// `action` runs once in the process that makes the program's first
+/// checkpoint, single-threaded, just before it forks (the preload way in
+/// takes forkmon out of `LD_PRELOAD` there). The first one given stays.
+pub fn at_first_checkpoint(action: fn()) {
+    let _ = AT_FIRST_CHECKPOINT.set(action);
+}
 
 fn engine() -> MutexGuard<'static, Option<Engine>> {
     // A panic caught at a hook boundary must not disable the next hooks.
@@ -161,6 +170,17 @@ pub fn resume_count() -> u64 {
     RESUMES.load(Ordering::Relaxed)
 }
 
+/// What an open for reading will find.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// An existing regular file the program may read, with its stamp.
+    Readable(FileStamp),
+    /// No such file: looked for, it is watched for its coming.
+    Missing,
+    /// Anything else: an open that fails so makes no checkpoint.
+    Unreadable,
+}
+
 /// The program is about to read the watched file `path`: make a checkpoint
 /// unless the file has one already. Returns in the program (the first child,
 /// or a resumed one); the holder never returns from here.
@@ -170,11 +190,9 @@ pub fn resume_count() -> u64 {
 /// caller to call [`after_read`] once the open has succeeded, to tie the
 /// file to the last checkpoint. `readable` is asked only before a new
 /// checkpoint: whether the open will succeed (a failed open makes none),
-/// with the file's stamp as it will be read.
-pub fn before_read(
-    path: &AbsolutePath,
-    readable: impl FnOnce(&AbsolutePath) -> Option<FileStamp>,
-) -> bool {
+/// with the file's stamp as it will be read. A missing file is looked for:
+/// the first checkpoint may be made before that lookup.
+pub fn before_read(path: &AbsolutePath, readable: impl FnOnce(&AbsolutePath) -> Probe) -> bool {
     with_engine(|engine| engine.before_read(path, readable)).unwrap_or(false)
 }
 
@@ -183,6 +201,23 @@ pub fn before_read(
 /// is the opened file's.
 pub fn after_read(path: OwnedPath, stamp: Option<FileStamp>) {
     with_engine(|engine| engine.after_read(path, stamp));
+}
+
+/// The program looked for the watched file `path` and did not find it: it
+/// is tied to the latest checkpoint (a new one here if there is none), so
+/// that its coming resumes from before the lookup (the first checkpoint,
+/// if the lookup made it, see [`before_read`]). A file in a directory that
+/// is not there either is not watched.
+pub fn looked_for_missing(path: OwnedPath) {
+    with_engine(|engine| engine.looked_for_missing(path));
+}
+
+/// The program is about to list the directory `dir`, which the filter
+/// matches: it is tied, as `dir/`, to a checkpoint made here (or to the
+/// latest one, as a file read soon after it), so that a file added to it or
+/// removed from it resumes from before the listing.
+pub fn before_listing(dir: &AbsolutePath) {
+    with_engine(|engine| engine.before_listing(dir));
 }
 
 /// The program is about to open the watched file `path` for writing: if it
@@ -236,7 +271,7 @@ impl Engine {
                 if (self.lineage.is_empty() || (here && self.lineage.len() < MAX_CHECKPOINTS))
                     && !self.cannot_checkpoint(first) =>
             {
-                (rest, self.checkpoint(first, *stamp))
+                (rest, self.checkpoint(first.as_bytes(), *stamp))
             }
             _ => (&fresh[..], Ok(())),
         };
@@ -282,6 +317,60 @@ impl Engine {
         Ok(())
     }
 
+    fn before_listing(&mut self, dir: &AbsolutePath) {
+        let mut entry = dir.as_bytes().to_vec();
+        if !entry.ends_with(b"/") {
+            entry.push(b'/');
+        }
+        if self.stopped || self.tied.contains(&entry) {
+            return;
+        }
+        if !self.is_own_process() || nix::unistd::getpid().as_raw() != self.pid {
+            self.stopped = true;
+            return;
+        }
+        if self.root_changed() {
+            return;
+        }
+        let here = self.lineage.is_empty()
+            || (self.lineage.len() < MAX_CHECKPOINTS && self.worth_a_checkpoint());
+        // As for a file: what a fork would not copy makes no checkpoint, and
+        // the listing is tied to the last one, if there is one.
+        let here = here && !self.cannot_checkpoint(dir);
+        if !here && self.lineage.is_empty() {
+            return;
+        }
+        self.tied.insert(entry.clone());
+        let result = if here {
+            self.checkpoint(&entry, None)
+        } else {
+            self.attach(&entry, None)
+        };
+        if let Err(error) = result {
+            self.stop(error);
+        }
+    }
+
+    fn looked_for_missing(&mut self, path: OwnedPath) {
+        if self.stopped || self.tied.contains(path.as_bytes()) {
+            return;
+        }
+        if !self.is_own_process() {
+            self.stopped = true;
+            return;
+        }
+        // Without a checkpoint before the lookup there is nothing to resume.
+        if self.lineage.is_empty() || !directory_exists(split_parent(path.as_bytes()).0) {
+            return;
+        }
+        match self.attach(path.as_bytes(), None) {
+            Ok(()) => {
+                self.tied.insert(path.into_bytes());
+            }
+            Err(error) => self.stop(error),
+        }
+    }
+
     fn before_write(&mut self, path: &AbsolutePath) {
         if !self.tied.contains(path.as_bytes())
             || nix::unistd::getpid().as_raw() != self.pid
@@ -308,7 +397,7 @@ impl Engine {
     fn before_read(
         &mut self,
         path: &AbsolutePath,
-        readable: impl FnOnce(&AbsolutePath) -> Option<FileStamp>,
+        readable: impl FnOnce(&AbsolutePath) -> Probe,
     ) -> bool {
         if self.stopped || self.tied.contains(path.as_bytes()) {
             return false;
@@ -333,15 +422,22 @@ impl Engine {
             self.stopped = true;
             return false;
         }
-        let Some(stamp) = readable(path) else {
-            return false;
+        let stamp = match readable(path) {
+            Probe::Readable(stamp) => Some(stamp),
+            // Later lookups are tied to this checkpoint (`looked_for_missing`).
+            Probe::Missing
+                if self.lineage.is_empty() && directory_exists(path.split_parent().0) =>
+            {
+                None
+            }
+            Probe::Missing | Probe::Unreadable => return false,
         };
         // Tied to the last checkpoint, if there is one.
         if self.cannot_checkpoint(path) {
             return !self.lineage.is_empty();
         }
         self.tied.insert(path.as_bytes().to_vec());
-        if let Err(error) = self.checkpoint(path, Some(stamp)) {
+        if let Err(error) = self.checkpoint(path.as_bytes(), stamp) {
             self.stop(error);
         }
         false
@@ -436,15 +532,16 @@ impl Engine {
         }
     }
 
-    fn checkpoint(
-        &mut self,
-        path: &AbsolutePath,
-        stamp: Option<FileStamp>,
-    ) -> Result<(), EngineError> {
+    fn checkpoint(&mut self, path: &[u8], stamp: Option<FileStamp>) -> Result<(), EngineError> {
         let started = Instant::now();
         let threads = sys::procfs::thread_count().map_err(EngineError::Proc)?;
         if threads > 1 {
             return Err(EngineError::Threads(threads));
+        }
+        if self.lineage.is_empty()
+            && let Some(action) = AT_FIRST_CHECKPOINT.get()
+        {
+            action();
         }
         let timing = self.timing();
         let elapsed_micros = self.elapsed_micros();
@@ -455,7 +552,7 @@ impl Engine {
             }
             none => none.insert(WatcherLink::prepare(timing)?),
         };
-        let dir_watch = watcher.watch_dir(path.split_parent().0)?;
+        let dir_watch = watcher.watch_dir(split_parent(path).0)?;
         let me = nix::unistd::getpid().as_raw();
         let mut lineage = self.lineage.clone();
         lineage.push(Link {
@@ -466,7 +563,7 @@ impl Engine {
             kind: Kind::Checkpoint,
             lineage: &lineage,
             dir_watch,
-            path: path.as_bytes(),
+            path,
             elapsed_micros,
             stamp,
         };
@@ -583,6 +680,12 @@ fn root_identity() -> Option<(u64, u64)> {
     nix::sys::stat::stat("/")
         .ok()
         .map(|stat| (stat.st_dev, stat.st_ino))
+}
+
+/// Whether `dir` is a directory: a file looked for in one that is not
+/// there cannot be watched for its coming.
+fn directory_exists(dir: &[u8]) -> bool {
+    std::path::Path::new(std::ffi::OsStr::from_bytes(dir)).is_dir()
 }
 
 /// What [`worth_a_checkpoint`] weighs.

@@ -7,16 +7,35 @@
 #![forbid(unsafe_code)]
 
 use std::ffi::CStr;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::Base;
 use super::recent::{self, Anchor};
 use crate::config::{self, Config};
+use crate::engine::Probe;
 use crate::paths::{AbsolutePath, CAPACITY, OwnedPath, is_kernel_path};
 use crate::stamp::FileStamp;
 use crate::{engine, sys, warn};
 
 static BUDGET_WARNED: AtomicBool = AtomicBool::new(false);
+static ANY_MATCHED: AtomicBool = AtomicBool::new(false);
+
+/// The script a shell of this process runs (see [`set_launcher_script`]).
+static LAUNCHER_SCRIPT: OnceLock<OwnedPath> = OnceLock::new();
+
+/// This process is a shell running the script `path` (a launcher): its read
+/// of that script makes no checkpoint, which would take forkmon out of
+/// `LD_PRELOAD` before the launcher execs the program.
+pub fn set_launcher_script(path: OwnedPath) {
+    let _ = LAUNCHER_SCRIPT.set(path);
+}
+
+/// Whether any path this process opened matched the filter, or may have
+/// (the filter ran out of its budget on one: said already).
+pub fn any_matched() -> bool {
+    ANY_MATCHED.load(Ordering::Relaxed) || BUDGET_WARNED.load(Ordering::Relaxed)
+}
 
 /// Turns forkmon on with `config`, unless a way in already did (then the
 /// first one's options stay: one registry, one set of options).
@@ -117,26 +136,18 @@ pub fn before_open(base: Base, path: &[u8], access: Access) -> Option<TieAfterOp
         return None;
     }
     let mut absolute = AbsolutePath::empty();
-    let resolved = if path.starts_with(b"/") {
-        absolute.resolve_in_place(b"/", path)
-    } else {
-        match base {
-            Base::Directory(fd) if fd != libc::AT_FDCWD => absolute
-                .resolve_in_place_from(|buffer| sys::fd_path(fd, buffer).map(<[u8]>::len), path),
-            _ => absolute.resolve_in_place_from(
-                |buffer| super::cwd::current_dir(buffer).map(<[u8]>::len),
-                path,
-            ),
-        }
-    };
-    if !resolved {
-        return None;
-    }
-    if is_kernel_path(absolute.as_bytes()) {
+    if !resolve(&mut absolute, base, path) || is_kernel_path(absolute.as_bytes()) {
         return None;
     }
     match config.filter.matches(absolute.as_bytes()) {
-        Ok(true) => {}
+        Ok(true)
+            if LAUNCHER_SCRIPT
+                .get()
+                .is_some_and(|script| script.as_bytes() == absolute.as_bytes()) =>
+        {
+            return None;
+        }
+        Ok(true) => ANY_MATCHED.store(true, Ordering::Relaxed),
         Ok(false) => return None,
         Err(error) => {
             if !BUDGET_WARNED.swap(true, Ordering::Relaxed) {
@@ -152,14 +163,18 @@ pub fn before_open(base: Base, path: &[u8], access: Access) -> Option<TieAfterOp
         // Only the path's bytes are kept: moving the 4 KiB buffer into a
         // box was a third of a tied open's cost.
         Access::Read => {
-            if engine::before_read(&absolute, |path| readable_file(path.as_c_str())) {
-                Some(TieAfterOpen {
-                    path: absolute.to_owned_path(),
-                    anchor,
-                })
-            } else {
-                None
-            }
+            // A file looked for and not found is watched too (see
+            // `after_open`): the open is followed when it may fail so.
+            let mut missing = false;
+            let tie_after = engine::before_read(&absolute, |path| {
+                let found = probe(path.as_c_str());
+                missing = found == Probe::Missing;
+                found
+            });
+            (tie_after || missing).then(|| TieAfterOpen {
+                path: absolute.to_owned_path(),
+                anchor,
+            })
         }
         Access::Write => {
             engine::before_write(&absolute);
@@ -168,15 +183,65 @@ pub fn before_open(base: Base, path: &[u8], access: Access) -> Option<TieAfterOp
     }
 }
 
+/// `path` (as given, relative to `base`) as an absolute path in `absolute`.
+fn resolve(absolute: &mut AbsolutePath, base: Base, path: &[u8]) -> bool {
+    if path.starts_with(b"/") {
+        absolute.resolve_in_place(b"/", path)
+    } else {
+        match base {
+            Base::Directory(fd) if fd != libc::AT_FDCWD => absolute
+                .resolve_in_place_from(|buffer| sys::fd_path(fd, buffer).map(<[u8]>::len), path),
+            _ => absolute.resolve_in_place_from(
+                |buffer| super::cwd::current_dir(buffer).map(<[u8]>::len),
+                path,
+            ),
+        }
+    }
+}
+
+/// Called by the hooks before the program lists the directory `path`
+/// (`opendir`, or `fdopendir` with the directory as `base` and "."). A
+/// listing counts when the filter matches the directory's path with a
+/// trailing '/' (the command's default filter, or a pattern like
+/// `/spec/$`): a file added or removed there resumes from before it.
+pub fn before_listing(base: Base, path: &[u8]) {
+    let Some(config) = config::active() else {
+        return;
+    };
+    let mut absolute = AbsolutePath::empty();
+    if path.is_empty() || !resolve(&mut absolute, base, path) || is_kernel_path(absolute.as_bytes())
+    {
+        return;
+    }
+    let mut with_slash = absolute.as_bytes().to_vec();
+    if !with_slash.ends_with(b"/") {
+        with_slash.push(b'/');
+    }
+    if config.filter.matches(&with_slash) == Ok(true) {
+        ANY_MATCHED.store(true, Ordering::Relaxed);
+        engine::before_listing(&absolute);
+    }
+}
+
 /// Called by the hook after the real open of `path`, if `before_open` asked
-/// for it, with the descriptor it opened (`None` if it failed).
-pub fn after_open(tie: TieAfterOpen, path: &[u8], opened: Option<i32>) {
-    let Some(fd) = opened else { return };
+/// for it, with the descriptor it opened (or the `errno` it failed with).
+/// A file the program looked for and did not find is watched: when it
+/// appears, the program resumes from the checkpoint before the lookup.
+pub fn after_open(tie: TieAfterOpen, path: &[u8], opened: Result<i32, i32>) {
+    let fd = match opened {
+        Ok(fd) => fd,
+        Err(errno) => {
+            if errno == libc::ENOENT {
+                engine::looked_for_missing(tie.path);
+            }
+            return;
+        }
+    };
     // The program cannot have closed `fd` yet: this runs before its open
     // returns to it.
     let stat = sys::fstat_number(fd);
     // A FIFO, a device or a directory that matched the filter: never
-    // watched (only a new checkpoint asks `readable_file` first).
+    // watched (only a new checkpoint probes the file first).
     if stat.is_some_and(|stat| stat.st_mode & libc::S_IFMT != libc::S_IFREG) {
         return;
     }
@@ -216,9 +281,10 @@ pub fn before_lua_open(path: &[u8], access: Access) {
     // asked here.
     let _ = std::panic::catch_unwind(|| {
         if let Some(tie) = before_open(Base::CurrentDir, path, access) {
-            let stamp = readable_file(tie.path.as_c_str());
-            if stamp.is_some() {
-                engine::after_read(tie.path, stamp);
+            match probe(tie.path.as_c_str()) {
+                Probe::Readable(stamp) => engine::after_read(tie.path, Some(stamp)),
+                Probe::Missing => engine::looked_for_missing(tie.path),
+                Probe::Unreadable => {}
             }
         }
     });
@@ -228,13 +294,19 @@ fn is_regular_file(path: &CStr) -> bool {
     nix::sys::stat::stat(path).is_ok_and(|stat| stat.st_mode & libc::S_IFMT == libc::S_IFREG)
 }
 
-/// The stamp of an existing regular file the program may read: an open
-/// that will fail makes no checkpoint.
-fn readable_file(path: &CStr) -> Option<FileStamp> {
-    let stat = nix::sys::stat::stat(path).ok()?;
-    (stat.st_mode & libc::S_IFMT == libc::S_IFREG
-        && nix::unistd::access(path, nix::unistd::AccessFlags::R_OK).is_ok())
-    .then(|| FileStamp::of(&stat))
+/// What an open for reading of `path` will find (asked only before a new
+/// checkpoint, and by the Lua module after its gate).
+fn probe(path: &CStr) -> Probe {
+    match nix::sys::stat::stat(path) {
+        Ok(stat)
+            if stat.st_mode & libc::S_IFMT == libc::S_IFREG
+                && nix::unistd::access(path, nix::unistd::AccessFlags::R_OK).is_ok() =>
+        {
+            Probe::Readable(FileStamp::of(&stat))
+        }
+        Err(nix::errno::Errno::ENOENT) => Probe::Missing,
+        _ => Probe::Unreadable,
+    }
 }
 
 #[cfg(test)]

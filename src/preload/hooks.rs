@@ -14,7 +14,7 @@ use std::ffi::{CStr, c_char, c_int};
 
 use libc::{FILE, mode_t};
 
-use super::real::{self, Symbol};
+use super::real::Symbol;
 use crate::intercept::Base;
 use crate::intercept::gate::{self, Access, TieAfterOpen};
 use crate::intercept::guard::Bypass;
@@ -61,6 +61,7 @@ unsafe fn conclude(tie: Option<TieAfterOpen>, path: *const c_char, opened: Optio
         return;
     };
     let saved_errno = sys::errno();
+    let opened = opened.ok_or(saved_errno);
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         gate::after_open(tie, path, opened)
     }));
@@ -80,8 +81,8 @@ fn real<F: Copy>(symbol: &Symbol) -> Option<F> {
     if address.is_null() || size_of::<F>() != size_of::<*mut libc::c_void>() {
         return None;
     }
-    // SAFETY: F is one of the function pointer types of `real`, declared
-    // with the C signature of the libc function this symbol names.
+    // SAFETY: F is the function pointer type `detour!` spells from the C
+    // signature of the libc function this symbol names.
     Some(unsafe { std::mem::transmute_copy::<*mut libc::c_void, F>(&address) })
 }
 
@@ -95,8 +96,54 @@ fn missing_file() -> *mut FILE {
     std::ptr::null_mut()
 }
 
-macro_rules! open_detour {
-    ($(#[$doc:meta])* $name:ident, $symbol:ident) => {
+/// Around an open(2)-like call: the gate before it, the tie after it.
+///
+/// # Safety
+/// `path` is null or a NUL-terminated string, as open(2) requires.
+unsafe fn around_open(
+    base: Base,
+    path: *const c_char,
+    access: Option<Access>,
+    open: impl FnOnce() -> c_int,
+) -> c_int {
+    // SAFETY: per this function's contract.
+    let tie = unsafe { consider(base, path, access) };
+    let result = open();
+    // SAFETY: the caller's path, as passed to `consider`.
+    unsafe { conclude(tie, path, (result >= 0).then_some(result)) };
+    result
+}
+
+/// Around an fopen(3)-like call.
+///
+/// # Safety
+/// `path` and `mode` are null or NUL-terminated strings, as fopen(3)
+/// requires (a null path, freopen's mode change alone, is passed by).
+unsafe fn around_fopen(
+    path: *const c_char,
+    mode: *const c_char,
+    open: impl FnOnce() -> *mut FILE,
+) -> *mut FILE {
+    // SAFETY: per this function's contract.
+    let tie = unsafe { consider(Base::CurrentDir, path, mode_access(mode)) };
+    let result = open();
+    // SAFETY: a stream fopen just returned, not yet handed to the caller,
+    // and the caller's path, as passed to `consider`.
+    unsafe { conclude(tie, path, (!result.is_null()).then(|| libc::fileno(result))) };
+    result
+}
+
+/// One detour, from its C signature given once: the exported function
+/// under libc's name, the static that finds libc's own definition, and its
+/// function type. `$real` is bound in `$body` to a function that calls
+/// libc's definition (or returns `$missing` if libc has none).
+macro_rules! detour {
+    (
+        $(#[$doc:meta])*
+        fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty;
+        missing: $missing:expr;
+        |$real:ident| $body:expr
+    ) => {
         $(#[$doc])*
         ///
         /// # Safety
@@ -104,224 +151,206 @@ macro_rules! open_detour {
         // SAFETY: exported under libc's name on purpose, to interpose it;
         // the signature is libc's, and the body calls through to libc's.
         #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $name(path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
-            // SAFETY: the caller honours open(2)'s contract for `path`.
-            let tie = unsafe { consider(Base::CurrentDir, path, gate::flags_access(flags)) };
-            let result = match real::<real::Open>(&real::$symbol) {
-                // SAFETY: the real function with the caller's arguments.
-                Some(open) => unsafe { open(path, flags, mode) },
-                None => missing_int(),
+        pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
+            // SAFETY: the bytes are the function's name and one NUL.
+            static REAL: Symbol = Symbol::new(unsafe {
+                CStr::from_bytes_with_nul_unchecked(concat!(stringify!($name), "\0").as_bytes())
+            });
+            let $real = |$($arg: $ty),*| -> $ret {
+                match real::<unsafe extern "C" fn($($ty),*) -> $ret>(&REAL) {
+                    // SAFETY: libc's definition, with the caller's arguments.
+                    Some(function) => unsafe { function($($arg),*) },
+                    None => $missing,
+                }
             };
-            // SAFETY: the caller's path, as passed to `consider`.
-            unsafe { conclude(tie, path, (result >= 0).then_some(result)) };
-            result
+            $body
         }
     };
 }
 
-macro_rules! open_fortified_detour {
-    ($(#[$doc:meta])* $name:ident, $symbol:ident) => {
-        $(#[$doc])*
-        ///
-        /// # Safety
-        /// Same contract as the libc function.
-        // SAFETY: exported under libc's name on purpose, to interpose it;
-        // the signature is libc's, and the body calls through to libc's.
-        #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $name(path: *const c_char, flags: c_int) -> c_int {
-            // SAFETY: the caller honours open(2)'s contract for `path`.
-            let tie = unsafe { consider(Base::CurrentDir, path, gate::flags_access(flags)) };
-            let result = match real::<real::OpenFortified>(&real::$symbol) {
-                // SAFETY: the real function with the caller's arguments.
-                Some(open) => unsafe { open(path, flags) },
-                None => missing_int(),
-            };
-            // SAFETY: the caller's path, as passed to `consider`.
-            unsafe { conclude(tie, path, (result >= 0).then_some(result)) };
-            result
-        }
-    };
-}
-
-macro_rules! openat_detour {
-    ($(#[$doc:meta])* $name:ident, $symbol:ident) => {
-        $(#[$doc])*
-        ///
-        /// # Safety
-        /// Same contract as the libc function.
-        // SAFETY: exported under libc's name on purpose, to interpose it;
-        // the signature is libc's, and the body calls through to libc's.
-        #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $name(dir: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
-            // SAFETY: the caller honours openat(2)'s contract for `path`.
-            let tie = unsafe { consider(Base::Directory(dir), path, gate::flags_access(flags)) };
-            let result = match real::<real::OpenAt>(&real::$symbol) {
-                // SAFETY: the real function with the caller's arguments.
-                Some(openat) => unsafe { openat(dir, path, flags, mode) },
-                None => missing_int(),
-            };
-            // SAFETY: the caller's path, as passed to `consider`.
-            unsafe { conclude(tie, path, (result >= 0).then_some(result)) };
-            result
-        }
-    };
-}
-
-macro_rules! openat_fortified_detour {
-    ($(#[$doc:meta])* $name:ident, $symbol:ident) => {
-        $(#[$doc])*
-        ///
-        /// # Safety
-        /// Same contract as the libc function.
-        // SAFETY: exported under libc's name on purpose, to interpose it;
-        // the signature is libc's, and the body calls through to libc's.
-        #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $name(dir: c_int, path: *const c_char, flags: c_int) -> c_int {
-            // SAFETY: the caller honours openat(2)'s contract for `path`.
-            let tie = unsafe { consider(Base::Directory(dir), path, gate::flags_access(flags)) };
-            let result = match real::<real::OpenAtFortified>(&real::$symbol) {
-                // SAFETY: the real function with the caller's arguments.
-                Some(openat) => unsafe { openat(dir, path, flags) },
-                None => missing_int(),
-            };
-            // SAFETY: the caller's path, as passed to `consider`.
-            unsafe { conclude(tie, path, (result >= 0).then_some(result)) };
-            result
-        }
-    };
-}
-
-macro_rules! fopen_detour {
-    ($(#[$doc:meta])* $name:ident, $symbol:ident) => {
-        $(#[$doc])*
-        ///
-        /// # Safety
-        /// Same contract as the libc function.
-        // SAFETY: exported under libc's name on purpose, to interpose it;
-        // the signature is libc's, and the body calls through to libc's.
-        #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $name(path: *const c_char, mode: *const c_char) -> *mut FILE {
-            // SAFETY: the caller honours fopen(3)'s contract for both strings.
-            let tie = unsafe { consider(Base::CurrentDir, path, mode_access(mode)) };
-            let result = match real::<real::Fopen>(&real::$symbol) {
-                // SAFETY: the real function with the caller's arguments.
-                Some(fopen) => unsafe { fopen(path, mode) },
-                None => missing_file(),
-            };
-            // SAFETY: a stream fopen just returned, not yet handed to the
-            // caller, and the caller's path, as passed to `consider`.
-            unsafe { conclude(tie, path, (!result.is_null()).then(|| libc::fileno(result))) };
-            result
-        }
-    };
-}
-
-macro_rules! freopen_detour {
-    ($(#[$doc:meta])* $name:ident, $symbol:ident) => {
-        $(#[$doc])*
-        ///
-        /// # Safety
-        /// Same contract as the libc function.
-        // SAFETY: exported under libc's name on purpose, to interpose it;
-        // the signature is libc's, and the body calls through to libc's.
-        #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $name(path: *const c_char, mode: *const c_char, stream: *mut FILE) -> *mut FILE {
-            // SAFETY: the caller honours freopen(3)'s contract; a null path
-            // (only a mode change) is skipped by `consider`.
-            let tie = unsafe { consider(Base::CurrentDir, path, mode_access(mode)) };
-            let result = match real::<real::Freopen>(&real::$symbol) {
-                // SAFETY: the real function with the caller's arguments.
-                Some(freopen) => unsafe { freopen(path, mode, stream) },
-                None => missing_file(),
-            };
-            // SAFETY: a stream fopen just returned, not yet handed to the
-            // caller, and the caller's path, as passed to `consider`.
-            unsafe { conclude(tie, path, (!result.is_null()).then(|| libc::fileno(result))) };
-            result
-        }
-    };
-}
-
-open_detour!(
+detour! {
     /// open(2): tcc reads its sources and headers with it.
-    open, OPEN
-);
-open_detour!(
-    /// open64(2): what Rust's std and large-file builds call.
-    open64, OPEN64
-);
-open_fortified_detour!(
-    /// __open_2: open(2) as compiled with _FORTIFY_SOURCE.
-    __open_2, OPEN_2
-);
-open_fortified_detour!(
-    /// __open64_2: open64(2) as compiled with _FORTIFY_SOURCE.
-    __open64_2, OPEN64_2
-);
-openat_detour!(
-    /// openat(2): relative to a directory descriptor.
-    openat, OPENAT
-);
-openat_detour!(
-    /// openat64(2).
-    openat64, OPENAT64
-);
-openat_fortified_detour!(
-    /// __openat_2: openat(2) as compiled with _FORTIFY_SOURCE.
-    __openat_2, OPENAT_2
-);
-openat_fortified_detour!(
-    /// __openat64_2: openat64(2) as compiled with _FORTIFY_SOURCE.
-    __openat64_2, OPENAT64_2
-);
-fopen_detour!(
-    /// fopen(3).
-    fopen, FOPEN
-);
-fopen_detour!(
-    /// fopen64(3): lua5.4 loads scripts and modules with it.
-    fopen64, FOPEN64
-);
-freopen_detour!(
-    /// freopen(3).
-    freopen, FREOPEN
-);
-freopen_detour!(
-    /// freopen64(3): lua5.4 reopens binary chunks with it.
-    freopen64, FREOPEN64
-);
-
-/// chdir(2): relative paths opened after it resolve against the new
-/// directory.
-///
-/// # Safety
-/// Same contract as the libc function.
-// SAFETY: exported under libc's name on purpose, to interpose it; the
-// signature is libc's, and the body calls through to libc's.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn chdir(path: *const c_char) -> c_int {
-    let result = match real::<real::Chdir>(&real::CHDIR) {
-        // SAFETY: the real function with the caller's arguments.
-        Some(chdir) => unsafe { chdir(path) },
-        None => missing_int(),
-    };
-    crate::intercept::cwd::changed();
-    result
+    fn open(path: *const c_char, flags: c_int, mode: mode_t) -> c_int;
+    missing: missing_int();
+    // SAFETY: the caller honours open(2)'s contract for `path`.
+    |real| unsafe {
+        around_open(Base::CurrentDir, path, gate::flags_access(flags), || real(path, flags, mode))
+    }
 }
 
-/// fchdir(2): as chdir.
+detour! {
+    /// open64(2): what Rust's std and large-file builds call.
+    fn open64(path: *const c_char, flags: c_int, mode: mode_t) -> c_int;
+    missing: missing_int();
+    // SAFETY: as open.
+    |real| unsafe {
+        around_open(Base::CurrentDir, path, gate::flags_access(flags), || real(path, flags, mode))
+    }
+}
+
+detour! {
+    /// __open_2: open(2) as compiled with _FORTIFY_SOURCE.
+    fn __open_2(path: *const c_char, flags: c_int) -> c_int;
+    missing: missing_int();
+    // SAFETY: as open.
+    |real| unsafe {
+        around_open(Base::CurrentDir, path, gate::flags_access(flags), || real(path, flags))
+    }
+}
+
+detour! {
+    /// __open64_2: open64(2) as compiled with _FORTIFY_SOURCE.
+    fn __open64_2(path: *const c_char, flags: c_int) -> c_int;
+    missing: missing_int();
+    // SAFETY: as open.
+    |real| unsafe {
+        around_open(Base::CurrentDir, path, gate::flags_access(flags), || real(path, flags))
+    }
+}
+
+detour! {
+    /// openat(2): relative to a directory descriptor.
+    fn openat(dir: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> c_int;
+    missing: missing_int();
+    // SAFETY: the caller honours openat(2)'s contract for `path`.
+    |real| unsafe {
+        around_open(Base::Directory(dir), path, gate::flags_access(flags), || {
+            real(dir, path, flags, mode)
+        })
+    }
+}
+
+detour! {
+    /// openat64(2).
+    fn openat64(dir: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> c_int;
+    missing: missing_int();
+    // SAFETY: as openat.
+    |real| unsafe {
+        around_open(Base::Directory(dir), path, gate::flags_access(flags), || {
+            real(dir, path, flags, mode)
+        })
+    }
+}
+
+detour! {
+    /// __openat_2: openat(2) as compiled with _FORTIFY_SOURCE.
+    fn __openat_2(dir: c_int, path: *const c_char, flags: c_int) -> c_int;
+    missing: missing_int();
+    // SAFETY: as openat.
+    |real| unsafe {
+        around_open(Base::Directory(dir), path, gate::flags_access(flags), || real(dir, path, flags))
+    }
+}
+
+detour! {
+    /// __openat64_2: openat64(2) as compiled with _FORTIFY_SOURCE.
+    fn __openat64_2(dir: c_int, path: *const c_char, flags: c_int) -> c_int;
+    missing: missing_int();
+    // SAFETY: as openat.
+    |real| unsafe {
+        around_open(Base::Directory(dir), path, gate::flags_access(flags), || real(dir, path, flags))
+    }
+}
+
+detour! {
+    /// fopen(3).
+    fn fopen(path: *const c_char, mode: *const c_char) -> *mut FILE;
+    missing: missing_file();
+    // SAFETY: the caller honours fopen(3)'s contract for both strings.
+    |real| unsafe { around_fopen(path, mode, || real(path, mode)) }
+}
+
+detour! {
+    /// fopen64(3): lua5.4 loads scripts and modules with it.
+    fn fopen64(path: *const c_char, mode: *const c_char) -> *mut FILE;
+    missing: missing_file();
+    // SAFETY: as fopen.
+    |real| unsafe { around_fopen(path, mode, || real(path, mode)) }
+}
+
+detour! {
+    /// freopen(3).
+    fn freopen(path: *const c_char, mode: *const c_char, stream: *mut FILE) -> *mut FILE;
+    missing: missing_file();
+    // SAFETY: the caller honours freopen(3)'s contract; a null path (a
+    // mode change alone) is passed by.
+    |real| unsafe { around_fopen(path, mode, || real(path, mode, stream)) }
+}
+
+detour! {
+    /// freopen64(3): lua5.4 reopens binary chunks with it.
+    fn freopen64(path: *const c_char, mode: *const c_char, stream: *mut FILE) -> *mut FILE;
+    missing: missing_file();
+    // SAFETY: as freopen.
+    |real| unsafe { around_fopen(path, mode, || real(path, mode, stream)) }
+}
+
+detour! {
+    /// chdir(2): relative paths opened after it resolve against the new
+    /// directory.
+    fn chdir(path: *const c_char) -> c_int;
+    missing: missing_int();
+    |real| {
+        let result = real(path);
+        crate::intercept::cwd::changed();
+        result
+    }
+}
+
+detour! {
+    /// fchdir(2): as chdir.
+    fn fchdir(fd: c_int) -> c_int;
+    missing: missing_int();
+    |real| {
+        let result = real(fd);
+        crate::intercept::cwd::changed();
+        result
+    }
+}
+
+/// Asks the gate about a directory the program is about to list, outside
+/// any re-entry, with `errno` and panics kept from the host.
 ///
 /// # Safety
-/// Same contract as the libc function.
-// SAFETY: exported under libc's name on purpose, to interpose it; the
-// signature is libc's, and the body calls through to libc's.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn fchdir(fd: c_int) -> c_int {
-    let result = match real::<real::Fchdir>(&real::FCHDIR) {
-        // SAFETY: the real function with the caller's arguments.
-        Some(fchdir) => unsafe { fchdir(fd) },
-        None => missing_int(),
+/// `path` is null or a NUL-terminated string.
+unsafe fn consider_listing(base: Base, path: *const c_char) {
+    if path.is_null() || !gate::is_on() {
+        return;
+    }
+    let Some(_bypass) = Bypass::enter() else {
+        return;
     };
-    crate::intercept::cwd::changed();
-    result
+    let saved_errno = sys::errno();
+    // SAFETY: non-null and NUL-terminated per this function's contract.
+    let path = unsafe { CStr::from_ptr(path) }.to_bytes();
+    let _ = std::panic::catch_unwind(|| gate::before_listing(base, path));
+    sys::set_errno(saved_errno);
+}
+
+detour! {
+    /// opendir(3): LuaFileSystem's `lfs.dir` (busted's spec discovery)
+    /// lists a directory with it.
+    fn opendir(path: *const c_char) -> *mut libc::DIR;
+    missing: missing_dir();
+    |real| {
+        // SAFETY: the caller honours opendir(3)'s contract for `path`.
+        unsafe { consider_listing(Base::CurrentDir, path) };
+        real(path)
+    }
+}
+
+detour! {
+    /// fdopendir(3): a directory opened by descriptor, then listed.
+    fn fdopendir(fd: c_int) -> *mut libc::DIR;
+    missing: missing_dir();
+    |real| {
+        // SAFETY: "." is a NUL-terminated string.
+        unsafe { consider_listing(Base::Directory(fd), c".".as_ptr()) };
+        real(fd)
+    }
+}
+
+fn missing_dir() -> *mut libc::DIR {
+    sys::set_errno(libc::ENOSYS);
+    std::ptr::null_mut()
 }

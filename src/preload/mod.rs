@@ -1,19 +1,16 @@
-//! The `LD_PRELOAD` way in: the library constructor and the libc hooks.
+//! The `LD_PRELOAD` way in: the library constructor, which processes get
+//! forkmon ([`inheritance`]) and the libc hooks.
 
 mod hooks;
+mod inheritance;
 mod real;
 
-use std::ffi::{OsStr, OsString};
 use std::io::IsTerminal;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::config::{self, Environment};
 use crate::intercept::{cwd, gate, guard};
-use crate::sys;
-
-const PRELOAD: &str = "LD_PRELOAD";
+use crate::{engine, info, sys};
 
 // SAFETY (of `unsafe` in the attribute): the constructor runs before main
 // with the process single-threaded; it catches every panic, reads only the
@@ -31,77 +28,69 @@ fn initialise() {
     let Some(own_path) = sys::own_library_path() else {
         return;
     };
-    let Some(preload) = std::env::var_os(PRELOAD) else {
-        return;
-    };
-    let (preloaded, others) = without_self(&preload, &own_path);
-    if !preloaded {
+    if !inheritance::preloaded(&own_path) {
         // Loaded by Lua's require: the Lua module switches forkmon on.
         return;
     }
-    // Programs this one starts must not inherit forkmon.
-    if others.is_empty() {
+    if sys::is_secure_execution() {
         // SAFETY: library constructors run before main, while the process
         // has one thread, so nothing reads the environment concurrently.
-        unsafe { std::env::remove_var(PRELOAD) };
-    } else {
-        // SAFETY: as above.
-        unsafe { std::env::set_var(PRELOAD, others) };
-    }
-    if sys::is_secure_execution() {
+        unsafe { inheritance::leave() };
         return;
     }
+    // SAFETY: as above.
+    let first = unsafe { inheritance::is_first_process() };
     // The chdir hooks below are live: the current directory may be kept.
     cwd::trust_copies();
     match config::load(&Environment, std::io::stderr().is_terminal(), None) {
-        Ok(config) => drop(gate::switch_on(config)),
-        Err((output, errors)) => gate::report_unapplied(output, &errors),
-    }
-}
-
-/// Splits `LD_PRELOAD` (entries separated by ':' or ' ') into whether it
-/// names this library and the other entries, joined again with ':'.
-fn without_self(preload: &OsStr, own_path: &Path) -> (bool, OsString) {
-    let own = std::fs::metadata(own_path).ok();
-    let is_own = |entry: &[u8]| {
-        let entry = Path::new(OsStr::from_bytes(entry));
-        entry == own_path
-            || match (&own, std::fs::metadata(entry)) {
-                (Some(own), Ok(other)) => own.dev() == other.dev() && own.ino() == other.ino(),
-                _ => false,
+        Ok(config) => {
+            if gate::switch_on(config) {
+                if let Some(script) = inheritance::launcher_script() {
+                    gate::set_launcher_script(script);
+                }
+                engine::at_first_checkpoint(leave_at_checkpoint);
+                if first {
+                    say_at_exit_if_nothing_matched();
+                }
             }
-    };
-    let mut found = false;
-    let mut others: Vec<&[u8]> = Vec::new();
-    for entry in preload
-        .as_bytes()
-        .split(|&b| b == b':' || b == b' ')
-        .filter(|e| !e.is_empty())
-    {
-        if is_own(entry) {
-            found = true;
-        } else {
-            others.push(entry);
+        }
+        Err((output, errors)) => {
+            gate::report_unapplied(output, &errors);
+            // Said once: the programs this one starts do not say it again.
+            // SAFETY: as above.
+            unsafe { inheritance::leave() };
         }
     }
-    (found, OsString::from_vec(others.join(&b':')))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+fn leave_at_checkpoint() {
+    // SAFETY: the engine calls this before a checkpoint's fork, once it has
+    // made sure that the process has one thread.
+    unsafe { inheritance::leave() };
+}
 
-    #[test]
-    fn only_this_library_leaves_ld_preload() {
-        let own = Path::new("/opt/forkmon/forkmon.so");
-        let (found, others) = without_self(
-            OsStr::new("/usr/lib/a.so /opt/forkmon/forkmon.so:/usr/lib/b.so"),
-            own,
-        );
-        assert!(found);
-        assert_eq!(others, OsString::from("/usr/lib/a.so:/usr/lib/b.so"));
-        let (found, others) = without_self(OsStr::new("/usr/lib/a.so"), own);
-        assert!(!found);
-        assert_eq!(others, OsString::from("/usr/lib/a.so"));
+static FIRST_PID: AtomicU32 = AtomicU32::new(0);
+
+/// The process the user started says, when it ends (by `exit` or a return
+/// from main), that nothing matched the filter, if nothing did: a wrong
+/// filter, or a program that never reaches forkmon, is not silent.
+fn say_at_exit_if_nothing_matched() {
+    FIRST_PID.store(std::process::id(), Ordering::Relaxed);
+    extern "C" fn at_exit() {
+        let _ = std::panic::catch_unwind(|| {
+            if std::process::id() != FIRST_PID.load(Ordering::Relaxed) || gate::any_matched() {
+                return;
+            }
+            if let Some(config) = config::active() {
+                info!(
+                    "no opened file matched {}='{}'; nothing was watched",
+                    config::FILTER,
+                    crate::log::one_line(&config.filter_spec)
+                );
+            }
+        });
     }
+    // SAFETY: registers a function that lives as long as the process (a
+    // preloaded library is never unloaded); it catches its own panics.
+    unsafe { libc::atexit(at_exit) };
 }

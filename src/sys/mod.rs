@@ -143,6 +143,17 @@ pub fn is_secure_execution() -> bool {
     unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
 }
 
+/// The file name the kernel was asked to run (`AT_EXECFN`): for a `#!`
+/// script, the script (its interpreter is the executable).
+pub fn exec_file_name() -> Option<&'static [u8]> {
+    // SAFETY: getauxval only reads the auxiliary vector; AT_EXECFN points
+    // to a NUL-terminated string at the top of the initial stack, which
+    // lives as long as the process.
+    let name = unsafe { libc::getauxval(libc::AT_EXECFN) } as *const std::ffi::c_char;
+    // SAFETY: as above, when not null.
+    (!name.is_null()).then(|| unsafe { CStr::from_ptr(name) }.to_bytes())
+}
+
 /// The file this library was loaded from, as the dynamic loader saw it.
 pub fn own_library_path() -> Option<std::path::PathBuf> {
     use std::os::unix::ffi::OsStrExt;

@@ -2,9 +2,11 @@
 //! [`Watchlist`] with file events and journal records, and signals the
 //! holder that must resume.
 
+use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::time::Instant;
 
 use inotify::{EventMask, Inotify};
@@ -44,6 +46,9 @@ pub fn run(
     let mut buffer = vec![0u8; 64 * 1024];
     let mut next: Option<Instant> = None;
     let mut batching = false;
+    // Each file's `watch` line is said once a session: a resumed run ties
+    // again the files after its checkpoint.
+    let mut said: HashSet<Vec<u8>> = HashSet::new();
     loop {
         let wake_at = if batching {
             let soon = Instant::now() + BATCH_WINDOW;
@@ -82,7 +87,15 @@ pub fn run(
         if step.overflowed {
             warn!("too many file events at once: some changes may have been missed");
         }
-        for line in watch_lines(&step.watched) {
+        // A file the program looked for and did not find is watched
+        // without a line: Lua's require probes many.
+        let mut watched = step.watched;
+        watched.retain(|path| {
+            !said.contains(path)
+                && Path::new(OsStr::from_bytes(path)).exists()
+                && said.insert(path.clone())
+        });
+        for line in watch_lines(&watched) {
             info!("{line}");
         }
         next = act(step.outcome, &mut list, &holders, clear_screen);

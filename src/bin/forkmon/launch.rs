@@ -2,7 +2,6 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -50,7 +49,7 @@ fn prepare(invocation: Invocation) -> Result<Command, LaunchError> {
             (argv, config::default_lua_filter(start_dir))
         }
         Target::Program { program, args } => {
-            let argv = [through_interpreter(&program)?, args].concat();
+            let argv = [program_argv(&program)?, args].concat();
             (argv, config::default_project_filter(start_dir))
         }
     };
@@ -131,103 +130,11 @@ fn search_path(program: &OsStr) -> Option<PathBuf> {
         })
 }
 
-/// A `#!` line as the kernel reads it: the interpreter, then the rest of
-/// the line as one argument. `env` is looked through (with `-S`, its
-/// argument is split on spaces, as env does); other env options are not.
-fn shebang_argv(line: &[u8]) -> Vec<OsString> {
-    let line = line.trim_ascii();
-    let (interpreter, rest) = match line.iter().position(|b| b.is_ascii_whitespace()) {
-        Some(at) => (&line[..at], line[at..].trim_ascii()),
-        None => (line, &b""[..]),
-    };
-    if interpreter.is_empty() {
-        return Vec::new();
-    }
-    let os = |bytes: &[u8]| OsStr::from_bytes(bytes).to_os_string();
-    if Path::new(OsStr::from_bytes(interpreter)).file_name() != Some(OsStr::new("env"))
-        || rest.is_empty()
-    {
-        let mut argv = vec![os(interpreter)];
-        if !rest.is_empty() {
-            argv.push(os(rest));
-        }
-        return argv;
-    }
-    let rest = rest.strip_prefix(b"-S").map_or(rest, <[u8]>::trim_ascii);
-    let mut words = rest
-        .split(|b| b.is_ascii_whitespace())
-        .filter(|w| !w.is_empty())
-        .map(os);
-    let Some(program) = words.next() else {
-        return Vec::new();
-    };
-    let program = search_path(&program).map_or(program, PathBuf::into_os_string);
-    std::iter::once(program).chain(words).collect()
-}
-
-/// The program's argv start. A script with a `#!` line runs its interpreter
-/// directly, so that forkmon is preloaded into the interpreter (`lua`), not
-/// into `env` (which would pass the program on without it).
-fn through_interpreter(program: &OsStr) -> Result<Vec<OsString>, LaunchError> {
+/// The program as found in `PATH`, run as it is: a launcher (`#!/bin/sh`,
+/// `#!/usr/bin/env lua`, a luarocks wrapper) gets forkmon, and the program
+/// it execs keeps it until its first checkpoint.
+fn program_argv(program: &OsStr) -> Result<Vec<OsString>, LaunchError> {
     let path = search_path(program)
         .ok_or_else(|| LaunchError::NotFound(program.to_string_lossy().into_owned()))?;
-    let mut first_line = Vec::new();
-    if let Ok(file) = fs::File::open(&path) {
-        let _ = BufReader::new(std::io::Read::take(file, 256)).read_until(b'\n', &mut first_line);
-    }
-    let Some(shebang) = first_line.strip_prefix(b"#!") else {
-        return Ok(vec![path.into_os_string()]);
-    };
-    let shell = shebang
-        .trim_ascii()
-        .split(|b| b.is_ascii_whitespace())
-        .next()
-        .is_some_and(|i| {
-            let name = Path::new(OsStr::from_bytes(i))
-                .file_name()
-                .map(OsStr::as_bytes);
-            matches!(name, Some(b"sh" | b"bash" | b"dash" | b"zsh"))
-        });
-    if shell {
-        // The shell gets forkmon, and removes it for what it starts.
-        eprintln!(
-            "forkmon: '{}' is a shell script: the program it starts runs unwatched; run that program directly",
-            program.to_string_lossy()
-        );
-    }
-    let mut argv = shebang_argv(shebang);
-    if argv.is_empty() {
-        return Ok(vec![path.into_os_string()]);
-    }
-    argv.push(path.into_os_string());
-    Ok(argv)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn argv(line: &str) -> Vec<String> {
-        shebang_argv(line.as_bytes())
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect()
-    }
-
-    #[test]
-    fn shebang_lines_split_as_the_kernel_and_env_do() {
-        assert_eq!(argv("/usr/bin/lua5.4"), ["/usr/bin/lua5.4"]);
-        assert_eq!(
-            argv(" /usr/bin/lua5.4 -W -l x\n"),
-            ["/usr/bin/lua5.4", "-W -l x"]
-        );
-        assert_eq!(
-            argv("/usr/bin/env sh"),
-            [search_path(OsStr::new("sh")).unwrap().to_string_lossy()]
-        );
-        let split = argv("/usr/bin/env -S sh -e");
-        assert_eq!(split.get(1).map(String::as_str), Some("-e"));
-        assert!(split[0].ends_with("/sh"), "{split:?}");
-        assert!(argv("").is_empty());
-    }
+    Ok(vec![path.into_os_string()])
 }

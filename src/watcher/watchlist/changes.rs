@@ -19,14 +19,18 @@ impl Watchlist {
         if self.ignore_until.is_some_and(|until| now < until) {
             return;
         }
-        let Some(&(depth, n)) = self
-            .index
-            .by_event
-            .get(&dir_watch)
-            .and_then(|names| names.get(name))
-        else {
-            return;
+        let names = self.index.by_event.get(&dir_watch);
+        let (place, event) = match names.and_then(|names| names.get(name)) {
+            Some(&place) => (place, event),
+            None => match names.and_then(|names| names.get(&b""[..])) {
+                // A name came or went in a directory the program listed
+                // (tied as "dir/"): its listing changed, whatever the file
+                // holds. Editors' scratch names are no such change.
+                Some(&place) if changes_listing(name, event) => (place, FileEvent::MovedIn),
+                _ => return,
+            },
         };
+        let (depth, n) = place;
         let writer_wait = self.timing.writer_wait;
         let Some(file) = self.file_mut(depth, n) else {
             return;
@@ -138,4 +142,17 @@ impl Watchlist {
         }
         outcome
     }
+}
+
+/// Whether `event` on `name` changes what a listing of its directory shows:
+/// a name that comes or goes, not an editor's backup (`name~`), hidden swap
+/// file (`.name.swp`) or vim's write test (`4913`).
+fn changes_listing(name: &[u8], event: FileEvent) -> bool {
+    matches!(
+        event,
+        FileEvent::Created | FileEvent::MovedIn | FileEvent::Removed
+    ) && !name.is_empty()
+        && !name.starts_with(b".")
+        && !name.ends_with(b"~")
+        && name != b"4913"
 }

@@ -718,8 +718,8 @@ impl Launch {
     /// `wrapper... bash -c '<setup> && LD_PRELOAD=<library> exec <command>'`
     /// with `filter`: forkmon is preloaded into `command` only, after the
     /// shell ran `setup` (lowering a limit, say). The wrapper (unshare,
-    /// setpriv) and the shell must not get it: forkmon removes itself from
-    /// `LD_PRELOAD` in whatever program it loads into.
+    /// setpriv) and the shell do not get it: only the `exec` does (and
+    /// forkmon would follow them through exec).
     pub fn wrapped(wrapper: &[&str], setup: &str, command: &str, filter: &str) -> Launch {
         let script = format!(
             "{setup} && LD_PRELOAD='{}' exec {command}",

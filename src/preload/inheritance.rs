@@ -1,0 +1,169 @@
+//! Which processes get forkmon. A process keeps forkmon in `LD_PRELOAD`
+//! until its first checkpoint, so the program a launcher (`sh`, `env`, a
+//! luarocks wrapper) execs is watched; from that checkpoint on, the programs
+//! it starts run without it (only forkmon's own entries leave).
+//!
+//! The first process that loads forkmon writes its pid into
+//! [`FIRST_PID`]; `exec` keeps the pid, so that process and every program
+//! it execs are "the process the user started", and a launcher's helpers
+//! (`realpath`, a `$(...)` subshell: other pids) are not.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use crate::paths::{AbsolutePath, CAPACITY, OwnedPath};
+
+pub const PRELOAD: &str = "LD_PRELOAD";
+pub const FIRST_PID: &str = "FORKMON_FIRST_PID";
+
+/// The `LD_PRELOAD` entries that name this library, as they were written
+/// when it was loaded (a relative one may not resolve after a chdir).
+static OWN_ENTRIES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+
+/// Whether `LD_PRELOAD` names this library (found at `own_path`), and
+/// remembers how, for [`leave`].
+pub fn preloaded(own_path: &Path) -> bool {
+    let Some(preload) = std::env::var_os(PRELOAD) else {
+        return false;
+    };
+    let own = own_entries(&preload, own_path);
+    let found = !own.is_empty();
+    let _ = OWN_ENTRIES.set(own);
+    found
+}
+
+/// Takes this library out of `LD_PRELOAD` (other entries stay) and forgets
+/// the first pid: the programs this process starts from now on run without
+/// forkmon.
+///
+/// # Safety
+/// The process has one thread: nothing reads the environment meanwhile.
+pub unsafe fn leave() {
+    let own = OWN_ENTRIES.get().map_or(&[][..], Vec::as_slice);
+    if let Some(preload) = std::env::var_os(PRELOAD) {
+        let others = without(&preload, own);
+        if others.is_empty() {
+            // SAFETY: single-threaded, per this function's contract.
+            unsafe { std::env::remove_var(PRELOAD) };
+        } else if others != preload {
+            // SAFETY: as above.
+            unsafe { std::env::set_var(PRELOAD, others) };
+        }
+    }
+    // SAFETY: as above.
+    unsafe { std::env::remove_var(FIRST_PID) };
+}
+
+/// Whether this process is the one the user started (or a program it
+/// exec'd): the first to load forkmon marks its pid for the others.
+///
+/// # Safety
+/// The process has one thread (a library constructor).
+pub unsafe fn is_first_process() -> bool {
+    let me = std::process::id();
+    match std::env::var(FIRST_PID)
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        Some(first) => first == me,
+        None => {
+            // SAFETY: single-threaded, per this function's contract.
+            unsafe { std::env::set_var(FIRST_PID, me.to_string()) };
+            true
+        }
+    }
+}
+
+/// Shells, by the name of their executable: a shell that runs a script
+/// (not `sh -c`) reads it with the same opens as a Lua host reads its own.
+const SHELLS: [&str; 9] = [
+    "sh", "dash", "bash", "zsh", "ksh", "mksh", "ash", "busybox", "fish",
+];
+
+/// The script this process runs, if it is a shell the kernel started for a
+/// `#!` script (a launcher), as an absolute path.
+pub fn launcher_script() -> Option<OwnedPath> {
+    let script = crate::sys::exec_file_name()?;
+    let exe = std::env::current_exe().ok()?;
+    let name = exe.file_name()?.to_str()?;
+    if !SHELLS.contains(&name) || script == exe.as_os_str().as_bytes() {
+        return None;
+    }
+    let mut buffer = [0u8; CAPACITY];
+    let base: &[u8] = if script.starts_with(b"/") {
+        b"/"
+    } else {
+        crate::sys::current_dir(&mut buffer)?
+    };
+    AbsolutePath::resolve(base, script).map(|path| path.to_owned_path())
+}
+
+fn entries(preload: &OsStr) -> impl Iterator<Item = &[u8]> {
+    preload
+        .as_bytes()
+        .split(|&b| b == b':' || b == b' ')
+        .filter(|e| !e.is_empty())
+}
+
+/// The entries of `LD_PRELOAD` (separated by ':' or ' ') that name the
+/// library at `own_path`: the same path or file, or, for a bare name the
+/// loader looked up in its search path, the same file name.
+fn own_entries(preload: &OsStr, own_path: &Path) -> Vec<Vec<u8>> {
+    let own = std::fs::metadata(own_path).ok();
+    let is_own = |entry: &[u8]| {
+        if !entry.contains(&b'/') {
+            return own_path.file_name().map(OsStr::as_bytes) == Some(entry);
+        }
+        let entry = Path::new(OsStr::from_bytes(entry));
+        entry == own_path
+            || match (&own, std::fs::metadata(entry)) {
+                (Some(own), Ok(other)) => own.dev() == other.dev() && own.ino() == other.ino(),
+                _ => false,
+            }
+    };
+    entries(preload)
+        .filter(|entry| is_own(entry))
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// `preload` without the entries `own`, joined again with ':'.
+fn without(preload: &OsStr, own: &[Vec<u8>]) -> OsString {
+    let others: Vec<&[u8]> = entries(preload)
+        .filter(|entry| !own.iter().any(|o| o == entry))
+        .collect();
+    OsString::from_vec(others.join(&b':'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_library_leaves_ld_preload() {
+        let own = Path::new("/opt/forkmon/forkmon.so");
+        let preload = OsStr::new("/usr/lib/a.so /opt/forkmon/forkmon.so:/usr/lib/b.so");
+        let mine = own_entries(preload, own);
+        assert_eq!(mine, [b"/opt/forkmon/forkmon.so".to_vec()]);
+        assert_eq!(
+            without(preload, &mine),
+            OsString::from("/usr/lib/a.so:/usr/lib/b.so")
+        );
+        let other = OsStr::new("/usr/lib/a.so");
+        assert!(own_entries(other, own).is_empty());
+        assert_eq!(without(other, &[]), OsString::from("/usr/lib/a.so"));
+    }
+
+    #[test]
+    fn a_bare_name_found_through_the_search_path_is_this_library() {
+        let own = Path::new("/opt/forkmon/forkmon.so");
+        let preload = OsStr::new("libother.so forkmon.so");
+        let mine = own_entries(preload, own);
+        assert_eq!(mine, [b"forkmon.so".to_vec()]);
+        assert_eq!(without(preload, &mine), OsString::from("libother.so"));
+        assert!(own_entries(OsStr::new("libforkmon.so"), own).is_empty());
+    }
+}

@@ -1,0 +1,431 @@
+//! Programs started through launchers: a `#!/bin/sh` script shaped like
+//! Nelua's, a `#!/usr/bin/env lua5.4` script, Debian's busted, a luarocks
+//! wrapper, `tcc -run` behind a shell script. forkmon follows the program
+//! through `exec` until its first checkpoint; each test edits a file and
+//! checks that the launcher's work (which appends a line to `launches.log`)
+//! is not done again, and that Ctrl+C leaves nothing behind.
+
+use forkmon_test_support as common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{Launch, Save, Scratch, forkmon_lines, save, watcher_count};
+
+fn command() -> Launch {
+    Launch::plain(env!("CARGO_BIN_EXE_forkmon")).env("FORKMON_LIBRARY", common::library())
+}
+
+fn launches(dir: &Scratch) -> usize {
+    std::fs::read_to_string(dir.path("launches.log"))
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// A launcher like Nelua's: it finds its own folder through `$(...)`
+/// subshells running realpath and dirname, logs that it ran, and execs
+/// `exec_line` (with `$DIR` its folder).
+fn shell_launcher(dir: &Scratch, name: &str, exec_line: &str) -> PathBuf {
+    let launcher = dir.write(
+        &format!("tool/{name}"),
+        &format!(
+            "#!/bin/sh\n\
+             SCRIPT=$(realpath \"$0\")\n\
+             DIR=$(dirname \"$SCRIPT\")\n\
+             echo launched >> \"$DIR/../launches.log\"\n\
+             {exec_line}\n"
+        ),
+    );
+    make_executable(&launcher);
+    launcher
+}
+
+/// A Lua program in `tool/` that requires `a` and `b` from the project and
+/// runs a subprocess that shows what it inherited.
+fn lua_tool(dir: &Scratch) {
+    dir.write(
+        "tool/main.lua",
+        "package.path = arg[1] .. '/?.lua;' .. package.path\n\
+         print('startup')\n\
+         require 'a'\n\
+         require 'b'\n\
+         os.execute('echo \"subprocess LD_PRELOAD=[$LD_PRELOAD]\"')\n\
+         print('done ' .. (os.getenv('FORKMON_RESTART_TICKS') or 'first'))\n",
+    );
+    dir.write("project/a.lua", "print('a=1')\n");
+    dir.write("project/b.lua", "print('b=1')\n");
+}
+
+#[test]
+fn a_nelua_shaped_shell_launcher_runs_its_program_watched() {
+    let dir = Scratch::new("launch-sh");
+    lua_tool(&dir);
+    let launcher = shell_launcher(&dir, "run", "exec lua5.4 \"$DIR/main.lua\" \"$@\"");
+    // Another preload, by bare name, stays for the subprocesses.
+    let preload = format!("{} libm.so.6", common::library().display());
+    let mut session = Launch::preloaded(&launcher, "%.lua$")
+        .env("LD_PRELOAD", &preload)
+        .arg(dir.path("project"))
+        .dir(&dir.0)
+        .start();
+    session.wait_for("done first");
+    session.wait_for("waiting for a change");
+    let output = session.output();
+    assert!(
+        output.contains("subprocess LD_PRELOAD=[libm.so.6]"),
+        "{output}"
+    );
+    save(
+        &dir.path("project/b.lua"),
+        "print('b=2')\n",
+        Save::RenameOver,
+    );
+    session.wait_for("done 1");
+    let output = session.output();
+    assert!(session.program_output().contains("b=2\n"), "{output}");
+    assert_eq!(session.count("startup"), 1, "{output}");
+    assert_eq!(launches(&dir), 1, "the launcher ran again:\n{output}");
+    // The helpers (realpath, dirname, subshells) started no watcher.
+    assert_eq!(watcher_count(&session.processes()), 1, "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
+fn an_env_lua_script_runs_watched() {
+    let dir = Scratch::new("launch-env");
+    dir.write("a.lua", "print('a=1')\n");
+    let script = dir.write(
+        "app",
+        "#!/usr/bin/env lua5.4\n\
+         local log = assert(io.open('launches.log', 'a')); log:write('launched\\n'); log:close()\n\
+         print('startup')\n\
+         require 'a'\n\
+         print('done ' .. (os.getenv('FORKMON_RESTART_TICKS') or 'first'))\n",
+    );
+    make_executable(&script);
+    let mut session = Launch::preloaded(&script, "%.lua$").dir(&dir.0).start();
+    session.wait_for("done first");
+    save(&dir.path("a.lua"), "print('a=2')\n", Save::InPlace);
+    session.wait_for("done 1");
+    let output = session.output();
+    assert!(session.program_output().contains("a=2\n"), "{output}");
+    assert_eq!(launches(&dir), 1, "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+/// The name of a library file found through `LD_LIBRARY_PATH`, as the
+/// loader finds a bare `LD_PRELOAD` entry.
+#[test]
+fn a_bare_library_name_in_ld_preload_is_forkmon() {
+    let dir = Scratch::new("launch-bare");
+    lua_tool(&dir);
+    let launcher = shell_launcher(&dir, "run", "exec lua5.4 \"$DIR/main.lua\" \"$@\"");
+    let library = common::library();
+    let folder = library.parent().expect("library folder");
+    let name = library.file_name().expect("library name");
+    let mut session = Launch::preloaded(&launcher, "%.lua$")
+        .env("LD_PRELOAD", name)
+        .env("LD_LIBRARY_PATH", folder)
+        .arg(dir.path("project"))
+        .dir(&dir.0)
+        .start();
+    session.wait_for("done first");
+    session.wait_for(&format!("watch '{}'", dir.path("project/b.lua").display()));
+    // Its own entry left LD_PRELOAD at the first checkpoint.
+    assert!(
+        session.output().contains("subprocess LD_PRELOAD=[]"),
+        "{}",
+        session.output()
+    );
+    save(&dir.path("project/a.lua"), "print('a=2')\n", Save::InPlace);
+    session.wait_for("done 1");
+    assert_eq!(launches(&dir), 1, "{}", session.output());
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+/// A C program whose message comes from a project header, run by a shell
+/// launcher with `tcc -run`.
+#[test]
+fn tcc_run_behind_a_shell_launcher_recompiles_from_the_changed_header() {
+    let dir = Scratch::new("launch-tcc");
+    dir.write(
+        "project/main.c",
+        "#include <stdio.h>\n#include \"greeting.h\"\nint main(void) { printf(\"%s\\n\", GREETING); return 0; }\n",
+    );
+    dir.write("project/greeting.h", "#define GREETING \"hello 1\"\n");
+    let launcher = shell_launcher(&dir, "run-c", "exec tcc -run \"$@\"");
+    let mut session = Launch::preloaded(&launcher, "%.h$;%.c$")
+        .arg("main.c")
+        .dir(&dir.path("project"))
+        .start();
+    session.wait_for("hello 1");
+    session.wait_for("waiting for a change");
+    save(
+        &dir.path("project/greeting.h"),
+        "#define GREETING \"hello 2\"\n",
+        Save::RenameOver,
+    );
+    session.wait_for("hello 2");
+    let output = session.output();
+    assert!(
+        output.contains(&format!(
+            "'{}' changed, resuming from it",
+            dir.path("project/greeting.h").display()
+        )),
+        "{output}"
+    );
+    assert_eq!(launches(&dir), 1, "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+/// A rock with a `bin` script, installed by `luarocks make` into a tree of
+/// its own: luarocks writes the `#!/bin/sh` wrapper that sets package.path
+/// and execs lua5.4 on the script.
+fn installed_rock(dir: &Scratch) -> PathBuf {
+    dir.write(
+        "rock/greet-1.0-1.rockspec",
+        "package = 'greet'\nversion = '1.0-1'\nsource = { url = 'file:///dev/null' }\n\
+         build = { type = 'builtin', modules = { greetmod = 'src/greetmod.lua' },\n\
+           install = { bin = { greet = 'bin/greet.lua' } } }\n",
+    );
+    dir.write("rock/src/greetmod.lua", "return { text = 'hello 1' }\n");
+    dir.write(
+        "rock/bin/greet.lua",
+        "local log = assert(io.open(os.getenv('LAUNCH_LOG'), 'a')); log:write('launched\\n'); log:close()\n\
+         print('startup')\n\
+         print(require('greetmod').text)\n\
+         print('done ' .. (os.getenv('FORKMON_RESTART_TICKS') or 'first'))\n",
+    );
+    let tree = dir.path("tree");
+    let installed = Command::new("luarocks")
+        .arg("--lua-version=5.4")
+        .arg("make")
+        .arg(format!("--tree={}", tree.display()))
+        .arg("greet-1.0-1.rockspec")
+        .current_dir(dir.path("rock"))
+        .output()
+        .expect("run luarocks");
+    assert!(
+        installed.status.success(),
+        "luarocks make failed:\n{}{}",
+        String::from_utf8_lossy(&installed.stdout),
+        String::from_utf8_lossy(&installed.stderr)
+    );
+    let wrapper = tree.join("bin/greet");
+    let text = std::fs::read_to_string(&wrapper).expect("the wrapper luarocks wrote");
+    assert!(text.starts_with("#!/bin/sh"), "{text}");
+    wrapper
+}
+
+#[test]
+fn a_luarocks_installed_command_runs_watched_from_its_tree() {
+    let dir = Scratch::new("launch-rock");
+    let wrapper = installed_rock(&dir);
+    let module = dir.path("tree/share/lua/5.4/greetmod.lua");
+    for (how, launch) in [
+        (
+            "LD_PRELOAD",
+            Launch::preloaded(&wrapper, "%.lua$").dir(&dir.path("tree")),
+        ),
+        (
+            "forkmon",
+            command()
+                .arg("-f")
+                .arg("%.lua$")
+                .arg(&wrapper)
+                .dir(&dir.path("tree")),
+        ),
+    ] {
+        let _ = std::fs::remove_file(dir.path("launches.log"));
+        std::fs::write(&module, "return { text = 'hello 1' }\n").expect("reset module");
+        let mut session = launch.env("LAUNCH_LOG", dir.path("launches.log")).start();
+        session.wait_for("done first");
+        save(&module, "return { text = 'hello 2' }\n", Save::RenameOver);
+        session.wait_for("done 1");
+        let output = session.output();
+        assert!(output.contains("hello 2"), "{how}: {output}");
+        assert_eq!(session.count("startup"), 1, "{how}: {output}");
+        assert_eq!(launches(&dir), 1, "{how}: {output}");
+        session.interrupt();
+        session.assert_all_gone();
+    }
+}
+
+/// Debian's busted is `#!/usr/bin/env lua`: through `env` to Lua 5.1.
+fn busted_installed() -> bool {
+    let found = Command::new("sh")
+        .args(["-c", "command -v busted"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("skipped: busted is not installed (CI installs lua-busted)");
+    }
+    found
+}
+
+const SPEC: &str = r#"
+describe("NAME", function()
+  it("runs", function()
+    print("running NAME VALUE")
+  end)
+end)
+"#;
+
+fn busted_project(dir: &Scratch) {
+    for name in ["s1", "s2"] {
+        dir.write(
+            &format!("spec/{name}_spec.lua"),
+            &SPEC.replace("NAME", name).replace("VALUE", "1"),
+        );
+    }
+    // busted loads a helper once, before the spec files.
+    dir.write(
+        "helper.lua",
+        "local log = assert(io.open('launches.log', 'a')); log:write('launched\\n'); log:close()\n",
+    );
+}
+
+#[test]
+fn debian_busted_runs_watched_through_ld_preload_and_the_command() {
+    if !busted_installed() {
+        return;
+    }
+    for how in ["LD_PRELOAD", "forkmon"] {
+        let dir = Scratch::new("launch-busted");
+        busted_project(&dir);
+        let launch = match how {
+            "LD_PRELOAD" => Launch::preloaded("busted", "%.lua$"),
+            _ => command().arg("busted"),
+        };
+        let mut session = launch
+            .arg("--helper=helper.lua")
+            .arg("-o")
+            .arg("plainTerminal")
+            .arg("spec")
+            .dir(&dir.0)
+            .start();
+        session.wait_for("2 successes");
+        save(
+            &dir.path("spec/s2_spec.lua"),
+            &SPEC.replace("NAME", "s2").replace("VALUE", "2"),
+            Save::RenameOver,
+        );
+        session.wait_for("running s2 2");
+        session.wait_for_count("2 successes", 2);
+        let output = session.output();
+        assert!(
+            output.contains(&format!(
+                "'{}' changed, resuming from it",
+                dir.path("spec/s2_spec.lua").display()
+            )),
+            "{how}: {output}"
+        );
+        assert_eq!(launches(&dir), 1, "{how}: busted started again:\n{output}");
+        session.interrupt();
+        session.assert_all_gone();
+    }
+}
+
+#[test]
+fn the_command_runs_a_shell_launcher_without_a_word_about_it() {
+    let dir = Scratch::new("launch-cmd");
+    lua_tool(&dir);
+    let launcher = shell_launcher(&dir, "run", "exec lua5.4 \"$DIR/main.lua\" \"$@\"");
+    let mut session = command()
+        .arg(&launcher)
+        .arg(dir.path("project"))
+        .dir(&dir.path("project"))
+        .start();
+    session.wait_for("done first");
+    save(&dir.path("project/a.lua"), "print('a=2')\n", Save::InPlace);
+    session.wait_for("done 1");
+    let output = session.output();
+    assert!(!output.contains("shell script"), "{output}");
+    assert_eq!(session.count("startup"), 1, "{output}");
+    assert_eq!(launches(&dir), 1, "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
+fn when_nothing_matched_the_process_the_user_started_says_so_once() {
+    let dir = Scratch::new("launch-nomatch");
+    lua_tool(&dir);
+    let launcher = shell_launcher(&dir, "run", "exec lua5.4 \"$DIR/main.lua\" \"$@\"");
+    let mut session = Launch::preloaded(&launcher, "%.nothing$")
+        .arg(dir.path("project"))
+        .dir(&dir.0)
+        .start();
+    let status = session.wait_exit();
+    assert!(status.success(), "{}", session.output());
+    let output = session.output();
+    assert!(output.contains("done first"), "{output}");
+    assert_eq!(
+        forkmon_lines(&output),
+        ["[forkmon] no opened file matched FORKMON_FILTER='%.nothing$'; nothing was watched"],
+        "{output}"
+    );
+    session.assert_all_gone();
+}
+
+#[test]
+fn when_a_file_was_watched_nothing_is_said_about_the_filter() {
+    let dir = Scratch::new("launch-matched");
+    lua_tool(&dir);
+    let launcher = shell_launcher(&dir, "run", "exec lua5.4 \"$DIR/main.lua\" \"$@\"");
+    let mut session = Launch::preloaded(&launcher, "%.lua$")
+        .arg(dir.path("project"))
+        .dir(&dir.0)
+        .start();
+    session.wait_for("done first");
+    session.wait_for("waiting for a change");
+    save(&dir.path("project/b.lua"), "print('b=2')\n", Save::InPlace);
+    session.wait_for("done 1");
+    session.wait_for_count("waiting for a change", 2);
+    session.interrupt();
+    session.assert_all_gone();
+    assert!(
+        !session.output().contains("no opened file matched"),
+        "{}",
+        session.output()
+    );
+}
+
+#[test]
+fn a_shell_launcher_below_the_current_directory_is_not_a_checkpoint() {
+    // The command's default filter (every file below the current
+    // directory) matches the launcher too: the shell's read of its own
+    // script must not be the first checkpoint, which would take forkmon out
+    // of LD_PRELOAD before the shell execs the program.
+    let dir = Scratch::new("launch-below");
+    lua_tool(&dir);
+    let launcher = shell_launcher(&dir, "run", "exec lua5.4 \"$DIR/main.lua\" \"$@\"");
+    let mut session = command()
+        .arg("./tool/run")
+        .arg(dir.path("project"))
+        .dir(&dir.0)
+        .start();
+    session.wait_for("done first");
+    session.wait_for(&format!("watch '{}'", dir.path("project/b.lua").display()));
+    save(&dir.path("project/a.lua"), "print('a=2')\n", Save::InPlace);
+    session.wait_for("done 1");
+    let output = session.output();
+    assert!(
+        !output.contains(&format!("watch '{}'", launcher.display())),
+        "{output}"
+    );
+    assert_eq!(launches(&dir), 1, "{output}");
+    assert_eq!(watcher_count(&session.processes()), 1, "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}

@@ -1,0 +1,140 @@
+//! A directory the program listed is an input too: a file added to it or
+//! removed from it resumes from the checkpoint before the listing, when the
+//! filter matches the directory's path with a trailing '/'.
+
+use forkmon_test_support as common;
+
+use common::{Launch, Save, Scratch, save};
+
+const LISTER: &str = r#"
+local lfs = require "lfs"
+print("startup")
+local log = assert(io.open("launches.log", "a")); log:write("ran\n"); log:close()
+local names = {}
+for name in lfs.dir("spec") do
+  if name:match("%.lua$") then names[#names + 1] = name end
+end
+table.sort(names)
+print("listed " .. table.concat(names, ","))
+"#;
+
+/// `path` as a Lua pattern that matches it literally.
+fn escaped(path: &std::path::Path) -> String {
+    path.display()
+        .to_string()
+        .chars()
+        .flat_map(|c| {
+            let magic = "^$()%.[]*+-?".contains(c);
+            magic.then_some('%').into_iter().chain([c])
+        })
+        .collect()
+}
+
+fn runs(dir: &Scratch) -> usize {
+    std::fs::read_to_string(dir.path("launches.log"))
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+#[test]
+fn a_file_added_to_or_removed_from_a_listed_directory_resumes_before_the_listing() {
+    let dir = Scratch::new("listing-lfs");
+    dir.write("main.lua", LISTER);
+    dir.write("spec/a.lua", "");
+    dir.write("spec/b.lua", "");
+    let filter = format!("^{}/", escaped(&dir.0));
+    let mut session = Launch::preloaded("lua5.4", &filter)
+        .arg("main.lua")
+        .dir(&dir.0)
+        .start();
+    session.wait_for("listed a.lua,b.lua\n");
+    session.wait_for("waiting for a change");
+    dir.write("spec/c.lua", "");
+    session.wait_for("listed a.lua,b.lua,c.lua\n");
+    std::fs::remove_file(dir.path("spec/a.lua")).expect("remove a.lua");
+    session.wait_for("listed b.lua,c.lua\n");
+    let output = session.output();
+    assert_eq!(session.count("startup"), 1, "{output}");
+    assert_eq!(runs(&dir), 1, "{output}");
+    // An editor's save of a listed file is no change of the listing.
+    save(&dir.path("spec/b.lua"), "-- edited\n", Save::RenameOver);
+    session.wait_for_count("waiting for a change", 3);
+    assert_eq!(session.count("listed "), 3, "{}", session.output());
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+const C_LISTER: &str = r#"
+#include <dirent.h>
+#include <stdio.h>
+
+int main(void) {
+    printf("startup\n");
+    DIR *dir = opendir("data");
+    int count = 0;
+    for (struct dirent *entry; dir && (entry = readdir(dir));)
+        if (entry->d_name[0] != '.') count++;
+    if (dir) closedir(dir);
+    printf("entries %d\n", count);
+    return 0;
+}
+"#;
+
+#[test]
+fn a_c_program_that_lists_with_opendir_resumes_when_a_file_is_added() {
+    let dir = Scratch::new("listing-c");
+    let program = dir.compile_c("lister", C_LISTER);
+    dir.write("data/one.txt", "1");
+    let filter = format!("^{}/data/", escaped(&dir.0));
+    let mut session = Launch::preloaded(&program, &filter).dir(&dir.0).start();
+    session.wait_for("entries 1\n");
+    session.wait_for("waiting for a change");
+    dir.write("data/two.txt", "2");
+    session.wait_for("entries 2\n");
+    assert_eq!(session.count("startup"), 1, "{}", session.output());
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
+fn busted_runs_a_spec_file_created_while_forkmon_waits() {
+    let found = std::process::Command::new("sh")
+        .args(["-c", "command -v busted"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("skipped: busted is not installed (CI installs lua-busted)");
+        return;
+    }
+    let dir = Scratch::new("listing-busted");
+    let spec = |name: &str| {
+        format!(
+            "describe('{name}', function() it('runs', function() print('running {name}') end) end)\n"
+        )
+    };
+    dir.write("spec/s1_spec.lua", &spec("s1"));
+    dir.write("spec/s2_spec.lua", &spec("s2"));
+    dir.write(
+        "helper.lua",
+        "local log = assert(io.open('launches.log', 'a')); log:write('ran\\n'); log:close()\n",
+    );
+    let mut session = Launch::plain(env!("CARGO_BIN_EXE_forkmon"))
+        .env("FORKMON_LIBRARY", common::library())
+        .arg("busted")
+        .arg("--helper=helper.lua")
+        .arg("-o")
+        .arg("plainTerminal")
+        .arg("spec")
+        .dir(&dir.0)
+        .start();
+    session.wait_for("2 successes");
+    session.wait_for("waiting for a change");
+    dir.write("spec/s3_spec.lua", &spec("s3"));
+    session.wait_for("3 successes");
+    let output = session.output();
+    assert!(output.contains("running s3"), "{output}");
+    assert_eq!(runs(&dir), 1, "busted started again:\n{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}

@@ -1,0 +1,74 @@
+//! A file the program looked for and did not find is watched: once it
+//! appears, the program resumes from the checkpoint before the lookup. Both
+//! ways in: the preload sees the open fail with ENOENT, the Lua module's
+//! searcher knows the paths require probes.
+
+use forkmon_test_support as common;
+
+use common::{Launch, LuaApp, Save, Scratch, save};
+
+/// `main.lua` prints "startup", requires `a`, then `x`, which is missing.
+fn app_missing_x(test: &str) -> LuaApp {
+    LuaApp::new(test, &["a"], "print('x=' .. require 'x')")
+}
+
+fn resumes_once_x_appears(app: &LuaApp, mut session: common::Session) {
+    session.wait_for("module 'x' not found");
+    session.wait_for("program exited with status 1; waiting for a change");
+    save(&app.dir.path("x.lua"), "return 42\n", Save::RenameOver);
+    session.wait_for("done 1");
+    let output = session.output();
+    assert!(output.contains("x=42\n"), "{output}");
+    assert_eq!(session.count("startup"), 1, "{output}");
+    // From the checkpoint before the lookup: a's, the latest one.
+    assert!(
+        output.contains(&format!(
+            "resuming from '{}'",
+            app.dir.path("a.lua").display()
+        )),
+        "{output}"
+    );
+    assert!(
+        !output.contains("watch '/usr/share/lua/5.4/x.lua'"),
+        "a missing file has no watch line:\n{output}"
+    );
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
+fn a_missing_module_required_under_the_preload_resumes_once_it_appears() {
+    let app = app_missing_x("missing-preload");
+    let session = app.launch().start();
+    resumes_once_x_appears(&app, session);
+}
+
+#[test]
+fn a_missing_module_required_under_the_lua_module_resumes_once_it_appears() {
+    let app = app_missing_x("missing-module");
+    let session = app.launch_module().start();
+    resumes_once_x_appears(&app, session);
+}
+
+#[test]
+fn a_missing_config_file_makes_the_first_checkpoint_and_resumes_once_it_appears() {
+    let dir = Scratch::new("missing-config");
+    dir.write(
+        "main.lua",
+        "print('startup')\n\
+         local file = io.open('config.txt')\n\
+         print(file and ('config ' .. file:read('a')) or 'no config')\n",
+    );
+    let mut session = Launch::preloaded("lua5.4", "%.txt$")
+        .arg("main.lua")
+        .dir(&dir.0)
+        .start();
+    session.wait_for("no config");
+    session.wait_for("waiting for a change");
+    save(&dir.path("config.txt"), "level=3\n", Save::InPlace);
+    session.wait_for("config level=3");
+    let output = session.output();
+    assert_eq!(session.count("startup"), 1, "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}
