@@ -7,6 +7,7 @@
 //! API of [`api`] as Lua functions.
 
 mod api;
+mod each;
 
 use std::io::IsTerminal;
 
