@@ -195,7 +195,16 @@ impl Runner {
                 if settled.is_empty() {
                     continue;
                 }
-                self.relist(host);
+                // A file no task read, or one gone, may be a task come or
+                // gone: only then is the list asked again (a listing costs
+                // a few milliseconds of the reply to each save).
+                let known = self.plan.watched();
+                if settled
+                    .iter()
+                    .any(|path| !known.contains(path) || stamp_of(path).is_none())
+                {
+                    self.relist(host);
+                }
                 self.look_at(settled.iter().map(Vec::as_slice), true);
                 if self.plan.has_pending() {
                     break;
