@@ -597,12 +597,16 @@ struct Told {
     failed: Vec<usize>,
 }
 
-/// Kills a task's process and everything it started.
+/// Kills a task's process and everything it started: the task's process
+/// first, or it would go on (into the next task) the moment a subprocess it
+/// waits for is killed; its subprocesses are listed before, while they are
+/// still its own.
 fn end_tree(child: Pid) {
-    for pid in procfs::descendants(child) {
+    let below = procfs::descendants(child);
+    let _ = kill(child, Signal::SIGKILL);
+    for pid in below {
         let _ = kill(pid, Signal::SIGKILL);
     }
-    let _ = kill(child, Signal::SIGKILL);
 }
 
 fn read_events(watch: &mut Watch, buffer: &mut [u8], settle: &mut Settle, now: Instant) {
