@@ -238,7 +238,12 @@ fn helper_and_config_changes_run_everything(lua: &str) {
     );
     session.wait_for("ok 1 - s2 runs\n1..1");
     let output = session.output();
-    assert!(output.contains("/.busted' changed, resuming"), "{output}");
+    assert!(
+        output
+            .lines()
+            .any(|l| l.contains("/.busted'") && l.contains("changed, resuming")),
+        "{output}"
+    );
 
     session.interrupt();
     session.assert_all_gone();
