@@ -18,7 +18,35 @@ local forkmon = {}
 function forkmon.resumes() end
 
 ---The options in force.
----@return forkmon.options
+---@---@class forkmon.each_options
+---@field timeout? number        seconds a task's run (a round's, with `together`) may take; then it is killed ("timed out")
+---@field together? boolean     run a round's tasks in one process: `run(list, start, fail)`; `start(task)` says whose reads follow, `fail(task)` that it failed
+---@field label? string         what a task is called in forkmon's lines (default "task")
+---@field after_round? fun(results: forkmon.task_result[])  called in the caller's process after each round
+
+---@class forkmon.task_result
+---@field task string
+---@field status "ok"|"failed"|"crashed"|"timed out"
+---@field code? integer         the exit status of a failed run
+---@field reads string[]        the watched files the task's process opened (absolute, sorted)
+
+---Runs `run(task)` for each task, one at a time, each in a process forked
+---from here, and records which watched files each one opened. `run` fails
+---by raising an error or returning false (a number is the exit status).
+---Then waits for changes: a change of a file some tasks read runs exactly
+---those tasks again, each in a fresh fork of this same point; `tasks` given
+---as a function is listed again after each change (new tasks run, tasks no
+---longer listed are dropped). A change of a file read before the call
+---resumes from its checkpoint as usual. Never returns while forkmon is on
+---(Ctrl+C ends it); when forkmon is off, runs the tasks once and returns
+---their results.
+---@param tasks string[]|fun(): string[]
+---@param run fun(task: string): boolean|integer|nil | fun(tasks: string[], start: fun(task: string), fail: fun(task: string)): boolean|integer|nil
+---@param options? forkmon.each_options
+---@return forkmon.task_result[]
+function forkmon.each(tasks, run, options) end
+
+return forkmon.options
 function forkmon.options() end
 
 ---Changes options (all checked first; delays only before the first checkpoint).
@@ -36,5 +64,33 @@ function forkmon.checkpoint(path, ...) end
 ---@param path string
 ---@return boolean newly_tied
 function forkmon.watch(path) end
+
+---@class forkmon.each_options
+---@field timeout? number        seconds a task's run (a round's, with `together`) may take; then it is killed ("timed out")
+---@field together? boolean     run a round's tasks in one process: `run(list, start, fail)`; `start(task)` says whose reads follow, `fail(task)` that it failed
+---@field label? string         what a task is called in forkmon's lines (default "task")
+---@field after_round? fun(results: forkmon.task_result[])  called in the caller's process after each round
+
+---@class forkmon.task_result
+---@field task string
+---@field status "ok"|"failed"|"crashed"|"timed out"
+---@field code? integer         the exit status of a failed run
+---@field reads string[]        the watched files the task's process opened (absolute, sorted)
+
+---Runs `run(task)` for each task, one at a time, each in a process forked
+---from here, and records which watched files each one opened. `run` fails
+---by raising an error or returning false (a number is the exit status).
+---Then waits for changes: a change of a file some tasks read runs exactly
+---those tasks again, each in a fresh fork of this same point; `tasks` given
+---as a function is listed again after each change (new tasks run, tasks no
+---longer listed are dropped). A change of a file read before the call
+---resumes from its checkpoint as usual. Never returns while forkmon is on
+---(Ctrl+C ends it); when forkmon is off, runs the tasks once and returns
+---their results.
+---@param tasks string[]|fun(): string[]
+---@param run fun(task: string): boolean|integer|nil | fun(tasks: string[], start: fun(task: string), fail: fun(task: string)): boolean|integer|nil
+---@param options? forkmon.each_options
+---@return forkmon.task_result[]
+function forkmon.each(tasks, run, options) end
 
 return forkmon

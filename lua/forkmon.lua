@@ -100,4 +100,5 @@ return {
   configure = checked(raw.configure),
   checkpoint = checked(raw.checkpoint),
   watch = checked(raw.watch),
+  each = checked(raw.each),
 }

@@ -1,5 +1,5 @@
 //! The `forkmon` command: scripts, any program, usage errors, and the
-//! recipes of the README (busted, tcc).
+//! tcc recipe of the README (`forkmon busted` has tests/busted_loop.rs).
 
 use forkmon_test_support as common;
 
@@ -89,83 +89,6 @@ fn usage_errors_are_one_line_and_exit_status_2() {
         .expect("help");
     assert!(help.status.success());
     assert!(String::from_utf8_lossy(&help.stdout).contains("forkmon [options] -- PROGRAM"));
-}
-
-const SPEC: &str = r#"
-local calc = require "calc"
-describe("NAME", function()
-  it("adds", function()
-    print("running NAME " .. calc.add(1, 1))
-  end)
-end)
-"#;
-
-#[test]
-fn busted_re_runs_from_the_edited_spec_or_module_without_starting_again() {
-    let project = Scratch::new("cmd-busted");
-    for name in ["s1", "s2", "s3"] {
-        project.write(
-            &format!("spec/{name}_spec.lua"),
-            &SPEC.replace("NAME", name),
-        );
-    }
-    project.write(
-        "src/calc.lua",
-        "return { add = function(a, b) return a + b end }\n",
-    );
-    let session = command()
-        .arg("busted")
-        .arg("-o")
-        .arg("plainTerminal")
-        .arg("spec")
-        .dir(&project.0)
-        .start();
-    session.wait_for("3 successes");
-    let spec = |name: &str| {
-        project
-            .path(&format!("spec/{name}_spec.lua"))
-            .display()
-            .to_string()
-    };
-    save(
-        &project.path("spec/s2_spec.lua"),
-        &SPEC.replace("NAME", "s2").replace("running", "again"),
-        Save::RenameOver,
-    );
-    session.wait_for("again s2 2");
-    session.wait_for_count("3 successes", 2);
-    let output = session.output();
-    assert!(
-        output.contains(&format!("'{}' changed, resuming from it", spec("s2"))),
-        "{output}"
-    );
-    assert_eq!(
-        session.count(&format!("watch '{}'", spec("s1"))),
-        1,
-        "s1 was loaded again:\n{output}"
-    );
-
-    // The module under test was first required by s1: resume from there.
-    save(
-        &project.path("src/calc.lua"),
-        "return { add = function(a, b) return a * b + 40 end }\n",
-        Save::InPlace,
-    );
-    session.wait_for("running s1 41");
-    session.wait_for_count("3 successes", 3);
-    let output = session.output();
-    assert!(
-        output.contains(&format!(
-            "watch '{}'",
-            project.path("src/calc.lua").display()
-        )),
-        "{output}"
-    );
-    assert_eq!(
-        session.count(&format!("watch '{}'", spec("s1"))),
-        1,
-        "{output}"
-    );
 }
 
 /// A C program whose message comes from a project header.

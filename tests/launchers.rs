@@ -303,9 +303,18 @@ fn debian_busted_runs_watched_through_ld_preload_and_the_command() {
     for how in ["LD_PRELOAD", "forkmon"] {
         let dir = Scratch::new("launch-busted");
         busted_project(&dir);
+        // Through the command, busted runs its integration (tests/busted_loop.rs),
+        // with the module built for the Lua given.
         let launch = match how {
             "LD_PRELOAD" => Launch::preloaded("busted", "%.lua$"),
-            _ => command().arg("busted"),
+            _ => command()
+                .env(
+                    "FORKMON_MODULE",
+                    PathBuf::from(common::module_path().trim_end_matches("?.so"))
+                        .join("forkmon.so"),
+                )
+                .arg("busted")
+                .arg("--lua=lua5.4"),
         };
         let mut session = launch
             .arg("--helper=helper.lua")
@@ -321,15 +330,27 @@ fn debian_busted_runs_watched_through_ld_preload_and_the_command() {
             Save::RenameOver,
         );
         session.wait_for("running s2 2");
-        session.wait_for_count("2 successes", 2);
-        let output = session.output();
-        assert!(
-            output.contains(&format!(
-                "'{}' changed, resuming from it",
-                dir.path("spec/s2_spec.lua").display()
-            )),
-            "{how}: {output}"
-        );
+        let output = match how {
+            // busted resumed from just before it read s2: s2 runs again,
+            // and so does every test after that point.
+            "LD_PRELOAD" => {
+                session.wait_for_count("2 successes", 2);
+                let output = session.output();
+                assert!(
+                    output.contains(&format!(
+                        "'{}' changed, resuming from it",
+                        dir.path("spec/s2_spec.lua").display()
+                    )),
+                    "{how}: {output}"
+                );
+                output
+            }
+            // Only the spec that read the saved file runs.
+            _ => {
+                session.wait_for("1 success");
+                session.output()
+            }
+        };
         assert_eq!(launches(&dir), 1, "{how}: busted started again:\n{output}");
         session.interrupt();
         session.assert_all_gone();

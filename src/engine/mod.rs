@@ -10,6 +10,7 @@
 // a standby): each is allowed where it stands.
 #![deny(unsafe_code)]
 
+pub mod each;
 mod holder;
 mod standby;
 mod trace;
@@ -114,6 +115,9 @@ pub struct Engine {
     /// paths, which the watcher, in the first root, would take for ones
     /// removed.
     root: Option<(u64, u64)>,
+    /// In a task's process of `forkmon.each`: where its reads are reported
+    /// (it makes no checkpoints).
+    task_reports: Option<std::os::fd::OwnedFd>,
 }
 
 static ENGINE: Mutex<Option<Engine>> = Mutex::new(None);
@@ -156,6 +160,7 @@ pub fn start() {
             last_fork: Duration::ZERO,
             obstacles_said: [false; 2],
             root: root_identity(),
+            task_reports: None,
         });
     }
 }
@@ -240,6 +245,32 @@ fn with_engine<R>(action: impl FnOnce(&mut Engine) -> R) -> Option<R> {
     engine.as_mut().map(action)
 }
 
+/// Whether `path` is tied to a checkpoint above this process.
+pub fn is_tied(path: &[u8]) -> bool {
+    with_engine(|engine| engine.tied.contains(path)).unwrap_or(false)
+}
+
+/// In a task's process of `forkmon.each`, just forked: from now on the
+/// watched files it opens are reported through `reports`, and it makes no
+/// checkpoints.
+pub fn enter_task(reports: std::os::fd::OwnedFd) {
+    with_engine(|engine| {
+        engine.task_reports = Some(reports);
+        engine.pid = nix::unistd::getpid().as_raw();
+        engine.forks = engine.forks.map(|_| sys::forks());
+    });
+}
+
+/// Whether this is a task's process of `forkmon.each`.
+pub fn in_task() -> bool {
+    with_engine(|engine| engine.task_reports.is_some()).unwrap_or(false)
+}
+
+/// Sends `report` to the runner, in a task's process.
+pub fn report_task(report: &each::Report) {
+    with_engine(|engine| engine.report(report));
+}
+
 /// Ties the existing files `paths` to a checkpoint without the filter
 /// (`forkmon.checkpoint` and `forkmon.watch` from Lua): with `here`, a new
 /// checkpoint at this point for all of them; otherwise the latest checkpoint
@@ -250,7 +281,36 @@ pub fn tie(paths: &[AbsolutePath], here: bool) -> usize {
 }
 
 impl Engine {
+    /// One message to the runner (a whole one: the pipe is blocking, and
+    /// messages are far below PIPE_BUF). A runner gone means the process is
+    /// about to be killed by its parent-death signal.
+    fn report(&self, report: &each::Report) {
+        let Some(fd) = &self.task_reports else { return };
+        let bytes = report.encode();
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            match nix::unistd::write(fd, rest) {
+                Ok(n) => rest = &rest[n..],
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// A task's read, reported unless the file is a checkpoint's already.
+    fn report_read(&self, path: &AbsolutePath, stamp: Option<FileStamp>) {
+        if !self.tied.contains(path.as_bytes()) {
+            self.report(&each::Report::Read(path.as_bytes().to_vec(), stamp));
+        }
+    }
+
     fn tie(&mut self, paths: &[AbsolutePath], here: bool) -> usize {
+        if self.task_reports.is_some() {
+            for path in paths {
+                self.report_read(path, FileStamp::of_path(path.as_c_str()));
+            }
+            return 0;
+        }
         let fresh: Vec<(&AbsolutePath, Option<FileStamp>)> = paths
             .iter()
             .filter(|path| !self.tied.contains(path.as_bytes()))
@@ -318,6 +378,10 @@ impl Engine {
     }
 
     fn before_listing(&mut self, dir: &AbsolutePath) {
+        // As in `looked_for_missing`.
+        if self.task_reports.is_some() {
+            return;
+        }
         let mut entry = dir.as_bytes().to_vec();
         if !entry.ends_with(b"/") {
             entry.push(b'/');
@@ -352,7 +416,9 @@ impl Engine {
     }
 
     fn looked_for_missing(&mut self, path: OwnedPath) {
-        if self.stopped || self.tied.contains(path.as_bytes()) {
+        // A task's process of `forkmon.each` makes no checkpoint and ties
+        // nothing: it reports what it read.
+        if self.task_reports.is_some() || self.stopped || self.tied.contains(path.as_bytes()) {
             return;
         }
         if !self.is_own_process() {
@@ -372,6 +438,10 @@ impl Engine {
     }
 
     fn before_write(&mut self, path: &AbsolutePath) {
+        if self.task_reports.is_some() {
+            self.report(&each::Report::Wrote(path.as_bytes().to_vec()));
+            return;
+        }
         if !self.tied.contains(path.as_bytes())
             || nix::unistd::getpid().as_raw() != self.pid
             || self.root_changed()
@@ -399,6 +469,14 @@ impl Engine {
         path: &AbsolutePath,
         readable: impl FnOnce(&AbsolutePath) -> Probe,
     ) -> bool {
+        if self.task_reports.is_some() {
+            if !self.tied.contains(path.as_bytes()) {
+                if let Probe::Readable(stamp) = readable(path) {
+                    self.report_read(path, Some(stamp));
+                }
+            }
+            return false;
+        }
         if self.stopped || self.tied.contains(path.as_bytes()) {
             return false;
         }

@@ -1,5 +1,5 @@
 //! The Lua API: `forkmon.version`, `resumes()`, `configure{}`, `options()`,
-//! `checkpoint(...)` and `watch(path)`. Each function answers `true, value`
+//! `checkpoint(...)`, `watch(path)` and `each(...)` (in [`super::each`]). Each function answers `true, value`
 //! or `false, message`; `lua/forkmon.lua` turns the latter into a plain Lua
 //! error at the caller's line, as a C module's `luaL_error` would. Nothing
 //! here can crash the host.
@@ -20,10 +20,10 @@ use std::ffi::c_int;
 
 const OPTIONS: &str = "filter, quiet, colors, restart_delay, ignore_delay, min_work";
 
-type Answer<T> = Result<T, String>;
+pub type Answer<T> = Result<T, String>;
 
 /// A value's type as Lua's `type()` names it.
-fn lua_type(value: &LuaValue) -> &'static str {
+pub fn lua_type(value: &LuaValue) -> &'static str {
     match value {
         LuaValue::Integer(_) | LuaValue::Number(_) => "number",
         other => other.type_name(),
@@ -75,6 +75,16 @@ pub fn raw_functions(lua: &Lua, other: Option<&'static SharedV1>) -> LuaResult<L
             )
         })?,
     )?;
+    api.set(
+        "each",
+        lua.create_function(move |lua, args: (LuaValue, LuaValue, LuaValue)| {
+            let answer = match other {
+                Some(_) => fail("each", "another copy of forkmon is preloaded and owns the engine: require the same forkmon.so it preloads"),
+                None => super::each::each(lua, args),
+            };
+            reply(lua, answer)
+        })?,
+    )?;
     Ok(api)
 }
 
@@ -87,7 +97,7 @@ fn reply<T: IntoLua>(lua: &Lua, answer: Answer<T>) -> LuaResult<(bool, LuaValue)
     }
 }
 
-fn fail<T>(function: &str, message: impl std::fmt::Display) -> Answer<T> {
+pub fn fail<T>(function: &str, message: impl std::fmt::Display) -> Answer<T> {
     Err(format!("forkmon.{function}: {message}"))
 }
 

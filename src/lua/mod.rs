@@ -7,6 +7,7 @@
 //! API of [`api`] as Lua functions.
 
 mod api;
+mod each;
 
 use std::io::IsTerminal;
 
@@ -16,6 +17,7 @@ use crate::config::{self, Environment};
 use crate::intercept::{gate, shared};
 
 const LUA_SIDE: &str = include_str!("../../lua/forkmon.lua");
+const BUSTED_SIDE: &str = include_str!("../../lua/forkmon/busted.lua");
 
 #[mlua::lua_module]
 fn forkmon(lua: &Lua) -> LuaResult<LuaTable> {
@@ -45,6 +47,15 @@ fn forkmon(lua: &Lua) -> LuaResult<LuaTable> {
     lua.load(LUA_SIDE)
         .set_name("=forkmon")
         .call::<LuaTable>((before_read, before_write, raw))
+}
+
+/// `require "forkmon.busted"`: the busted integration, in Lua, found in
+/// this same file by Lua's all-in-one C searcher.
+#[mlua::lua_module(name = "forkmon_busted")]
+fn forkmon_busted(lua: &Lua) -> LuaResult<LuaValue> {
+    lua.load(BUSTED_SIDE)
+        .set_name("@forkmon/busted.lua")
+        .call::<LuaValue>(())
 }
 
 fn switch_on() {

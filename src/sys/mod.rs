@@ -211,3 +211,18 @@ pub fn count_forks() -> bool {
 pub fn forks() -> u64 {
     FORKS_IN_THIS_LINE.load(Ordering::Relaxed)
 }
+
+/// A descriptor that becomes readable when the child `pid` ends
+/// (pidfd_open(2), Linux 5.3): a task's end can be polled together with
+/// its pipe and a deadline.
+pub fn pidfd_open(pid: nix::unistd::Pid) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain system call on integers.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this new descriptor, owned by no one
+    // else; it fits an i32 (descriptors are ints).
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}

@@ -298,7 +298,7 @@ fn read_events(inotify: &mut Inotify, buffer: &mut [u8], journal: &Journal) -> V
     }
 }
 
-fn file_event(mask: EventMask) -> Option<FileEvent> {
+pub(crate) fn file_event(mask: EventMask) -> Option<FileEvent> {
     Some(if mask.contains(EventMask::MODIFY) {
         FileEvent::Written
     } else if mask.contains(EventMask::CLOSE_WRITE) {

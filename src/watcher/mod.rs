@@ -10,4 +10,5 @@ mod event_loop;
 mod holders;
 pub mod watchlist;
 
+pub(crate) use event_loop::file_event;
 pub use event_loop::run;

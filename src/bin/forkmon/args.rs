@@ -14,6 +14,7 @@ Usage:
   forkmon [options] app.lua [args...]       run a Lua script with checkpoints
   forkmon [options] -- PROGRAM [args...]    preload forkmon into any program
   forkmon [options] PROGRAM [args...]       the same, when PROGRAM is not a .lua file
+  forkmon [options] busted [busted's args]  busted: each save runs the spec files it affects
 
 Options:
   -f, --filter PATTERNS   ;-separated Lua patterns matched against absolute paths

@@ -3,6 +3,7 @@
 //! ```text
 //! forkmon [options] app.lua [args...]       a Lua script (lua5.4, or $FORKMON_LUA)
 //! forkmon [options] -- PROGRAM [args...]    any program, with forkmon.so preloaded
+//! forkmon [options] busted [busted's args]  busted, re-running the spec files a save affects
 //! ```
 //!
 //! The command turns its options into forkmon's environment variables,
@@ -12,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod busted;
 mod launch;
 
 use std::process::ExitCode;
@@ -30,7 +32,10 @@ fn main() -> ExitCode {
         }
         Ok(Parsed::Run(invocation)) => {
             // Only returns if the program could not be started.
-            let error = launch::exec(invocation);
+            let error: Box<dyn std::fmt::Display> = match busted::wanted(&invocation) {
+                true => Box::new(busted::exec(invocation)),
+                false => Box::new(launch::exec(invocation)),
+            };
             eprintln!("forkmon: {error}");
             ExitCode::from(2)
         }

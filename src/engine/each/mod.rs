@@ -1,0 +1,660 @@
+//! `forkmon.each(tasks, run)`: runs each task in a process forked from the
+//! caller (the runner), one at a time, learns from each process which
+//! watched files the task opened ([`report`], through a pipe), and then
+//! waits for changes: a settled change ([`settle`]) of a file some tasks
+//! read runs exactly those tasks again ([`plan`]), each in a fresh fork of
+//! the runner, whose state is the caller's at the call.
+//!
+//! The runner watches the tasks' files with an inotify instance of its own:
+//! the files read before the call stay the watcher's, and their change
+//! resumes from their checkpoint as always (ending the runner and its
+//! tasks). A task's process makes no checkpoints: the engine only reports
+//! its reads (see `Engine::before_read`).
+
+mod plan;
+mod report;
+mod settle;
+
+use std::ffi::OsStr;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::time::{Duration, Instant};
+
+use inotify::Inotify;
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid};
+use rustc_hash::FxHashMap;
+
+pub use plan::{Reason, Status};
+pub use report::Report;
+
+use crate::paths::split_parent;
+use crate::stamp::FileStamp;
+use crate::sys::{self, procfs, signals};
+use crate::{change, info, warn};
+use plan::Plan;
+use report::Decoder;
+use settle::Settle;
+
+/// How long a writer may keep a changed file open before the change is
+/// taken as it is (as the watcher's).
+const WRITER_WAIT: Duration = Duration::from_secs(1);
+
+pub struct Options {
+    /// A task's run (a round's, with `together`) is killed after this long.
+    pub timeout: Option<Duration>,
+    /// All tasks of a round run in one process, `run(list, start, fail)`.
+    pub together: bool,
+    /// What a task is called in messages ("task", "spec file").
+    pub label: String,
+}
+
+/// How one task's latest run went.
+#[derive(Clone, Debug)]
+pub struct TaskResult {
+    pub task: Vec<u8>,
+    pub status: Status,
+    /// The watched files it opened, sorted.
+    pub reads: Vec<Vec<u8>>,
+}
+
+/// What the caller (the Lua side) does for the runner.
+pub trait Host {
+    /// The task list now, if the caller gave a function that lists them.
+    fn list(&mut self) -> Option<Vec<Vec<u8>>>;
+    /// In a task's process: runs `batch` (one task, or the round with
+    /// `together`); returns the process's exit status (0: ok).
+    fn run(&mut self, batch: &[Vec<u8>]) -> i32;
+    /// In the runner, after each round.
+    fn after_round(&mut self, results: &[TaskResult]);
+}
+
+/// Runs the tasks; if forkmon is on, never returns: it re-runs what each
+/// change affects until the program is ended. Otherwise returns the first
+/// round's results.
+pub fn run(
+    list: Vec<Vec<u8>>,
+    options: Options,
+    host: &mut dyn Host,
+    watching: bool,
+) -> Vec<TaskResult> {
+    // Ctrl+C, SIGTERM and SIGHUP end the runner at once (and, by their
+    // parent-death signal, the task's process); the program's own handlers
+    // are put back in each task's process.
+    let saved = signals::take_over_signals(&nix::sys::signal::SigSet::empty()).ok();
+    let mut runner = Runner {
+        plan: Plan::new(list),
+        options,
+        saved,
+        pid: nix::unistd::getpid(),
+        results: Vec::new(),
+    };
+    let results = runner.round(host);
+    if !watching {
+        if let Some(saved) = &runner.saved {
+            saved.restore();
+        }
+        return results;
+    }
+    runner.watch_loop(host)
+}
+
+struct Runner {
+    plan: Plan,
+    options: Options,
+    saved: Option<signals::SavedSignals>,
+    pid: Pid,
+    /// The round's results, in order.
+    results: Vec<TaskResult>,
+}
+
+/// The runner's own inotify instance and its directory watches.
+struct Watch {
+    inotify: Inotify,
+    dirs: FxHashMap<i32, Vec<u8>>,
+    watched: rustc_hash::FxHashSet<Vec<u8>>,
+}
+
+impl Watch {
+    fn add_dir(&mut self, dir: &[u8]) {
+        if dir.is_empty() || self.watched.contains(dir) {
+            return;
+        }
+        match self
+            .inotify
+            .watches()
+            .add(OsStr::from_bytes(dir), crate::channel::directory_events())
+        {
+            Ok(watch) => {
+                self.dirs
+                    .insert(watch.get_watch_descriptor_id(), dir.to_vec());
+                self.watched.insert(dir.to_vec());
+            }
+            Err(error) => warn!(
+                "cannot watch '{}' for forkmon.each: {error}",
+                crate::log::shown(dir)
+            ),
+        }
+    }
+}
+
+fn stamp_of(path: &[u8]) -> Option<FileStamp> {
+    FileStamp::of_path(&std::ffi::CString::new(path).ok()?)
+}
+
+impl Runner {
+    fn watch_loop(&mut self, host: &mut dyn Host) -> ! {
+        let inotify = match Inotify::init() {
+            Ok(inotify) => inotify,
+            Err(error) => {
+                warn!("forkmon.each cannot watch the tasks' files ({error}); ending");
+                sys::exit_now(1)
+            }
+        };
+        let mut watch = Watch {
+            inotify,
+            dirs: FxHashMap::default(),
+            watched: Default::default(),
+        };
+        let delay = crate::config::active()
+            .map_or(crate::config::DEFAULT_RESTART_DELAY, |c| c.restart_delay);
+        let mut settle = Settle::new(delay, WRITER_WAIT);
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            // Files read meanwhile may have changed before their directory
+            // was watched: their stamps tell.
+            self.watch_files(&mut watch);
+            let watched: Vec<Vec<u8>> = self.plan.watched().into_iter().collect();
+            self.look_at(watched.iter().map(Vec::as_slice), false);
+            if self.plan.has_pending() {
+                self.round(host);
+                continue;
+            }
+            self.say_waiting();
+            let mut next: Option<Instant> = None;
+            loop {
+                let timeout = match next {
+                    None => PollTimeout::NONE,
+                    Some(at) => {
+                        let ms = at.saturating_duration_since(Instant::now()).as_millis() + 1;
+                        PollTimeout::try_from(ms.min(60_000) as i32).unwrap_or(PollTimeout::MAX)
+                    }
+                };
+                let mut fds = [PollFd::new(watch.inotify.as_fd(), PollFlags::POLLIN)];
+                match poll(&mut fds, timeout) {
+                    Ok(_) | Err(Errno::EINTR) => {}
+                    Err(_) => sys::exit_now(1),
+                }
+                let now = Instant::now();
+                read_events(&mut watch, &mut buffer, &mut settle, now);
+                let (settled, later) = settle.settled(Instant::now());
+                next = later;
+                if settled.is_empty() {
+                    continue;
+                }
+                // A file no task read, or one gone, may be a task come or
+                // gone: only then is the list asked again (a listing costs
+                // a few milliseconds of the reply to each save).
+                let known = self.plan.watched();
+                if settled
+                    .iter()
+                    .any(|path| !known.contains(path) || stamp_of(path).is_none())
+                {
+                    self.relist(host);
+                }
+                self.look_at(settled.iter().map(Vec::as_slice), true);
+                if self.plan.has_pending() {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Watches the directories of the files the tasks read, and of the
+    /// tasks that are files (a new file there may be a new task).
+    fn watch_files(&self, watch: &mut Watch) {
+        let mut dirs: Vec<Vec<u8>> = self
+            .plan
+            .watched()
+            .iter()
+            .map(|path| split_parent(path).0.to_vec())
+            .collect();
+        for task in self.plan.names() {
+            if let Some(absolute) = crate::intercept::gate::existing_file(task) {
+                dirs.push(split_parent(absolute.as_bytes()).0.to_vec());
+            }
+        }
+        dirs.sort();
+        dirs.dedup();
+        for dir in dirs {
+            watch.add_dir(&dir);
+        }
+    }
+
+    fn relist(&mut self, host: &mut dyn Host) {
+        let resumes = crate::engine::resume_count();
+        let Some(list) = host.list() else { return };
+        if crate::engine::resume_count() != resumes {
+            self.plan.queue_all();
+        }
+        for task in self.plan.relist(list) {
+            change!("{} '{}' is gone: dropped", self.options.label, shown(&task));
+        }
+    }
+
+    fn look_at<'a>(&mut self, paths: impl IntoIterator<Item = &'a [u8]>, say: bool) {
+        let dropped = self.plan.look_at(paths, stamp_of, true);
+        if say {
+            for task in dropped {
+                change!("{} '{}' is gone: dropped", self.options.label, shown(&task));
+            }
+        }
+    }
+
+    fn say_waiting(&self) {
+        // What the caller printed (in `after_round`) shows before the wait.
+        sys::flush_stdio();
+        let count =
+            |status: fn(Status) -> bool| self.results.iter().filter(|r| status(r.status)).count();
+        let ok = count(|s| s == Status::Ok);
+        let mut parts = vec![format!("{ok} ok")];
+        for (name, matches) in [
+            (
+                "failed",
+                (|s| matches!(s, Status::Failed(_))) as fn(Status) -> bool,
+            ),
+            ("crashed", |s| s == Status::Crashed),
+            ("timed out", |s| s == Status::TimedOut),
+        ] {
+            let tasks: Vec<String> = self
+                .results
+                .iter()
+                .filter(|r| matches(r.status))
+                .map(|r| format!("'{}'", shown(&r.task)))
+                .collect();
+            if !tasks.is_empty() {
+                parts.push(format!("{} {name} ({})", tasks.len(), tasks.join(", ")));
+            }
+        }
+        info!(
+            "{} of {} {} ran: {}; waiting for a change",
+            self.results.len(),
+            self.plan.count(),
+            plural(&self.options.label, self.plan.count()),
+            parts.join(", ")
+        );
+    }
+
+    /// Runs the pending tasks (one process each, or one for all with
+    /// `together`); returns their results.
+    fn round(&mut self, host: &mut dyn Host) -> Vec<TaskResult> {
+        let round = self.plan.take_round();
+        self.announce(&round);
+        self.results.clear();
+        let names: Vec<Vec<u8>> = round.into_iter().map(|(name, _)| name).collect();
+        if self.options.together {
+            if !names.is_empty() {
+                self.run_batch(&names, host);
+            }
+        } else {
+            for name in &names {
+                self.run_batch(std::slice::from_ref(name), host);
+            }
+        }
+        let resumes = crate::engine::resume_count();
+        host.after_round(&self.results);
+        // A file the caller read in there is the watcher's now; and if a
+        // change of it resumed from there, everything runs again.
+        self.plan.forget_tied(crate::engine::is_tied);
+        if crate::engine::resume_count() != resumes {
+            self.plan.queue_all();
+        }
+        self.results.clone()
+    }
+
+    /// Says why a round runs (the first says nothing: all tasks run).
+    fn announce(&self, round: &[(Vec<u8>, Reason)]) {
+        if round.is_empty() || round.iter().all(|(_, r)| *r == Reason::First) {
+            return;
+        }
+        let label = &self.options.label;
+        let why: Vec<String> = round
+            .iter()
+            .map(|(name, reason)| {
+                let name = shown(name);
+                match reason {
+                    Reason::First => format!("'{name}'"),
+                    Reason::New => format!("'{name}' (new)"),
+                    Reason::Changed(path) if shown(path) == name => {
+                        format!("'{name}' (changed)")
+                    }
+                    Reason::Changed(path) => format!("'{name}' (read '{}')", shown(path)),
+                    Reason::NotRun => format!("'{name}' (not run: its round ended early)"),
+                    Reason::Everything => format!("'{name}'"),
+                }
+            })
+            .collect();
+        if round.iter().all(|(_, r)| *r == Reason::Everything) {
+            change!("running all {} {}", round.len(), plural(label, round.len()));
+            return;
+        }
+        change!(
+            "running {} of {} {}: {}",
+            round.len(),
+            self.plan.count(),
+            plural(label, self.plan.count()),
+            why.join(", ")
+        );
+    }
+
+    /// Forks the process for `batch`, follows its reports and waits for
+    /// its end (or kills it at the timeout).
+    fn run_batch(&mut self, batch: &[Vec<u8>], host: &mut dyn Host) {
+        for name in batch {
+            self.plan.started(name);
+        }
+        let pipe = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+            Ok(pipe) => pipe,
+            Err(error) => {
+                warn!("forkmon.each cannot make a pipe ({error}); the tasks do not run");
+                return self.finish_all(batch, Status::Crashed);
+            }
+        };
+        // The runner may have become a checkpoint's child since the call
+        // (a watched file read in `after_round`): its pid now.
+        self.pid = nix::unistd::getpid();
+        match procfs::thread_count() {
+            Ok(1) => {}
+            Ok(threads) => {
+                warn!(
+                    "the program has {threads} threads and forking it is not safe: the tasks do not run"
+                );
+                return self.finish_all(batch, Status::Crashed);
+            }
+            Err(error) => {
+                warn!("cannot count the program's threads ({error}): the tasks do not run");
+                return self.finish_all(batch, Status::Crashed);
+            }
+        }
+        sys::flush_stdio();
+        // SAFETY: `thread_count` just found one thread.
+        #[allow(unsafe_code)]
+        let forked = unsafe { sys::fork() };
+        match forked {
+            Err(error) => {
+                warn!(
+                    "forkmon.each cannot fork ({error}); if the process limit is reached, raise it with: ulimit -u"
+                );
+                self.finish_all(batch, Status::Crashed);
+            }
+            Ok(ForkResult::Child) => {
+                let (read_end, write_end) = pipe;
+                drop(read_end);
+                self.enter_task(write_end);
+                if !self.options.together {
+                    crate::engine::report_task(&Report::Start(0));
+                }
+                let status =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| host.run(batch)))
+                        .unwrap_or(1);
+                crate::engine::report_task(&Report::Done(status));
+                sys::flush_stdio();
+                sys::exit_now(status)
+            }
+            Ok(ForkResult::Parent { child }) => {
+                let (read_end, write_end) = pipe;
+                drop(write_end);
+                self.follow(child, read_end, batch);
+            }
+        }
+    }
+
+    fn enter_task(&self, reports: OwnedFd) {
+        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+        if nix::unistd::getppid() != self.pid {
+            sys::exit_now(1);
+        }
+        if let Some(saved) = &self.saved {
+            saved.restore();
+        }
+        crate::engine::enter_task(reports);
+    }
+
+    fn finish_all(&mut self, batch: &[Vec<u8>], status: Status) {
+        for name in batch {
+            self.finish(name, status);
+        }
+    }
+
+    fn finish(&mut self, name: &[u8], status: Status) {
+        self.plan.finished(name, status);
+        self.results.retain(|r| r.task != name);
+        self.results.push(TaskResult {
+            task: name.to_vec(),
+            status,
+            reads: self.plan.reads_of(name),
+        });
+    }
+
+    fn follow(&mut self, child: Pid, reports: OwnedFd, batch: &[Vec<u8>]) {
+        let _ = nix::fcntl::fcntl(
+            &reports,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        );
+        let ended = sys::pidfd_open(child).ok();
+        let deadline = self.options.timeout.map(|t| Instant::now() + t);
+        let mut told = Told::default();
+        let mut pipe_open = true;
+        let outcome = loop {
+            let timeout = match deadline {
+                Some(at) => {
+                    let ms = at.saturating_duration_since(Instant::now()).as_millis();
+                    PollTimeout::try_from(ms.min(60_000) as i32).unwrap_or(PollTimeout::MAX)
+                }
+                // Without a pidfd (a kernel before 5.3), the end is looked
+                // for every 10 ms.
+                None if ended.is_none() => PollTimeout::from(10u8),
+                None => PollTimeout::NONE,
+            };
+            let mut fds = Vec::with_capacity(2);
+            if pipe_open {
+                fds.push(PollFd::new(reports.as_fd(), PollFlags::POLLIN));
+            }
+            if let Some(ended) = &ended {
+                fds.push(PollFd::new(ended.as_fd(), PollFlags::POLLIN));
+            }
+            match poll(&mut fds, timeout) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+            drop(fds);
+            if pipe_open {
+                pipe_open = self.take_reports(&reports, &mut told, batch);
+            }
+            match waitpid(child, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => {}
+                Ok(status) => break Some(status),
+                Err(_) => break None,
+            }
+            if deadline.is_some_and(|at| Instant::now() >= at) {
+                end_tree(child);
+                let _ = waitpid(child, None);
+                break None;
+            }
+        };
+        if pipe_open {
+            self.take_reports(&reports, &mut told, batch);
+        }
+        let label = &self.options.label;
+        let at = told
+            .current
+            .and_then(|i| batch.get(i))
+            .unwrap_or(&batch[0])
+            .clone();
+        let status = match (outcome, told.done) {
+            (Some(WaitStatus::Exited(_, _)), Some(0)) => Status::Ok,
+            (Some(WaitStatus::Exited(_, _)), Some(code)) => Status::Failed(code),
+            (Some(WaitStatus::Exited(_, code)), None) => {
+                warn!(
+                    "{label} '{}' exited with status {code} before it finished: crashed",
+                    shown(&at)
+                );
+                Status::Crashed
+            }
+            (Some(WaitStatus::Signaled(_, signal, _)), _) => {
+                warn!("{label} '{}' crashed ({signal})", shown(&at));
+                Status::Crashed
+            }
+            (None, _) if deadline.is_some() => {
+                let seconds = self.options.timeout.unwrap_or_default().as_secs_f64();
+                warn!(
+                    "{label} '{}' timed out after {seconds} s: killed",
+                    shown(&at)
+                );
+                Status::TimedOut
+            }
+            _ => Status::Crashed,
+        };
+        match status {
+            // With `together`, the tasks said to have failed did, if any
+            // is; else all did.
+            Status::Failed(_) if !told.failed.is_empty() => {
+                for (n, name) in batch.iter().enumerate() {
+                    let own = if told.failed.contains(&n) {
+                        status
+                    } else {
+                        Status::Ok
+                    };
+                    self.finish(name, own);
+                }
+            }
+            Status::Ok | Status::Failed(_) => self.finish_all(batch, status),
+            _ => {
+                // With `together`, the tasks before this one finished (as
+                // far as forkmon can tell); those after it never ran.
+                let position = told.current.unwrap_or(0);
+                for (n, name) in batch.iter().enumerate() {
+                    match n.cmp(&position) {
+                        std::cmp::Ordering::Less => self.finish(name, Status::Ok),
+                        std::cmp::Ordering::Equal => self.finish(name, status),
+                        std::cmp::Ordering::Greater => self.plan.not_run(name),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads what the task's process reported so far; false once the pipe
+    /// is closed (every writer gone).
+    fn take_reports(&mut self, reports: &OwnedFd, told: &mut Told, batch: &[Vec<u8>]) -> bool {
+        let mut buffer = [0u8; 16 * 1024];
+        let Told {
+            decoder,
+            current,
+            done,
+            failed,
+        } = told;
+        let open = loop {
+            match nix::unistd::read(reports, &mut buffer) {
+                Ok(0) => break false,
+                Ok(n) => decoder.feed(&buffer[..n]),
+                Err(Errno::EINTR) => {}
+                Err(_) => break true,
+            }
+        };
+        while let Some(report) = decoder.next_report() {
+            match report {
+                Some(Report::Start(index)) => *current = Some(index as usize),
+                Some(Report::Read(path, stamp)) => match current.and_then(|i| batch.get(i)) {
+                    Some(name) => self.plan.read(name, &path, stamp),
+                    // Read outside any task: every task of the batch's.
+                    None => batch
+                        .iter()
+                        .for_each(|name| self.plan.read(name, &path, stamp)),
+                },
+                Some(Report::Wrote(path)) => self.plan.wrote(&path),
+                Some(Report::Done(status)) => *done = Some(status),
+                Some(Report::Failed(index)) => failed.push(index as usize),
+                None => {}
+            }
+        }
+        open
+    }
+}
+
+/// What a task's process has told so far.
+#[derive(Default)]
+struct Told {
+    decoder: Decoder,
+    /// The batch's task it runs now (with `together`, since `start`).
+    current: Option<usize>,
+    /// The status `run` returned with.
+    done: Option<i32>,
+    /// With `together`: the tasks said to have failed.
+    failed: Vec<usize>,
+}
+
+/// Kills a task's process and everything it started: the task's process
+/// first, or it would go on (into the next task) the moment a subprocess it
+/// waits for is killed; its subprocesses are listed before, while they are
+/// still its own.
+fn end_tree(child: Pid) {
+    let below = procfs::descendants(child);
+    let _ = kill(child, Signal::SIGKILL);
+    for pid in below {
+        let _ = kill(pid, Signal::SIGKILL);
+    }
+}
+
+fn read_events(watch: &mut Watch, buffer: &mut [u8], settle: &mut Settle, now: Instant) {
+    loop {
+        let events = match watch.inotify.read_events(buffer) {
+            Ok(events) => events,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        let mut any = false;
+        for event in events {
+            any = true;
+            let Some(dir) = watch.dirs.get(&event.wd.get_watch_descriptor_id()) else {
+                continue;
+            };
+            if let (Some(name), Some(kind)) = (event.name, crate::watcher::file_event(event.mask)) {
+                let mut path = dir.clone();
+                if !path.ends_with(b"/") {
+                    path.push(b'/');
+                }
+                path.extend_from_slice(name.as_bytes());
+                settle.event(&path, kind, now);
+            }
+        }
+        if !any {
+            return;
+        }
+    }
+}
+
+/// A path as messages show it: relative to the current directory when
+/// below it.
+fn shown(path: &[u8]) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let cwd = cwd.as_os_str().as_bytes();
+    match path
+        .strip_prefix(cwd)
+        .and_then(|rest| rest.strip_prefix(b"/"))
+    {
+        Some(rest) if !cwd.is_empty() => crate::log::shown(rest).into_owned(),
+        _ => crate::log::shown(path).into_owned(),
+    }
+}
+
+fn plural(label: &str, count: usize) -> String {
+    if count == 1 {
+        label.to_owned()
+    } else {
+        format!("{label}s")
+    }
+}

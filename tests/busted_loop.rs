@@ -1,0 +1,320 @@
+//! `forkmon busted`: the whole suite first, then each save runs only the
+//! spec files that read the saved file (the spec itself, a module under
+//! test, a fixture), a new spec file runs and a deleted one is dropped; a
+//! change of the helper or of `.busted` runs everything again; a spec that
+//! hangs or crashes does not stop the loop. Under Lua 5.1 and Lua 5.4
+//! (`--lua=`), each with the forkmon module built for it.
+
+use forkmon_test_support as common;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use common::{Launch, Save, Scratch, save};
+
+/// The forkmon module for `lua`: the one this test run built for 5.4; for
+/// 5.1 a release build of its own, made once per test run.
+fn module(lua: &str) -> PathBuf {
+    if lua == "lua5.4" {
+        let dir = common::module_path();
+        return PathBuf::from(dir.trim_end_matches("?.so")).join("forkmon.so");
+    }
+    static LUA51: OnceLock<PathBuf> = OnceLock::new();
+    LUA51
+        .get_or_init(|| {
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+            let target = root.join("target/lua51");
+            let status = std::process::Command::new(env!("CARGO"))
+                .args([
+                    "build",
+                    "--release",
+                    "--lib",
+                    "--no-default-features",
+                    "--features",
+                    "lua51",
+                ])
+                .env("CARGO_TARGET_DIR", &target)
+                .current_dir(&root)
+                .status()
+                .expect("run cargo");
+            assert!(status.success(), "the Lua 5.1 build failed");
+            let built = target.join("release/libforkmon.so");
+            let dir = target.join("release/lua-module");
+            std::fs::create_dir_all(&dir).expect("module dir");
+            let module = dir.join("forkmon.so");
+            std::fs::copy(&built, &module).expect("copy the module");
+            module
+        })
+        .clone()
+}
+
+fn busted(project: &Scratch, lua: &str) -> Launch {
+    Launch::plain(env!("CARGO_BIN_EXE_forkmon"))
+        .env("FORKMON_MODULE", module(lua))
+        .arg("busted")
+        .arg(format!("--lua={lua}"))
+        .dir(&project.0)
+}
+
+/// Three spec files: each loads the module under test (calc); s2 also
+/// loads `only`, s3 reads a fixture.
+fn project(name: &str) -> Scratch {
+    let project = Scratch::new(name);
+    project.write(
+        "src/calc.lua",
+        "return { add = function(a, b) return a + b end }\n",
+    );
+    project.write("src/only.lua", "return 'o1'\n");
+    project.write("spec/fixture.txt", "f1\n");
+    project.write("spec/s1_spec.lua", &spec("s1", "calc.add(1, 1)"));
+    project.write(
+        "spec/s2_spec.lua",
+        &spec("s2", "require('only') .. calc.add(0, 0)"),
+    );
+    project.write(
+        "spec/s3_spec.lua",
+        &spec("s3", "io.open('spec/fixture.txt'):read('*l')"),
+    );
+    project
+}
+
+fn spec(name: &str, shown: &str) -> String {
+    format!(
+        "local calc = require 'calc'\ndescribe('{name}', function()\n  it('runs', function()\n    print('running {name} ' .. {shown})\n  end)\nend)\n"
+    )
+}
+
+fn saves_run_what_read_the_saved_file(lua: &str) {
+    let project = project(&format!("busted-loop-{lua}"));
+    let mut session = busted(&project, lua).arg("-o").arg("plainTerminal").start();
+    session.wait_for("3 of 3 spec files ran: 3 ok; waiting for a change");
+    let output = session.output();
+    for line in [
+        "running s1 2",
+        "running s2 o10",
+        "running s3 f1",
+        "3 successes / 0 failures",
+    ] {
+        assert!(output.contains(line), "{line:?} missing:\n{output}");
+    }
+
+    // The spec file itself.
+    save(
+        &project.path("spec/s1_spec.lua"),
+        &spec("s1", "'again'"),
+        Save::RenameOver,
+    );
+    session.wait_for("running s1 again");
+    session.wait_for_count("spec files ran", 2);
+    let output = session.output();
+    assert!(
+        output.contains("running 1 of 3 spec files: 'spec/s1_spec.lua' (changed)"),
+        "{output}"
+    );
+    assert!(output.contains("1 success / 0 failures"), "{output}");
+    assert_eq!(session.count("running s2"), 1, "{output}");
+    assert_eq!(session.count("running s3"), 1, "{output}");
+
+    // A module only s2 loads.
+    save(
+        &project.path("src/only.lua"),
+        "return 'o2'\n",
+        Save::InPlace,
+    );
+    session.wait_for("running s2 o20");
+    session.wait_for_count("spec files ran", 3);
+    let output = session.output();
+    assert!(
+        output.contains("running 1 of 3 spec files: 'spec/s2_spec.lua' (read 'src/only.lua')"),
+        "{output}"
+    );
+    assert_eq!(session.count("running s1"), 2, "{output}");
+    assert_eq!(session.count("running s3"), 1, "{output}");
+
+    // A fixture s3 reads.
+    save(
+        &project.path("spec/fixture.txt"),
+        "f2\n",
+        Save::TruncateThenWrite,
+    );
+    session.wait_for("running s3 f2");
+    session.wait_for_count("spec files ran", 4);
+    assert!(
+        session
+            .output()
+            .contains("running 1 of 3 spec files: 'spec/s3_spec.lua' (read 'spec/fixture.txt')"),
+        "{}",
+        session.output()
+    );
+
+    // The module every spec loads is loaded before the spec files run: its
+    // change resumes from there and runs them all.
+    save(
+        &project.path("src/calc.lua"),
+        "return { add = function(a, b) return a * b + 40 end }\n",
+        Save::VimBackup,
+    );
+    session.wait_for("running s2 o240");
+    session.wait_for_count("spec files ran", 5);
+    let output = session.output();
+    assert!(
+        output.contains("/src/calc.lua' changed, resuming"),
+        "{output}"
+    );
+    assert!(output.contains("running all 3 spec files"), "{output}");
+    assert!(output.contains("running s3 f2"), "{output}");
+    assert_eq!(session.count("3 successes"), 2, "{output}");
+
+    // A new spec file runs; a deleted one is dropped.
+    project.write("spec/s4_spec.lua", &spec("s4", "'new'"));
+    session.wait_for("running s4 new");
+    assert!(
+        session
+            .output()
+            .contains("running 1 of 4 spec files: 'spec/s4_spec.lua' (new)"),
+        "{}",
+        session.output()
+    );
+    session.wait_for_count("spec files ran", 6);
+    std::fs::remove_file(project.path("spec/s2_spec.lua")).expect("delete s2");
+    session.wait_for("spec file 'spec/s2_spec.lua' is gone: dropped");
+
+    // A failing spec: busted says so, and so does forkmon's line.
+    save(
+        &project.path("spec/s1_spec.lua"),
+        "describe('s1', function() it('fails', function() assert.are.equal(1, 2) end) end)\n",
+        Save::RenameOver,
+    );
+    session.wait_for("0 successes / 1 failure");
+    session.wait_for("1 of 3 spec files ran: 0 ok, 1 failed ('spec/s1_spec.lua')");
+    assert_eq!(session.count("running s3"), 3, "{}", session.output());
+
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
+fn lua51_saves_run_what_read_the_saved_file() {
+    saves_run_what_read_the_saved_file("lua5.1");
+}
+
+#[test]
+fn lua54_saves_run_what_read_the_saved_file() {
+    saves_run_what_read_the_saved_file("lua5.4");
+}
+
+fn helper_and_config_changes_run_everything(lua: &str) {
+    let project = project(&format!("busted-helper-{lua}"));
+    project.write("spec/helper.lua", "print('helper h1')\n");
+    project.write(
+        ".busted",
+        "return { default = { helper = 'spec/helper.lua', output = 'TAP' } }\n",
+    );
+    let mut session = busted(&project, lua).start();
+    session.wait_for("3 of 3 spec files ran");
+    let output = session.output();
+    assert!(output.contains("helper h1"), "{output}");
+    assert!(output.contains("ok 3 - s3 runs\n1..3"), "{output}");
+
+    save(
+        &project.path("spec/helper.lua"),
+        "print('helper h2')\n",
+        Save::RenameOver,
+    );
+    session.wait_for("helper h2");
+    session.wait_for_count("3 of 3 spec files ran", 2);
+    let output = session.output();
+    assert!(
+        output.contains("/spec/helper.lua' changed, resuming"),
+        "{output}"
+    );
+    assert_eq!(session.count("1..3"), 2, "{output}");
+
+    // .busted: a filter on test names, as `--filter` would.
+    save(
+        &project.path(".busted"),
+        "return { default = { helper = 'spec/helper.lua', output = 'TAP', filter = 's2' } }\n",
+        Save::InPlace,
+    );
+    session.wait_for("ok 1 - s2 runs\n1..1");
+    let output = session.output();
+    assert!(
+        output
+            .lines()
+            .any(|l| l.contains("/.busted'") && l.contains("changed, resuming")),
+        "{output}"
+    );
+
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
+fn lua51_helper_and_config_changes_run_everything() {
+    helper_and_config_changes_run_everything("lua5.1");
+}
+
+#[test]
+fn lua54_helper_and_config_changes_run_everything() {
+    helper_and_config_changes_run_everything("lua5.4");
+}
+
+fn hangs_and_crashes_do_not_stop_the_loop(lua: &str) {
+    let project = project(&format!("busted-hang-{lua}"));
+    project.write(
+        "spec/s2_spec.lua",
+        "describe('s2', function() it('hangs', function() os.execute('sleep 1000') end) end)\n",
+    );
+    let mut session = busted(&project, lua)
+        .env("FORKMON_BUSTED_TIMEOUT", "1")
+        .arg("-o")
+        .arg("plainTerminal")
+        .start();
+    session.wait_for("spec file 'spec/s2_spec.lua' timed out after 1 s: killed");
+    // The rest of the round runs in a round of its own.
+    session.wait_for("'spec/s3_spec.lua' (not run: its round ended early)");
+    session.wait_for("running s3 f1");
+    session.wait_for("1 of 3 spec files ran: 1 ok");
+    let output = session.output();
+    assert!(output.contains("running s1 2"), "{output}");
+    assert_eq!(session.count("timed out after"), 1, "{output}");
+    // The hanging spec's sleep was killed with it.
+    assert!(
+        session.live().iter().all(|p| p.name != "sleep"),
+        "{:?}",
+        session.live()
+    );
+
+    save(
+        &project.path("spec/s2_spec.lua"),
+        &spec("s2", "'fixed'"),
+        Save::RenameOver,
+    );
+    session.wait_for("running s2 fixed");
+
+    save(
+        &project.path("spec/s1_spec.lua"),
+        "local pid = io.open('/proc/self/stat'):read('*l'):match('^%d+')\ndescribe('s1', function() it('crashes', function() os.execute('kill -SEGV ' .. pid) end) end)\n",
+        Save::RenameOver,
+    );
+    session.wait_for("spec file 'spec/s1_spec.lua' crashed (SIGSEGV)");
+    save(
+        &project.path("spec/s3_spec.lua"),
+        &spec("s3", "'after the crash'"),
+        Save::RenameOver,
+    );
+    session.wait_for("running s3 after the crash");
+
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
+fn lua51_hangs_and_crashes_do_not_stop_the_loop() {
+    hangs_and_crashes_do_not_stop_the_loop("lua5.1");
+}
+
+#[test]
+fn lua54_hangs_and_crashes_do_not_stop_the_loop() {
+    hangs_and_crashes_do_not_stop_the_loop("lua5.4");
+}
