@@ -30,7 +30,7 @@ use crate::channel::{Timing, WatchError, WatcherLink};
 use crate::config::{self, RESTART_TICKS};
 use crate::paths::{AbsolutePath, OwnedPath, split_parent};
 use crate::stamp::FileStamp;
-use crate::sys::signals;
+use crate::sys::signals::{self, SavedSignals};
 use crate::sys::timers::IntervalTimers;
 use crate::{sys, warn};
 use holder::Holder;
@@ -610,6 +610,10 @@ impl Engine {
         }
     }
 
+    /// A checkpoint for `path`, in its phases: the program may be forked
+    /// (one thread), the watcher is ready, the checkpoint is registered
+    /// before the fork; then the child goes back into the program and the
+    /// parent holds (see [`Engine::hold`]).
     fn checkpoint(&mut self, path: &[u8], stamp: Option<FileStamp>) -> Result<(), EngineError> {
         let started = Instant::now();
         let threads = sys::procfs::thread_count().map_err(EngineError::Proc)?;
@@ -621,14 +625,10 @@ impl Engine {
         {
             action();
         }
-        let timing = self.timing();
         let elapsed_micros = self.elapsed_micros();
-        let watcher = match &mut self.watcher {
-            Some(watcher) => {
-                watcher.wait_started()?;
-                watcher
-            }
-            none => none.insert(WatcherLink::prepare(timing)?),
+        self.ready_watcher()?;
+        let Some(watcher) = self.watcher.as_mut() else {
+            return Err(WatchError::NotStarted.into());
         };
         let dir_watch = watcher.watch_dir(split_parent(path).0)?;
         let me = nix::unistd::getpid().as_raw();
@@ -681,9 +681,9 @@ impl Engine {
                 Err(EngineError::Fork(error))
             }
             Ok(ForkResult::Child) => {
+                watcher.leave_watcher_end();
                 self.last_fork = forking.elapsed();
                 self.checkpoints_cost += started.elapsed();
-                watcher.leave_watcher_end();
                 signals.restore();
                 timers.arm();
                 self.enter_child(Link {
@@ -693,50 +693,84 @@ impl Engine {
                 Ok(())
             }
             Ok(ForkResult::Parent { child }) => {
-                // Signals that came while this process was still the
-                // program (blocked since `take_over_signals`) were meant for
-                // it: the child, which did not inherit them, gets them.
-                let missed = signals::take_pending(&signals::passed_on_signals());
-                // The first holder forks the watcher (later ones find it
-                // running): off the program's path, which goes on meanwhile.
-                if watcher.is_to_be_started() {
-                    let _ = watcher.journal().make_room_ahead(JOURNAL_ROOM_AHEAD);
-                    // Forked at once, the watcher's fork (of this same
-                    // memory) met the program's first copy-on-write faults:
-                    // the checkpoint cost the program twice as long.
-                    std::thread::sleep(WATCHER_START_DELAY);
-                }
-                // Without a watcher no resume can come: the holder waits
-                // for the program and ends as it did.
-                let passing_through = match watcher.start(crate::watcher::run) {
-                    Ok(_) => false,
-                    Err(error) => {
-                        warn!("{error}; the program runs on unwatched");
-                        true
-                    }
+                let holding = Holding {
+                    child,
+                    signals,
+                    timers,
+                    me,
+                    elapsed_micros,
                 };
-                let journal = watcher.journal();
-                let parent = self.lineage.last().map(|link| Pid::from_raw(link.holder));
-                let held = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    Holder::new(child, journal, signals, parent, passing_through).hold(missed)
-                }));
-                // A panic must not send the holder back into the program.
-                let Ok(generation) = held else {
-                    sys::exit_now(1)
-                };
-                // Only a resumed child gets here.
-                timers.arm();
-                RESUMES.store(generation, Ordering::Relaxed);
-                self.run_start = Instant::now();
-                self.work_before_run = Duration::from_micros(elapsed_micros);
-                sys::set_env_single_threaded(RESTART_TICKS, &generation.to_string());
-                self.enter_child(Link {
-                    holder: me,
-                    generation,
-                });
-                Ok(())
+                self.hold(holding)
             }
         }
+    }
+
+    /// The watcher link, made at the first checkpoint; at a later one, the
+    /// watcher the first holder forks must be running.
+    fn ready_watcher(&mut self) -> Result<(), EngineError> {
+        let timing = self.timing();
+        match &mut self.watcher {
+            Some(watcher) => watcher.wait_started()?,
+            none => *none = Some(WatcherLink::prepare(timing)?),
+        }
+        Ok(())
+    }
+
+    /// The parent of a checkpoint's fork: becomes its holder (the first
+    /// holder starts the watcher), and returns only in a resumed child.
+    fn hold(&mut self, holding: Holding) -> Result<(), EngineError> {
+        let Holding {
+            child,
+            signals,
+            timers,
+            me,
+            elapsed_micros,
+        } = holding;
+        // Signals that came while this process was still the program
+        // (blocked since `take_over_signals`) were meant for it: the child,
+        // which did not inherit them, gets them.
+        let missed = signals::take_pending(&signals::passed_on_signals());
+        let Some(watcher) = self.watcher.as_mut() else {
+            sys::exit_now(1)
+        };
+        // The first holder forks the watcher (later ones find it running):
+        // off the program's path, which goes on meanwhile.
+        if watcher.is_to_be_started() {
+            let _ = watcher.journal().make_room_ahead(JOURNAL_ROOM_AHEAD);
+            // Forked at once, the watcher's fork (of this same memory) met
+            // the program's first copy-on-write faults: the checkpoint cost
+            // the program twice as long.
+            std::thread::sleep(WATCHER_START_DELAY);
+        }
+        // Without a watcher no resume can come: the holder waits for the
+        // program and ends as it did.
+        let passing_through = match watcher.start(crate::watcher::run) {
+            Ok(_) => false,
+            Err(error) => {
+                warn!("{error}; the program runs on unwatched");
+                true
+            }
+        };
+        let journal = watcher.journal();
+        let parent = self.lineage.last().map(|link| Pid::from_raw(link.holder));
+        let held = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Holder::new(child, journal, signals, parent, passing_through).hold(missed)
+        }));
+        // A panic must not send the holder back into the program.
+        let Ok(generation) = held else {
+            sys::exit_now(1)
+        };
+        // Only a resumed child gets here.
+        timers.arm();
+        RESUMES.store(generation, Ordering::Relaxed);
+        self.run_start = Instant::now();
+        self.work_before_run = Duration::from_micros(elapsed_micros);
+        sys::set_env_single_threaded(RESTART_TICKS, &generation.to_string());
+        self.enter_child(Link {
+            holder: me,
+            generation,
+        });
+        Ok(())
     }
 
     /// First steps of a child: die with its holder, and remember it.
@@ -764,6 +798,19 @@ fn root_identity() -> Option<(u64, u64)> {
 /// there cannot be watched for its coming.
 fn directory_exists(dir: &[u8]) -> bool {
     std::path::Path::new(std::ffi::OsStr::from_bytes(dir)).is_dir()
+}
+
+/// What the parent of a checkpoint's fork holds on to.
+struct Holding {
+    child: Pid,
+    /// The program's signal dispositions and mask, for its next children.
+    signals: SavedSignals,
+    /// The program's interval timers, as left at the checkpoint.
+    timers: IntervalTimers,
+    /// This process: the checkpoint's holder.
+    me: i32,
+    /// The program's work up to the checkpoint, in microseconds.
+    elapsed_micros: u64,
 }
 
 /// What [`worth_a_checkpoint`] weighs.

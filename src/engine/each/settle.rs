@@ -11,17 +11,11 @@ use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
 
+use crate::watcher::watchlist::Change;
 pub use crate::watcher::watchlist::FileEvent;
 
 /// How long a removed file may take to come back before its removal counts.
 pub const GONE_WAIT: Duration = Duration::from_millis(100);
-
-#[derive(Debug)]
-struct Change {
-    writing: bool,
-    gone: bool,
-    last: Instant,
-}
 
 #[derive(Debug)]
 pub struct Settle {
@@ -44,28 +38,10 @@ impl Settle {
             // Opened for writing and closed without a write.
             return;
         }
-        let change = self.changes.entry(path.to_vec()).or_insert(Change {
-            writing: false,
-            gone: false,
-            last: now,
-        });
-        change.last = now;
-        match event {
-            FileEvent::Written | FileEvent::Created => {
-                change.writing = true;
-                change.gone = false;
-            }
-            FileEvent::Closed => change.writing = false,
-            FileEvent::MovedIn => {
-                change.writing = false;
-                change.gone = false;
-            }
-            FileEvent::Removed => {
-                change.writing = false;
-                change.gone = true;
-            }
-            FileEvent::Touched => {}
-        }
+        self.changes
+            .entry(path.to_vec())
+            .or_insert_with(|| Change::new(now))
+            .record(event, now);
     }
 
     /// The paths settled by `now` (forgotten here), and when to look again

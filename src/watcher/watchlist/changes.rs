@@ -6,12 +6,47 @@ use std::time::Instant;
 use super::chain::WatchedFile;
 use super::{FileEvent, Outcome, Resume, Watchlist};
 
+/// A save in progress on one file, as its events tell: whether a writer
+/// still has it open, whether it is gone, and when the last event came.
+/// (`forkmon.each` settles its tasks' files with it too.)
 #[derive(Debug)]
-pub(super) struct Change {
-    pub(super) writing: bool,
-    pub(super) gone: bool,
+pub struct Change {
+    pub(crate) writing: bool,
+    pub(crate) gone: bool,
     pub(super) gone_reported: bool,
-    pub(super) last: Instant,
+    pub(crate) last: Instant,
+}
+
+impl Change {
+    pub fn new(now: Instant) -> Change {
+        Change {
+            writing: false,
+            gone: false,
+            gone_reported: false,
+            last: now,
+        }
+    }
+
+    /// Takes in one event of the file, at `now`.
+    pub fn record(&mut self, event: FileEvent, now: Instant) {
+        self.last = now;
+        match event {
+            FileEvent::Written | FileEvent::Created => {
+                self.writing = true;
+                self.gone = false;
+            }
+            FileEvent::Closed => self.writing = false,
+            FileEvent::MovedIn => {
+                self.writing = false;
+                self.gone = false;
+            }
+            FileEvent::Removed => {
+                self.writing = false;
+                self.gone = true;
+            }
+            FileEvent::Touched => {}
+        }
+    }
 }
 
 impl Watchlist {
@@ -46,29 +81,9 @@ impl Watchlist {
             // Opened for writing and closed without a write: nothing changed.
             return;
         }
-        let change = file.change.get_or_insert(Change {
-            writing: false,
-            gone: false,
-            gone_reported: false,
-            last: now,
-        });
-        change.last = now;
-        match event {
-            FileEvent::Written | FileEvent::Created => {
-                change.writing = true;
-                change.gone = false;
-            }
-            FileEvent::Closed => change.writing = false,
-            FileEvent::MovedIn => {
-                change.writing = false;
-                change.gone = false;
-            }
-            FileEvent::Removed => {
-                change.writing = false;
-                change.gone = true;
-            }
-            FileEvent::Touched => {}
-        }
+        file.change
+            .get_or_insert_with(|| Change::new(now))
+            .record(event, now);
     }
 
     /// Decides, at `now`, whether to resume. `size` tells a file's size now,

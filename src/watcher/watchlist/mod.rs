@@ -25,6 +25,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use chain::{Checkpoint, Index};
+pub use changes::Change;
 pub use directories::Compared;
 
 use crate::channel::Timing;
