@@ -176,6 +176,26 @@ pub fn is_kernel_path(path: &[u8]) -> bool {
     })
 }
 
+/// `path` (relative to the current directory) as an absolute path, if it
+/// names an existing regular file.
+pub fn existing_file(path: &[u8]) -> Option<AbsolutePath> {
+    if path.contains(&0) {
+        return None;
+    }
+    let mut base_buffer = [0u8; CAPACITY];
+    let base: &[u8] = if path.starts_with(b"/") {
+        b"/"
+    } else {
+        crate::sys::current_dir(&mut base_buffer)?
+    };
+    let absolute = AbsolutePath::resolve(base, path)?;
+    is_regular_file(absolute.as_c_str()).then_some(absolute)
+}
+
+fn is_regular_file(path: &CStr) -> bool {
+    nix::sys::stat::stat(path).is_ok_and(|stat| stat.st_mode & libc::S_IFMT == libc::S_IFREG)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

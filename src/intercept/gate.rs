@@ -14,7 +14,7 @@ use super::Base;
 use super::recent::{self, Anchor};
 use crate::config::{self, Config};
 use crate::engine::Probe;
-use crate::paths::{AbsolutePath, CAPACITY, OwnedPath, is_kernel_path};
+use crate::paths::{AbsolutePath, OwnedPath, is_kernel_path};
 use crate::stamp::FileStamp;
 use crate::{engine, sys, warn};
 
@@ -251,22 +251,6 @@ pub fn after_open(tie: TieAfterOpen, path: &[u8], opened: Result<i32, i32>) {
     }
 }
 
-/// `path` (relative to the current directory) as an absolute path, if it
-/// names an existing regular file.
-pub fn existing_file(path: &[u8]) -> Option<AbsolutePath> {
-    if path.contains(&0) {
-        return None;
-    }
-    let mut base_buffer = [0u8; CAPACITY];
-    let base: &[u8] = if path.starts_with(b"/") {
-        b"/"
-    } else {
-        sys::current_dir(&mut base_buffer)?
-    };
-    let absolute = AbsolutePath::resolve(base, path)?;
-    is_regular_file(absolute.as_c_str()).then_some(absolute)
-}
-
 /// The gate for a path handed over by Lua: outside any re-entry, with
 /// panics kept from the interpreter.
 pub fn before_lua_open(path: &[u8], access: Access) {
@@ -288,10 +272,6 @@ pub fn before_lua_open(path: &[u8], access: Access) {
             }
         }
     });
-}
-
-fn is_regular_file(path: &CStr) -> bool {
-    nix::sys::stat::stat(path).is_ok_and(|stat| stat.st_mode & libc::S_IFMT == libc::S_IFREG)
 }
 
 /// What an open for reading of `path` will find (asked only before a new

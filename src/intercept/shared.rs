@@ -44,7 +44,7 @@ extern "C" fn before_read(path: *const u8, len: usize) {
 extern "C" fn tie(path: *const u8, len: usize, here: c_int) -> c_int {
     // SAFETY: as in `before_read`.
     let path = unsafe { bytes(path, len) };
-    std::panic::catch_unwind(|| match gate::existing_file(path) {
+    std::panic::catch_unwind(|| match crate::paths::existing_file(path) {
         Some(file) if gate::is_on() => c_int::from(engine::tie(&[file], here != 0) > 0),
         _ => 0,
     })

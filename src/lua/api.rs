@@ -122,7 +122,7 @@ fn files(function: &str, paths: LuaMultiValue) -> Answer<Vec<AbsolutePath>> {
             );
         };
         let bytes = path.as_bytes();
-        match gate::existing_file(&bytes) {
+        match crate::paths::existing_file(&bytes) {
             Some(file) => files.push(file),
             None => {
                 let shown = String::from_utf8_lossy(&bytes).into_owned();

@@ -223,7 +223,7 @@ impl Runner {
             .map(|path| split_parent(path).0.to_vec())
             .collect();
         for task in self.plan.names() {
-            if let Some(absolute) = crate::intercept::gate::existing_file(task) {
+            if let Some(absolute) = crate::paths::existing_file(task) {
                 dirs.push(split_parent(absolute.as_bytes()).0.to_vec());
             }
         }
