@@ -33,4 +33,63 @@ impl FileStamp {
             .ok()
             .map(|stat| FileStamp::of(&stat))
     }
+
+    /// Its bytes in the messages forkmon's processes exchange (the
+    /// journal's records, `forkmon.each`'s reports).
+    pub fn to_bytes(&self) -> [u8; FileStamp::ENCODED_LEN] {
+        let mut out = [0u8; FileStamp::ENCODED_LEN];
+        let fields = [
+            self.device.to_le_bytes(),
+            self.inode.to_le_bytes(),
+            self.size.to_le_bytes(),
+            self.modified.0.to_le_bytes(),
+            self.modified.1.to_le_bytes(),
+            self.changed.0.to_le_bytes(),
+            self.changed.1.to_le_bytes(),
+        ];
+        for (slot, field) in out.chunks_exact_mut(8).zip(fields) {
+            slot.copy_from_slice(&field);
+        }
+        out
+    }
+
+    /// The stamp `to_bytes` wrote.
+    pub fn from_bytes(bytes: &[u8; FileStamp::ENCODED_LEN]) -> FileStamp {
+        let mut words = bytes.chunks_exact(8).map(|word| {
+            let mut field = [0u8; 8];
+            field.copy_from_slice(word);
+            field
+        });
+        let mut next = || words.next().unwrap_or_default();
+        let device = u64::from_le_bytes(next());
+        let inode = u64::from_le_bytes(next());
+        let mut signed = || i64::from_le_bytes(next());
+        FileStamp {
+            device,
+            inode,
+            size: signed(),
+            modified: (signed(), signed()),
+            changed: (signed(), signed()),
+        }
+    }
+
+    /// Seven 8-byte fields.
+    pub const ENCODED_LEN: usize = 56;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FileStamp;
+
+    #[test]
+    fn a_stamp_survives_its_bytes() {
+        let stamp = FileStamp {
+            device: 1,
+            inode: u64::MAX,
+            size: -1,
+            modified: (2, 3),
+            changed: (i64::MIN, 999_999_999),
+        };
+        assert_eq!(FileStamp::from_bytes(&stamp.to_bytes()), stamp);
+    }
 }

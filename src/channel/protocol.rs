@@ -70,7 +70,7 @@ impl Message<'_> {
         match &self.stamp {
             Some(stamp) => {
                 out.push(1);
-                encode_stamp(stamp, out);
+                out.extend_from_slice(&stamp.to_bytes());
             }
             None => out.push(0),
         }
@@ -116,7 +116,7 @@ impl Registration {
         let elapsed_micros = u64::from_le_bytes(reader.take()?);
         let stamp = match reader.take::<1>()? {
             [0] => None,
-            [1] => Some(decode_stamp(&mut reader)?),
+            [1] => Some(FileStamp::from_bytes(&reader.take()?)),
             _ => return None,
         };
         let path = reader.0.to_vec();
@@ -129,33 +129,6 @@ impl Registration {
             stamp,
         })
     }
-}
-
-fn encode_stamp(stamp: &FileStamp, out: &mut Vec<u8>) {
-    out.extend_from_slice(&stamp.device.to_le_bytes());
-    out.extend_from_slice(&stamp.inode.to_le_bytes());
-    for field in [
-        stamp.size,
-        stamp.modified.0,
-        stamp.modified.1,
-        stamp.changed.0,
-        stamp.changed.1,
-    ] {
-        out.extend_from_slice(&field.to_le_bytes());
-    }
-}
-
-fn decode_stamp(reader: &mut Reader) -> Option<FileStamp> {
-    let device = u64::from_le_bytes(reader.take()?);
-    let inode = u64::from_le_bytes(reader.take()?);
-    let mut field = || reader.take().map(i64::from_le_bytes);
-    Some(FileStamp {
-        device,
-        inode,
-        size: field()?,
-        modified: (field()?, field()?),
-        changed: (field()?, field()?),
-    })
 }
 
 struct Reader<'a>(&'a [u8]);

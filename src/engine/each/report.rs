@@ -38,18 +38,7 @@ impl Report {
                 match stamp {
                     Some(stamp) => {
                         body.push(1);
-                        for field in [stamp.device, stamp.inode] {
-                            body.extend_from_slice(&field.to_le_bytes());
-                        }
-                        for field in [
-                            stamp.size,
-                            stamp.modified.0,
-                            stamp.modified.1,
-                            stamp.changed.0,
-                            stamp.changed.1,
-                        ] {
-                            body.extend_from_slice(&field.to_le_bytes());
-                        }
+                        body.extend_from_slice(&stamp.to_bytes());
                     }
                     None => body.push(0),
                 }
@@ -99,7 +88,6 @@ impl Decoder {
 }
 
 fn decode(kind: u8, body: &[u8]) -> Option<Report> {
-    let word = |at: usize| -> Option<[u8; 8]> { body.get(at..at + 8)?.try_into().ok() };
     match kind {
         START => Some(Report::Start(u32::from_le_bytes(body.try_into().ok()?))),
         DONE => Some(Report::Done(i32::from_le_bytes(body.try_into().ok()?))),
@@ -108,16 +96,12 @@ fn decode(kind: u8, body: &[u8]) -> Option<Report> {
         READ => match body.first()? {
             0 => Some(Report::Read(body[1..].to_vec(), None)),
             1 => {
-                let u = |n: usize| word(1 + 8 * n).map(u64::from_le_bytes);
-                let i = |n: usize| word(1 + 8 * n).map(i64::from_le_bytes);
-                let stamp = FileStamp {
-                    device: u(0)?,
-                    inode: u(1)?,
-                    size: i(2)?,
-                    modified: (i(3)?, i(4)?),
-                    changed: (i(5)?, i(6)?),
-                };
-                Some(Report::Read(body.get(57..)?.to_vec(), Some(stamp)))
+                let bytes = body.get(1..1 + FileStamp::ENCODED_LEN)?.try_into().ok()?;
+                let stamp = FileStamp::from_bytes(bytes);
+                Some(Report::Read(
+                    body.get(1 + FileStamp::ENCODED_LEN..)?.to_vec(),
+                    Some(stamp),
+                ))
             }
             _ => None,
         },
