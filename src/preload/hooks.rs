@@ -308,6 +308,17 @@ detour! {
     }
 }
 
+detour! {
+    /// chroot(2): files opened after it are under another root, which the
+    /// engine then looks at.
+    fn chroot(path: *const c_char) -> c_int;
+    missing: missing_int();
+    |real| {
+        crate::engine::root_may_have_changed();
+        real(path)
+    }
+}
+
 /// Asks the gate about a directory the program is about to list, outside
 /// any re-entry, with `errno` and panics kept from the host.
 ///

@@ -42,6 +42,7 @@ fn initialise() {
     let first = unsafe { inheritance::is_first_process() };
     // The chdir hooks below are live: the current directory may be kept.
     cwd::trust_copies();
+    crate::engine::root_hooked();
     match config::load(&Environment, std::io::stderr().is_terminal(), None) {
         Ok(config) => {
             if gate::switch_on(config) {
