@@ -91,14 +91,9 @@ fn usage_errors_are_one_line_and_exit_status_2() {
     assert!(String::from_utf8_lossy(&help.stdout).contains("forkmon [options] -- PROGRAM"));
 }
 
-/// A C program whose message comes from a project header.
 fn tcc_project(name: &str) -> Scratch {
     let project = Scratch::new(name);
-    project.write(
-        "main.c",
-        "#include <stdio.h>\n#include \"greeting.h\"\nint main(void) { printf(\"%s\\n\", GREETING); return 0; }\n",
-    );
-    project.write("greeting.h", "#define GREETING \"hello 1\"\n");
+    common::write_greeting_project(&project.0);
     project
 }
 
@@ -114,22 +109,7 @@ fn the_tcc_recipe_recompiles_from_the_changed_header() {
         .arg("main.c")
         .dir(&project.0)
         .start();
-    session.wait_for("hello 1");
-    session.wait_for("waiting for a change");
-    save(
-        &project.path("greeting.h"),
-        "#define GREETING \"hello 2\"\n",
-        Save::RenameOver,
-    );
-    session.wait_for("hello 2");
-    let output = session.output();
-    assert!(
-        output.contains(&format!(
-            "'{}' changed, resuming from it",
-            project.path("greeting.h").display()
-        )),
-        "{output}"
-    );
+    let output = common::resume_from_a_new_greeting(&session, &project.0);
     assert_eq!(session.count("hello 1"), 1, "{output}");
 }
 

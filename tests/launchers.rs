@@ -157,32 +157,13 @@ fn a_bare_library_name_in_ld_preload_is_forkmon() {
 #[test]
 fn tcc_run_behind_a_shell_launcher_recompiles_from_the_changed_header() {
     let dir = Scratch::new("launch-tcc");
-    dir.write(
-        "project/main.c",
-        "#include <stdio.h>\n#include \"greeting.h\"\nint main(void) { printf(\"%s\\n\", GREETING); return 0; }\n",
-    );
-    dir.write("project/greeting.h", "#define GREETING \"hello 1\"\n");
+    common::write_greeting_project(&dir.path("project"));
     let launcher = shell_launcher(&dir, "run-c", "exec tcc -run \"$@\"");
     let mut session = Launch::preloaded(&launcher, "%.h$;%.c$")
         .arg("main.c")
         .dir(&dir.path("project"))
         .start();
-    session.wait_for("hello 1");
-    session.wait_for("waiting for a change");
-    save(
-        &dir.path("project/greeting.h"),
-        "#define GREETING \"hello 2\"\n",
-        Save::RenameOver,
-    );
-    session.wait_for("hello 2");
-    let output = session.output();
-    assert!(
-        output.contains(&format!(
-            "'{}' changed, resuming from it",
-            dir.path("project/greeting.h").display()
-        )),
-        "{output}"
-    );
+    let output = common::resume_from_a_new_greeting(&session, &dir.path("project"));
     assert_eq!(launches(&dir), 1, "{output}");
     session.interrupt();
     session.assert_all_gone();

@@ -299,7 +299,12 @@ fn a_required_copy_of_another_build_hands_over_to_the_preloaded_one() {
     session.wait_for("program exited");
     let output = session.output();
     said_watch_once(&session, &app, &["main", "a", "b"], &output);
-    assert!(output.contains("resumes 0\noptions false"), "{output}");
+    assert!(
+        session
+            .program_output()
+            .contains("resumes 0\noptions false"),
+        "{output}"
+    );
     let processes = session.processes();
     assert_eq!(common::watcher_count(&processes), 1, "{processes:#?}");
     save(&app.module("b"), "print(\"b=2\")\n", Save::InPlace);

@@ -61,7 +61,10 @@ fn a_program_with_threads_is_not_forked_and_runs_on() {
     let status = session.wait_exit();
     let output = session.output();
     assert!(status.success(), "{output}");
-    assert!(output.contains("read f2.txt: yes\nend"), "{output}");
+    assert!(
+        session.program_output().contains("read f2.txt: yes\nend"),
+        "{output}"
+    );
     let line = "[forkmon] the program has 2 threads at a checkpoint and forking it is not safe; \
                 the program runs on without new checkpoints";
     assert_eq!(session.count(line), 1, "{output}");

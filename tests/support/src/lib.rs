@@ -747,3 +747,32 @@ pub fn forkmon_lines(output: &str) -> Vec<&str> {
         .filter(|l| l.starts_with("[forkmon]"))
         .collect()
 }
+
+/// A C program whose message comes from a project header: `main.c` and
+/// `greeting.h` (saying "hello 1") in `dir`, for the `tcc -run` cases.
+pub fn write_greeting_project(dir: &Path) {
+    fs::create_dir_all(dir).expect("project dir");
+    fs::write(
+        dir.join("main.c"),
+        "#include <stdio.h>\n#include \"greeting.h\"\nint main(void) { printf(\"%s\\n\", GREETING); return 0; }\n",
+    )
+    .expect("write main.c");
+    fs::write(dir.join("greeting.h"), "#define GREETING \"hello 1\"\n").expect("write greeting.h");
+}
+
+/// Saves the project's header as "hello 2", waits for the recompiled
+/// program to say it, and checks that the run resumed from the header's own
+/// checkpoint; returns the output.
+pub fn resume_from_a_new_greeting(session: &Session, dir: &Path) -> String {
+    session.wait_for("hello 1");
+    session.wait_for("waiting for a change");
+    let header = dir.join("greeting.h");
+    save(&header, "#define GREETING \"hello 2\"\n", Save::RenameOver);
+    session.wait_for("hello 2");
+    let output = session.output();
+    assert!(
+        output.contains(&format!("'{}' changed, resuming from it", header.display())),
+        "{output}"
+    );
+    output
+}
