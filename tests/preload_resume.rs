@@ -303,8 +303,9 @@ fn files_read_soon_after_a_checkpoint_are_tied_to_it() {
 
 #[test]
 fn after_enough_work_the_next_file_gets_a_checkpoint_of_its_own() {
-    // 0.3 s of work: past FORKMON_MIN_WORK, and past 40 times what the first
-    // checkpoint cost even on a busy machine.
+    // 0.3 s of work: past FORKMON_MIN_WORK, and past 20 times what the first
+    // checkpoint cost (its fork and the faults after it) even on a busy
+    // machine.
     let app = LuaApp::new(
         "min-work-own",
         &["a"],
@@ -323,6 +324,50 @@ fn after_enough_work_the_next_file_gets_a_checkpoint_of_its_own() {
         session.output()
     );
     assert_eq!(session.count("startup"), 1, "{}", session.output());
+}
+
+#[test]
+fn a_program_whose_collector_walks_its_heap_gets_checkpoints_as_far_apart_as_their_faults_cost() {
+    // 200,000 small tables (about 20 MB) that every full collection marks:
+    // after each checkpoint the program copies most of its heap again,
+    // page by page. With 30 modules read 5 ms of work apart, a checkpoint
+    // per 20 ms (as forkmon made them) took a checkpoint per module and
+    // made the run twice as long as a plain one.
+    let modules: Vec<String> = (1..=30).map(|n| format!("m{n}")).collect();
+    let app = LuaApp::new("collector", &[], "");
+    for module in &modules {
+        app.dir.write(
+            &format!("{module}.lua"),
+            &format!("print(\"{module}=1\")\n"),
+        );
+    }
+    app.dir.write(
+        "main.lua",
+        "print(\"startup\")\n\
+         local heap = {}\n\
+         for i = 1, 200000 do heap[i] = {i} end\n\
+         for i = 1, 30 do\n\
+           local t = os.clock() while os.clock() - t < 0.005 do end\n\
+           collectgarbage(\"collect\")\n\
+           require(\"m\" .. i)\n\
+         end\n\
+         print(\"done \" .. (os.getenv(\"FORKMON_RESTART_TICKS\") or \"first\"))\n",
+    );
+    let mut session = app.launch().env_remove("FORKMON_MIN_WORK").start();
+    session.wait_for("program exited");
+    let holders = chain(&session.processes(), session.pid()).len();
+    assert!(
+        (2..=8).contains(&holders),
+        "{holders} checkpoints for 30 modules (one each before)\n{}",
+        session.output()
+    );
+    // Every module is still tied to one of them.
+    save(&app.module("m30"), "print(\"m30=2\")\n", Save::RenameOver);
+    session.wait_for("done 1");
+    assert!(session.program_output().contains("m30=2\ndone 1"));
+    assert_eq!(session.count("startup"), 1, "{}", session.output());
+    session.interrupt();
+    session.assert_all_gone();
 }
 
 #[test]

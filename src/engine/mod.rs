@@ -15,6 +15,7 @@ mod holder;
 mod standby;
 mod trace;
 mod unforked;
+mod weighing;
 
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -40,16 +41,6 @@ use unforked::Obstacle;
 /// kernel's fork cost grows with its depth). Files read after that are tied
 /// to the last checkpoint.
 pub const MAX_CHECKPOINTS: usize = 256;
-
-/// After this many times `FORKMON_MIN_WORK` of work since the last
-/// checkpoint, a new one is made whatever it costs: a resume re-runs that
-/// much at most, and ends no more than that much of the old run's memory.
-const MAX_GAP_IN_MIN_WORKS: u32 = 4;
-
-/// Checkpoints may take at most this share of the program's work so far
-/// (1/40, measured as their forks and the watcher's start; the copy-on-write
-/// faults after a fork cost about as much again, so about 5% in all).
-const CHECKPOINT_SHARE: u32 = 40;
 
 /// How long the first holder lets the program run before it forks the
 /// watcher (see `Engine::checkpoint`).
@@ -104,10 +95,8 @@ pub struct Engine {
     work_before_run: Duration,
     /// When this process left its latest checkpoint.
     last_checkpoint: Instant,
-    /// What the checkpoints above this process cost (see `CHECKPOINT_SHARE`),
-    /// and what the latest fork alone did: the likely cost of the next one.
-    checkpoints_cost: Duration,
-    last_fork: Duration,
+    /// What the checkpoints above this process cost it (see [`weighing`]).
+    costs: weighing::Costs,
     /// Which kinds of [`Obstacle`] were said (each once).
     obstacles_said: [bool; 2],
     /// The root directory the paths are resolved in (device, inode): a
@@ -170,8 +159,7 @@ pub fn start() {
                 .unwrap_or_else(Instant::now),
             work_before_run: Duration::ZERO,
             last_checkpoint: Instant::now(),
-            checkpoints_cost: Duration::ZERO,
-            last_fork: Duration::ZERO,
+            costs: weighing::Costs::new(),
             obstacles_said: [false; 2],
             root: root_identity(),
             task_reports: None,
@@ -595,16 +583,12 @@ impl Engine {
         }
     }
 
-    fn worth_a_checkpoint(&self) -> bool {
+    fn worth_a_checkpoint(&mut self) -> bool {
         let min_work = config::active().map_or(config::DEFAULT_MIN_WORK, |c| c.min_work);
         let now = Instant::now();
-        worth_a_checkpoint(&Weighing {
-            since_last: now.saturating_duration_since(self.last_checkpoint),
-            work: self.work(now),
-            spent: self.checkpoints_cost,
-            next_cost: self.last_fork,
-            min_work,
-        })
+        let since_last = now.saturating_duration_since(self.last_checkpoint);
+        let work = self.work(now);
+        self.costs.worth(since_last, work, min_work)
     }
 
     fn stop(&mut self, error: EngineError) {
@@ -683,8 +667,8 @@ impl Engine {
         // A fork's child has no interval timers: each new child (this
         // first one, and each resumed one) arms what was left of them now.
         let timers = IntervalTimers::read();
+        let costs_before = self.costs.before_fork();
         sys::flush_stdio();
-        let forking = Instant::now();
         // SAFETY: `thread_count` above found one thread, and nothing since
         // started one.
         #[allow(unsafe_code)]
@@ -700,8 +684,7 @@ impl Engine {
             }
             Ok(ForkResult::Child) => {
                 watcher.leave_watcher_end();
-                self.last_fork = forking.elapsed();
-                self.checkpoints_cost += started.elapsed();
+                self.costs.forked(costs_before, started.elapsed());
                 signals.restore();
                 timers.arm();
                 self.enter_child(Link {
@@ -829,78 +812,4 @@ struct Holding {
     me: i32,
     /// The program's work up to the checkpoint, in microseconds.
     elapsed_micros: u64,
-}
-
-/// What [`worth_a_checkpoint`] weighs.
-struct Weighing {
-    /// The program's work since the last checkpoint, and since its start.
-    since_last: Duration,
-    work: Duration,
-    /// What the checkpoints so far cost, and what the next one likely will.
-    spent: Duration,
-    next_cost: Duration,
-    /// `FORKMON_MIN_WORK`.
-    min_work: Duration,
-}
-
-/// A checkpoint saves a resume the work since the last one, and costs the
-/// first run a fork (more for a bigger heap): one is made only after
-/// `FORKMON_MIN_WORK` of work since the last, and only while all of them
-/// stay within `1/CHECKPOINT_SHARE` of the work so far, or once
-/// `MAX_GAP_IN_MIN_WORKS` times `FORKMON_MIN_WORK` have passed.
-/// `FORKMON_MIN_WORK=0` weighs nothing: a checkpoint per file, as the
-/// original.
-fn worth_a_checkpoint(weighing: &Weighing) -> bool {
-    if weighing.min_work.is_zero() {
-        return true;
-    }
-    let within_share =
-        (weighing.spent + weighing.next_cost).saturating_mul(CHECKPOINT_SHARE) <= weighing.work;
-    let overdue = weighing.since_last >= weighing.min_work.saturating_mul(MAX_GAP_IN_MIN_WORKS);
-    weighing.since_last >= weighing.min_work && (within_share || overdue)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MS: Duration = Duration::from_millis(1);
-
-    fn weighing(since_last: u32, work: u32, spent: u32, next_cost: u32, min_work: u32) -> Weighing {
-        Weighing {
-            since_last: MS * since_last,
-            work: MS * work,
-            spent: MS * spent,
-            next_cost: MS * next_cost,
-            min_work: MS * min_work,
-        }
-    }
-
-    #[test]
-    fn no_checkpoint_before_min_work_since_the_last() {
-        assert!(!worth_a_checkpoint(&weighing(4, 1000, 0, 0, 5)));
-        assert!(worth_a_checkpoint(&weighing(5, 1000, 0, 0, 5)));
-    }
-
-    #[test]
-    fn checkpoints_stay_within_their_share_of_the_work() {
-        // 1 ms spent and a 1 ms fork next: 80 ms of work are needed.
-        assert!(!worth_a_checkpoint(&weighing(10, 79, 1, 1, 5)));
-        assert!(worth_a_checkpoint(&weighing(10, 80, 1, 1, 5)));
-        // A big heap's 10 ms forks: four of them need 1,600 ms of work,
-        // a fifth 2,000 ms...
-        assert!(!worth_a_checkpoint(&weighing(19, 1999, 40, 10, 5)));
-        assert!(worth_a_checkpoint(&weighing(19, 2000, 40, 10, 5)));
-    }
-
-    #[test]
-    fn four_min_works_since_the_last_make_a_checkpoint_whatever_it_costs() {
-        assert!(!worth_a_checkpoint(&weighing(19, 100, 40, 10, 5)));
-        assert!(worth_a_checkpoint(&weighing(20, 100, 40, 10, 5)));
-    }
-
-    #[test]
-    fn min_work_zero_weighs_nothing() {
-        assert!(worth_a_checkpoint(&weighing(0, 1, 100, 100, 0)));
-    }
 }
