@@ -80,13 +80,8 @@ pub fn has_begun_to_exit(pid: Pid) -> bool {
     flags.is_none_or(|flags| flags & PF_EXITING != 0)
 }
 
-/// This process's resident anonymous pages (its heap and stacks): those a
-/// fork shares copy-on-write. From `/proc/self/statm`: resident less
-/// file-backed.
-pub fn resident_anonymous_pages() -> Option<u64> {
+/// This process's resident pages (`/proc/self/statm`).
+pub fn resident_pages() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let mut fields = statm.split_whitespace().skip(1);
-    let resident: u64 = fields.next()?.parse().ok()?;
-    let file_backed: u64 = fields.next()?.parse().ok()?;
-    Some(resident.saturating_sub(file_backed))
+    statm.split_whitespace().nth(1)?.parse().ok()
 }
