@@ -35,6 +35,12 @@ What it measures (details in bench/README.md):
    a value; edits of it are timed from the save to the new value (p50,
    p90, split at the resume line), against a full restart; the tree's PSS
    against the plain process's.
+7. Collector: a Lua app with a heap of 200,000 small tables (20 MB) that
+   every full collection marks, then 30 watched modules read 5 ms of work
+   and a full collection apart: the first run and the re-run after an edit
+   of the first module (save to the re-run's end) against a plain run, and
+   how many checkpoints the run made. After a checkpoint the collector
+   copies most of the heap again, page by page: the cost forkmon weighs.
 
 For each scenario it counts the processes of the tree (found by a marker in
 /proc/*/environ), ends the tree with SIGINT to its process group and checks
@@ -786,6 +792,73 @@ def heap_latency(lib, megabytes, edits, restarts, anomalies):
     return result
 
 
+# -------------------------------------------------------- 7. collector
+
+COLLECTOR_MAIN = """\
+io.stdout:setvbuf("line")
+local heap = {}
+for i = 1, 200000 do heap[i] = {i} end
+for i = 1, 30 do
+  local t = os.clock() while os.clock() - t < 0.005 do end
+  collectgarbage("collect")
+  require("m" .. i)
+end
+print("all loaded")
+"""
+
+
+def comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def collector(lib, runs, anomalies):
+    """The collector app: plain runs, then under the preload its first run
+    and `runs` re-runs after edits of m1, each from the save to "all
+    loaded"; the checkpoints (holders) of the first run."""
+    d = tempfile.mkdtemp(prefix="forkmon-bench-collector-", dir="/tmp")
+    write_file(os.path.join(d, "main.lua"), COLLECTOR_MAIN)
+    for i in range(1, 31):
+        write_file(os.path.join(d, f"m{i}.lua"), f"return {i}\n")
+    first = os.path.join(d, "m1.lua")
+    result = {"plain": [], "first": float("nan"), "rerun": [], "holders": 0, "left": []}
+    try:
+        for _ in range(runs):
+            plain = Run(["lua5.4", "main.lua"], d)
+            try:
+                _, t = plain.wait_out("all loaded", timeout=60)
+                result["plain"].append(t - plain.started)
+            finally:
+                wait_gone(plain, "collector plain", anomalies)
+        run = Run(["lua5.4", "main.lua"], d,
+                  {"LD_PRELOAD": lib, "FORKMON_FILTER": "%.lua$", **FORKMON_ENV})
+        try:
+            _, t = run.wait_out("all loaded", timeout=60)
+            result["first"] = t - run.started
+            settled(run, 0)
+            result["holders"] = sum(1 for pid, _, _ in run.processes() if comm(pid) == "lua5.4")
+            for n in range(runs):
+                token = f"{n}-{uuid.uuid4().hex[:6]}"
+                start = run.mark()
+                t0 = time.monotonic()
+                edit(first, f'print("value {token}")\nreturn 1\n', "rename over")
+                idx, _ = run.wait_line(lambda s, x: s == "out" and x == f"value {token}",
+                                       start, timeout=60)
+                _, t1 = run.wait_out("all loaded", idx, timeout=60)
+                result["rerun"].append(t1 - t0)
+                settled(run, idx)
+        except Timeout as e:
+            anomalies.append(f"collector forkmon: timed out: {e}")
+        finally:
+            _, result["left"] = wait_gone(run, "collector forkmon", anomalies)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    return result
+
+
 def print_heap(heaps, edits):
     rows = []
     for megabytes, r in heaps:
@@ -863,8 +936,10 @@ def main():
                         help="edits per heap case in section 6 (8)")
     parser.add_argument("--heap-restarts", type=int, default=3,
                         help="full restarts per heap case in section 6 (3)")
-    parser.add_argument("--sections", default="1,2,3,4,5,6",
-                        help="which sections to run, e.g. 4 or 1,3 (all: 1,2,3,4,5,6)")
+    parser.add_argument("--collector-runs", type=int, default=5,
+                        help="plain runs and re-runs of the section 7 app (5)")
+    parser.add_argument("--sections", default="1,2,3,4,5,6,7",
+                        help="which sections to run, e.g. 4 or 1,3 (all: 1,2,3,4,5,6,7)")
     args = parser.parse_args()
     sections = {int(x) for x in args.sections.split(",") if x.strip()}
     if args.min_work is not None:
@@ -1028,6 +1103,20 @@ def main():
                                                   args.heap_restarts, anomalies)))
             print(f"   {megabytes} MB: done", flush=True)
         print_heap(heaps, args.heap_edits)
+        print()
+
+    if 7 in sections:
+        print("7. collector (a 20 MB heap of small tables, then 30 watched modules 5 ms of "
+              "work and a full collection apart; time to 'all loaded')", flush=True)
+        co = collector(lib, args.collector_runs, anomalies)
+        plain = median(co["plain"])
+        print(table(["run", "time", "vs plain"], [
+            ["plain", ms(plain), "1.00x"],
+            ["forkmon, first run", ms(co["first"]), f"{co['first'] / plain:.2f}x"],
+            ["forkmon, save of m1 to the re-run's end", ms(median(co["rerun"])),
+             f"{median(co['rerun']) / plain:.2f}x"]]))
+        print(f"   holders after the first run (a checkpoint each): {co['holders']}; "
+              f"left after ^C: {len(co['left'])}")
         print()
 
     shutil.rmtree(libdir, ignore_errors=True)
