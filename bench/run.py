@@ -630,6 +630,7 @@ def scale(lib, modules, edits, restarts, anomalies):
     result = {"forkmon": {p: [] for p in positions}, "from": {p: [] for p in positions},
               "restart": {p: [] for p in positions}, "processes": [], "left": [],
               "to_end": {p: [] for p in positions}, "restart_end": [],
+              "again": {p: [] for p in positions},
               "resumes_ok": 0, "start": float("nan")}
     run = Run(["lua5.4", "main.lua"], d,
               {"LD_PRELOAD": lib, "FORKMON_FILTER": "%.lua$", **FORKMON_ENV})
@@ -657,6 +658,16 @@ def scale(lib, modules, edits, restarts, anomalies):
                 result["resumes_ok"] += 1
             else:
                 anomalies.append(f"scale: edit of module {i} ({style}) gave {resumes} resumes")
+            # The same module saved again, as one does while working on it.
+            again = f"{token}-again"
+            start = run.mark()
+            t0 = time.monotonic()
+            edit(path(i), scale_module(i, again), style)
+            _, t1 = run.wait_line(lambda s, x: s == "out" and x == f"value {again}",
+                                  start, timeout=60)
+            result["again"][i].append(t1 - t0)
+            run.wait_out(expected, start, timeout=120)
+            settled(run, start)
             # Back to the plain module, so the next edit of it is a change.
             back = run.mark()
             edit(path(i), scale_module(i), "rename over")
@@ -1083,6 +1094,9 @@ def main():
                          f"{restart / median(fm):.1f}x", len(fm)])
         print(table(["edited", "save to output", "re-run", "resume (the rest)", "<= 20 ms",
                      "full restart", "restart/forkmon", "n"], rows))
+        print("   the same module saved again right after (its run gave it a checkpoint of "
+              "its own): " + ", ".join(f"module {i} {ms(median(sc['again'][i]))}"
+                                       for i in positions))
         plain_end = median(sc["restart_end"])
         print(f"   save to 'all loaded' (the re-run's end) against a plain run's start to it "
               f"({ms(plain_end)}, median of {len(sc['restart_end'])}):")

@@ -302,6 +302,42 @@ fn files_read_soon_after_a_checkpoint_are_tied_to_it() {
 }
 
 #[test]
+fn the_file_an_edit_was_for_gets_a_checkpoint_of_its_own_in_the_run_it_started() {
+    // As above, b.lua is tied to main.lua's checkpoint: its first edit
+    // re-runs main.lua and a.lua. The run that edit started gives b.lua a
+    // checkpoint of its own, and the next edit of b.lua re-runs nothing
+    // before it.
+    let app = LuaApp::new("changed-gets-own", &["a", "b"], "");
+    let mut session = app.launch().env_remove("FORKMON_MIN_WORK").start();
+    session.wait_for("program exited");
+    save(&app.module("b"), "print(\"b=2\")\n", Save::RenameOver);
+    session.wait_for("done 1");
+    session.wait_for_count("program exited", 2);
+    let b = app.module("b");
+    let from_main = format!(
+        "'{}' changed, resuming from '{}'",
+        b.display(),
+        app.dir.path("main.lua").display()
+    );
+    assert_eq!(session.count(&from_main), 1, "{}", session.output());
+    save(&b, "print(\"b=3\")\n", Save::InPlace);
+    session.wait_for("done 2");
+    let from_itself = format!("'{}' changed, resuming from it", b.display());
+    assert_eq!(session.count(&from_itself), 1, "{}", session.output());
+    // a.lua ran twice (the first run, the first edit's), not a third time.
+    assert_eq!(session.count("a=1"), 2, "{}", session.output());
+    assert!(session.program_output().ends_with("b=3\ndone 2\n"));
+    // An edit of a.lua still resumes from main.lua: the checkpoint of b.lua
+    // ends with the run it belongs to.
+    save(&app.module("a"), "print(\"a=2\")\n", Save::InPlace);
+    session.wait_for("done 3");
+    assert!(session.program_output().ends_with("a=2\nb=3\ndone 3\n"));
+    assert_eq!(session.count("startup"), 3, "{}", session.output());
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
 fn after_enough_work_the_next_file_gets_a_checkpoint_of_its_own() {
     // 0.3 s of work: past FORKMON_MIN_WORK, and past 20 times what the first
     // checkpoint cost (its fork and the faults after it) even on a busy

@@ -17,6 +17,7 @@
 pub mod journal;
 pub mod limits;
 pub mod protocol;
+pub mod resume_order;
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};

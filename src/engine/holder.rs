@@ -17,6 +17,7 @@ use nix::unistd::{ForkResult, Pid};
 use super::standby::{self, Standby, Waited};
 use super::trace::{self, ResumeTrace};
 use crate::channel::journal::{Journal, WatcherState};
+use crate::channel::resume_order::ResumeOrder;
 use crate::sys::procfs;
 use crate::sys::signals::{self, Received, SavedSignals, held_signals};
 use crate::sys::wait::{self, ChildStatus, signal_name};
@@ -74,12 +75,12 @@ impl Holder {
         }
     }
 
-    /// Holds until told to resume; returns the resume number, in the new
-    /// child only. `missed`: signals this process took while it was still
+    /// Holds until told to resume; returns the order, in the new child
+    /// only. `missed`: signals this process took while it was still
     /// the program, in its checkpoint; the child did not get them.
     /// The engine made this process a child subreaper before the fork, so
     /// orphans of the run are re-parented here, to be killed and reaped.
-    pub fn hold(mut self, missed: Vec<Received>) -> u64 {
+    pub fn hold(mut self, missed: Vec<Received>) -> ResumeOrder {
         let waited = held_signals();
         for mut signal in missed {
             // Even the terminal's: the child was not there to get it.
@@ -89,19 +90,20 @@ impl Holder {
         loop {
             self.reap();
             let received = match self.standby.wait(&waited) {
-                Ok(Waited::Released(number)) => {
+                Ok(Waited::Released(value)) => {
                     self.signals.restore();
-                    return number;
+                    return ResumeOrder::from_value(value);
                 }
                 Ok(Waited::Signal(received)) => Ok(received),
                 Err(error) => Err(error),
             };
             match received {
                 Ok(received) if self.is_resume_order(&received) => {
-                    let number = received.value;
+                    let order = ResumeOrder::from_value(received.value);
+                    let number = order.number;
                     let mut trace = ResumeTrace::start(self.trace);
                     self.standby.resumed();
-                    let released = self.release_standby(number, trace.as_mut());
+                    let released = self.release_standby(order, trace.as_mut());
                     if !released {
                         self.end_run(trace.as_mut());
                     }
@@ -123,7 +125,7 @@ impl Holder {
                                 trace.mark("fork");
                                 trace.say("new child", number);
                             }
-                            return number;
+                            return order;
                         }
                         Ok(ForkResult::Parent { child }) => {
                             self.child = Some(child);
@@ -161,20 +163,20 @@ impl Holder {
 
     /// Resumes by the standby, if one is parked: the old run is killed but
     /// not waited for (see `standby`). Returns whether it did.
-    fn release_standby(&mut self, number: u64, mut trace: Option<&mut ResumeTrace>) -> bool {
+    fn release_standby(&mut self, order: ResumeOrder, mut trace: Option<&mut ResumeTrace>) -> bool {
         let Some(parked) = self.standby.take() else {
             return false;
         };
         let mut roots: Vec<Pid> = self.child.take().into_iter().collect();
         roots.extend(self.run_children(Some(parked.pid())));
         standby::kill_run(&roots, trace.as_deref_mut());
-        let Some(child) = parked.release(number) else {
+        let Some(child) = parked.release(order.value()) else {
             return false;
         };
         self.child = Some(child);
         if let Some(trace) = trace {
             trace.mark("release");
-            trace.say("holder, by its standby", number);
+            trace.say("holder, by its standby", order.number);
         }
         true
     }

@@ -27,6 +27,7 @@ use nix::unistd::{ForkResult, Pid};
 use rustc_hash::FxHashSet;
 
 use crate::channel::protocol::{Kind, Link, Message};
+use crate::channel::resume_order;
 use crate::channel::{Timing, WatchError, WatcherLink};
 use crate::config::{self, RESTART_TICKS};
 use crate::paths::{AbsolutePath, OwnedPath, split_parent};
@@ -97,6 +98,9 @@ pub struct Engine {
     last_checkpoint: Instant,
     /// What the checkpoints above this process cost it (see [`weighing`]).
     costs: weighing::Costs,
+    /// In a resumed run, the mark of the file whose change started it: it
+    /// gets a checkpoint of its own when read (see [`resume_order`]).
+    changed_file: Option<u32>,
     /// Which kinds of [`Obstacle`] were said (each once).
     obstacles_said: [bool; 2],
     /// The root directory the paths are resolved in (device, inode): a
@@ -160,6 +164,7 @@ pub fn start() {
             work_before_run: Duration::ZERO,
             last_checkpoint: Instant::now(),
             costs: weighing::Costs::new(),
+            changed_file: None,
             obstacles_said: [false; 2],
             root: root_identity(),
             task_reports: None,
@@ -490,9 +495,14 @@ impl Engine {
             return false;
         }
         // A checkpoint not worth its fork (see `worth_a_checkpoint`): the
-        // file is tied to the last checkpoint instead.
+        // file is tied to the last checkpoint instead. The file whose change
+        // started this run gets one anyway.
+        let changed_file = self
+            .changed_file
+            .is_some_and(|changed| resume_order::mark(path.as_bytes()) == changed);
         if !self.lineage.is_empty()
-            && (self.lineage.len() >= MAX_CHECKPOINTS || !self.worth_a_checkpoint())
+            && (self.lineage.len() >= MAX_CHECKPOINTS
+                || (!changed_file && !self.worth_a_checkpoint()))
         {
             return true;
         }
@@ -517,6 +527,9 @@ impl Engine {
             return !self.lineage.is_empty();
         }
         self.tied.insert(path.as_bytes().to_vec());
+        if changed_file {
+            self.changed_file = None;
+        }
         if let Err(error) = self.checkpoint(path.as_bytes(), stamp) {
             self.stop(error);
         }
@@ -758,9 +771,9 @@ impl Engine {
             Holder::new(child, journal, signals, parent, passing_through).hold(missed)
         }));
         // A panic must not send the holder back into the program.
-        let Ok(generation) = held else {
-            sys::exit_now(1)
-        };
+        let Ok(order) = held else { sys::exit_now(1) };
+        let generation = order.number;
+        self.changed_file = order.changed;
         // Only a resumed child gets here.
         timers.arm();
         RESUMES.store(generation, Ordering::Relaxed);

@@ -61,8 +61,8 @@ pub struct Parked {
 pub enum Waited {
     /// A signal for the holder.
     Signal(Received),
-    /// In a standby: it was released with this resume number, and goes on
-    /// as the program.
+    /// In a standby: it was released with this resume order's value, and
+    /// goes on as the program.
     Released(u64),
 }
 
@@ -151,10 +151,10 @@ impl Parked {
         self.pid
     }
 
-    /// Lets the standby go on as the program with resume `number`; returns
+    /// Lets the standby go on as the program with the resume order's `value`; returns
     /// its pid, or `None` if it is gone (the caller resumes by a fork).
-    pub fn release(self, number: u64) -> Option<Pid> {
-        match nix::unistd::write(&self.release, &number.to_le_bytes()) {
+    pub fn release(self, value: u64) -> Option<Pid> {
+        match nix::unistd::write(&self.release, &value.to_le_bytes()) {
             Ok(8) => Some(self.pid),
             _ => {
                 let _ = kill(self.pid, Signal::SIGKILL);

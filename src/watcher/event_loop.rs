@@ -20,6 +20,7 @@ use super::watchlist::{BATCH_WINDOW, Event, FileEvent, Io, Outcome, Resume, Watc
 use crate::channel::journal::Journal;
 use crate::channel::limits;
 use crate::channel::protocol::{Kind, Registration};
+use crate::channel::resume_order::ResumeOrder;
 use crate::channel::{Timing, directory_events};
 use crate::log::shown;
 use crate::paths::split_parent;
@@ -335,7 +336,9 @@ fn act(
             clear_terminal();
         }
         announce(&order);
-        match holders.send_resume(order.holder, signals::resume_signal(), order.number) {
+        let value =
+            ResumeOrder::new(order.number, order.changed.first().map(Vec::as_slice)).value();
+        match holders.send_resume(order.holder, signals::resume_signal(), value) {
             Ok(()) => {}
             Err(_) => {
                 warn!(

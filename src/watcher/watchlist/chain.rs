@@ -157,6 +157,7 @@ impl Watchlist {
         match registration.kind {
             Kind::Checkpoint if chain_is(parents, &self.checkpoints) => {
                 let skips = Duration::from_micros(registration.elapsed_micros);
+                self.untie_from_replaced_runs(&file.path);
                 self.index.add((self.checkpoints.len(), 0), &file);
                 self.checkpoints.push(Checkpoint {
                     link: new,
@@ -202,6 +203,32 @@ impl Watchlist {
             _ => return Err(Stale),
         }
         Ok(())
+    }
+
+    /// A run ties a file once, and a file tied above a process is tied in
+    /// it too: a checkpoint for a file still tied above it comes from a run
+    /// resumed from above that tie, which read the file anew (the file that
+    /// changed, see `resume_order`). The tie above was the replaced run's:
+    /// the file's changes now resume from its own checkpoint.
+    fn untie_from_replaced_runs(&mut self, path: &[u8]) {
+        let Some(places) = self.index.by_path.get(path) else {
+            return;
+        };
+        // A checkpoint's own file (the first) stays: that cannot be a
+        // replaced run's.
+        let attached: Vec<(usize, usize)> =
+            places.iter().copied().filter(|&(_, n)| n > 0).collect();
+        if attached.is_empty() {
+            return;
+        }
+        for &(depth, n) in attached.iter().rev() {
+            if let Some(checkpoint) = self.checkpoints.get_mut(depth) {
+                if n < checkpoint.files.len() {
+                    checkpoint.files.remove(n);
+                }
+            }
+        }
+        self.index = Index::of(&self.checkpoints);
     }
 
     pub(super) fn file_mut(&mut self, depth: usize, n: usize) -> Option<&mut WatchedFile> {

@@ -659,3 +659,49 @@ fn a_step_watches_a_link_target_and_a_directory_read_in_a_burst_once_the_burst_i
     assert!(step.outcome.resume.is_none(), "{:?}", step.outcome);
     assert!(!list.awaits_comparison());
 }
+
+#[test]
+fn a_file_a_resumed_run_gives_a_checkpoint_resumes_from_it_not_from_its_tie_above() {
+    // a.lua's checkpoint, with b.lua read soon after and tied to it.
+    let mut list = Watchlist::new(timing());
+    let first = Link {
+        holder: 100,
+        generation: 0,
+    };
+    let registration = |kind, lineage: Vec<Link>, path: &[u8]| Registration {
+        kind,
+        lineage,
+        dir_watch: 1,
+        path: path.to_vec(),
+        elapsed_micros: 0,
+        stamp: None,
+    };
+    list.register(registration(Kind::Checkpoint, vec![first], b"/app/a.lua"))
+        .expect("fresh");
+    list.register(registration(Kind::Attach, vec![first], b"/app/b.lua"))
+        .expect("fresh");
+    let t0 = Instant::now();
+    list.file_event(1, b"b.lua", MovedIn, t0);
+    let resume = list.settle(t0 + 20 * MS, always).resume.expect("settled");
+    assert_eq!((resume.holder, resume.depth), (100, 0));
+    list.drop_replaced();
+    // The resumed run reads b.lua again and gives it a checkpoint.
+    let resumed = Link {
+        holder: 100,
+        generation: resume.number,
+    };
+    let own = Link {
+        holder: 200,
+        generation: 0,
+    };
+    list.register(registration(
+        Kind::Checkpoint,
+        vec![resumed, own],
+        b"/app/b.lua",
+    ))
+    .expect("the resumed run's");
+    list.file_event(1, b"b.lua", MovedIn, t0 + 100 * MS);
+    let resume = list.settle(t0 + 120 * MS, always).resume.expect("settled");
+    assert_eq!((resume.holder, resume.depth), (200, 1));
+    assert_eq!(resume.from, b"/app/b.lua".to_vec());
+}
