@@ -496,14 +496,16 @@ impl Engine {
         }
         // A checkpoint not worth its fork (see `worth_a_checkpoint`): the
         // file is tied to the last checkpoint instead. The file whose change
-        // started this run gets one anyway.
+        // started this run is weighed against what it saves each next edit.
         let changed_file = self
             .changed_file
             .is_some_and(|changed| resume_order::mark(path.as_bytes()) == changed);
-        if !self.lineage.is_empty()
-            && (self.lineage.len() >= MAX_CHECKPOINTS
-                || (!changed_file && !self.worth_a_checkpoint()))
-        {
+        let worth = if changed_file {
+            self.worth_a_checkpoint_for_the_changed_file()
+        } else {
+            self.worth_a_checkpoint()
+        };
+        if !self.lineage.is_empty() && (self.lineage.len() >= MAX_CHECKPOINTS || !worth) {
             return true;
         }
         // A copy made without fork handlers (a raw clone) shows here, where
@@ -602,6 +604,11 @@ impl Engine {
         let since_last = now.saturating_duration_since(self.last_checkpoint);
         let work = self.work(now);
         self.costs.worth(since_last, work, min_work)
+    }
+
+    fn worth_a_checkpoint_for_the_changed_file(&self) -> bool {
+        let since_last = Instant::now().saturating_duration_since(self.last_checkpoint);
+        self.costs.worth_for_the_changed_file(since_last)
     }
 
     fn stop(&mut self, error: EngineError) {

@@ -109,6 +109,16 @@ impl Costs {
         worth
     }
 
+    /// Whether the file an edit was for is worth a checkpoint of its own
+    /// now (see `resume_order`): each next edit of it would skip the
+    /// `since_last` of work, and the checkpoint costs the program once, so
+    /// it only has to cost less than that (not `FORKMON_MIN_WORK`, which
+    /// spaces the checkpoints of a burst of reads; a fork of a big heap can
+    /// cost more than the work it would save).
+    pub fn worth_for_the_changed_file(&self, since_last: Duration) -> bool {
+        since_last >= self.latest + self.faults()
+    }
+
     /// The faults since the latest checkpoint, as time.
     fn faults(&self) -> Duration {
         let faults = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
@@ -202,6 +212,14 @@ mod tests {
         assert_eq!(costs.faults(), Duration::ZERO);
         costs.pages_at_fork = 1;
         assert!(costs.faults() <= FAULT_COST);
+    }
+
+    #[test]
+    fn the_changed_file_gets_its_checkpoint_when_it_costs_less_than_the_work_it_skips() {
+        let mut costs = Costs::new();
+        costs.latest = 2 * MS;
+        assert!(!costs.worth_for_the_changed_file(MS));
+        assert!(costs.worth_for_the_changed_file(3 * MS));
     }
 
     #[test]
