@@ -390,8 +390,9 @@ proptest! {
                 return Ok(());
             }
         };
+        // At least one 'a', which the filter's second pattern looks for.
         let subject = if slashes {
-            format!("/{}", "a/".repeat(run / 2))
+            format!("/{}", "a/".repeat(run.div_ceil(2)))
         } else {
             format!("/{}", "a".repeat(run))
         };
