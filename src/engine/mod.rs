@@ -500,12 +500,9 @@ impl Engine {
         let changed_file = self
             .changed_file
             .is_some_and(|changed| resume_order::mark(path.as_bytes()) == changed);
-        let worth = if changed_file {
-            self.worth_a_checkpoint_for_the_changed_file()
-        } else {
-            self.worth_a_checkpoint()
-        };
-        if !self.lineage.is_empty() && (self.lineage.len() >= MAX_CHECKPOINTS || !worth) {
+        if !self.lineage.is_empty()
+            && (self.lineage.len() >= MAX_CHECKPOINTS || !self.worth_here(changed_file))
+        {
             return true;
         }
         // A copy made without fork handlers (a raw clone) shows here, where
@@ -606,9 +603,14 @@ impl Engine {
         self.costs.worth(since_last, work, min_work)
     }
 
-    fn worth_a_checkpoint_for_the_changed_file(&self) -> bool {
+    /// [`Engine::worth_a_checkpoint`]; the file whose change started this
+    /// run also when it saves each next edit more than it costs once.
+    fn worth_here(&mut self, changed_file: bool) -> bool {
+        if self.worth_a_checkpoint() {
+            return true;
+        }
         let since_last = Instant::now().saturating_duration_since(self.last_checkpoint);
-        self.costs.worth_for_the_changed_file(since_last)
+        changed_file && self.costs.worth_for_the_changed_file(since_last)
     }
 
     fn stop(&mut self, error: EngineError) {
@@ -714,6 +716,9 @@ impl Engine {
                 Ok(())
             }
             Ok(ForkResult::Parent { child }) => {
+                // Its resumed children go on from this checkpoint as the
+                // first child does.
+                self.costs.forked(costs_before, started.elapsed());
                 let holding = Holding {
                     child,
                     signals,
