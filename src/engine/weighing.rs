@@ -131,6 +131,9 @@ impl Costs {
 
     /// The faults since the latest checkpoint, as time.
     fn faults(&self) -> Duration {
+        if self.pages_at_fork == 0 {
+            return Duration::ZERO;
+        }
         let faults = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
             .map(|usage| u64::try_from(usage.minor_page_faults()).unwrap_or(0))
             .unwrap_or(0);

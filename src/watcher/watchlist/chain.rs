@@ -21,6 +21,9 @@ pub(super) struct WatchedFile {
     /// it closes it (or stays silent for `writer_wait`). The time of the
     /// last such event.
     pub(super) own_write: Option<Instant>,
+    /// The generation of its checkpoint's run that tied it (the holder's
+    /// child then): one a resume has since replaced when it differs.
+    pub(super) tied_by: u64,
     /// The file as the program read it, until its directory's contents are
     /// watched and it was compared with the file then.
     pub(super) unverified: Option<FileStamp>,
@@ -139,6 +142,7 @@ impl Watchlist {
         let Some((&new, parents)) = registration.lineage.split_last() else {
             return Err(Stale);
         };
+        let untied = std::mem::take(&mut self.untied);
         let chain_is = |links: &[Link], checkpoints: &[Checkpoint]| {
             checkpoints.len() == links.len()
                 && checkpoints.iter().map(|c| c.link).eq(links.iter().copied())
@@ -148,6 +152,10 @@ impl Watchlist {
             path: registration.path,
             change: None,
             own_write: None,
+            // The generation of the end of the lineage: the holder an attach
+            // ties to, or the new holder for a checkpoint's own file (which
+            // is never untied).
+            tied_by: new.generation,
             unverified: registration.stamp.filter(|_| {
                 !self
                     .contents_watched_before_look
@@ -167,6 +175,7 @@ impl Watchlist {
             }
             Kind::Withdraw if chain_is(&registration.lineage, &self.checkpoints) => {
                 self.truncate(self.checkpoints.len() - 1);
+                self.tie_again(untied);
             }
             Kind::OwnWrite if chain_is(&registration.lineage, &self.checkpoints) => {
                 let now = Instant::now();
@@ -191,6 +200,8 @@ impl Watchlist {
                             if watched.unverified.is_some() {
                                 watched.unverified = file.unverified;
                             }
+                            // Tied by this run now.
+                            watched.tied_by = file.tied_by;
                         }
                     }
                     (None, Some(last)) => {
@@ -200,32 +211,63 @@ impl Watchlist {
                     (_, None) => {}
                 }
             }
-            _ => return Err(Stale),
+            _ => {
+                // Not this chain's: the untied ties still wait on the next
+                // record of the program.
+                self.untied = untied;
+                return Err(Stale);
+            }
         }
         Ok(())
     }
 
-    /// A run ties a file once, and a file tied above a process is tied in
-    /// it too: a checkpoint for a file still tied above it comes from a run
-    /// resumed from above that tie, which read the file anew (the file that
-    /// changed, see `resume_order`). The tie above was the replaced run's:
-    /// the file's changes now resume from its own checkpoint.
+    /// A checkpoint for a file tied above it by a run a resume has since
+    /// replaced comes from a run resumed from above that tie, which read
+    /// the file anew (the file that changed, see `resume_order`): the
+    /// replaced run's tie goes, and the file's changes resume from its own
+    /// checkpoint. A tie of the current run stays (a symbolic link's target
+    /// the watcher tied, then read by its own name): it is earlier, and its
+    /// checkpoint takes the file's changes. Kept until the next record, in
+    /// case the new checkpoint is withdrawn.
     fn untie_from_replaced_runs(&mut self, path: &[u8]) {
         let Some(places) = self.index.by_path.get(path) else {
             return;
         };
-        // A checkpoint's own file (the first) stays: that cannot be a
-        // replaced run's.
-        let attached: Vec<(usize, usize)> =
-            places.iter().copied().filter(|&(_, n)| n > 0).collect();
-        if attached.is_empty() {
+        // A checkpoint's own file (the first) stays.
+        let replaced: Vec<(usize, usize)> = places
+            .iter()
+            .copied()
+            .filter(|&(depth, n)| {
+                n > 0
+                    && self.checkpoints.get(depth).is_some_and(|checkpoint| {
+                        checkpoint
+                            .files
+                            .get(n)
+                            .is_some_and(|file| file.tied_by != checkpoint.link.generation)
+                    })
+            })
+            .collect();
+        if replaced.is_empty() {
             return;
         }
-        for &(depth, n) in attached.iter().rev() {
+        for &(depth, n) in replaced.iter().rev() {
             if let Some(checkpoint) = self.checkpoints.get_mut(depth) {
                 if n < checkpoint.files.len() {
-                    checkpoint.files.remove(n);
+                    self.untied.push((depth, checkpoint.files.remove(n)));
                 }
+            }
+        }
+        self.index = Index::of(&self.checkpoints);
+    }
+
+    /// Puts back the ties a withdrawn checkpoint's record took off.
+    fn tie_again(&mut self, untied: Vec<(usize, WatchedFile)>) {
+        if untied.is_empty() {
+            return;
+        }
+        for (depth, file) in untied {
+            if let Some(checkpoint) = self.checkpoints.get_mut(depth) {
+                checkpoint.files.push(file);
             }
         }
         self.index = Index::of(&self.checkpoints);

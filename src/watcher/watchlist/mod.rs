@@ -149,6 +149,10 @@ pub struct Watchlist {
     replaced_from: Option<usize>,
     /// Since when directories wait for their contents to be watched.
     contents_unwatched_since: Option<Instant>,
+    /// The replaced runs' ties the latest checkpoint's record took off its
+    /// file (see `untie_from_replaced_runs`), with their depths: put back
+    /// if that checkpoint is withdrawn.
+    untied: Vec<(usize, chain::WatchedFile)>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -167,6 +171,7 @@ impl Watchlist {
             resumes: 0,
             replaced_from: None,
             contents_unwatched_since: None,
+            untied: Vec::new(),
         }
     }
 

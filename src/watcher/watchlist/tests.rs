@@ -705,3 +705,98 @@ fn a_file_a_resumed_run_gives_a_checkpoint_resumes_from_it_not_from_its_tie_abov
     assert_eq!((resume.holder, resume.depth), (200, 1));
     assert_eq!(resume.from, b"/app/b.lua".to_vec());
 }
+
+/// A checkpoint for a.lua (holder 100) and `attached` tied to it.
+fn a_with(attached: &[u8]) -> Watchlist {
+    let mut list = Watchlist::new(timing());
+    let first = Link {
+        holder: 100,
+        generation: 0,
+    };
+    for (kind, path) in [
+        (Kind::Checkpoint, &b"/app/a.lua"[..]),
+        (Kind::Attach, attached),
+    ] {
+        list.register(Registration {
+            kind,
+            lineage: vec![first],
+            dir_watch: 1,
+            path: path.to_vec(),
+            elapsed_micros: 0,
+            stamp: None,
+        })
+        .expect("fresh");
+    }
+    list
+}
+
+#[test]
+fn a_tie_of_the_current_run_above_a_checkpoint_of_the_same_file_keeps_its_changes() {
+    // The run tied x.lua at a.lua's checkpoint (as the watcher ties a link's
+    // target), then read it by its own name and gave it a checkpoint: code
+    // after a.lua read it, so its change must resume from a.lua.
+    let mut list = a_with(b"/app/x.lua");
+    let lineage = vec![
+        Link {
+            holder: 100,
+            generation: 0,
+        },
+        Link {
+            holder: 200,
+            generation: 0,
+        },
+    ];
+    list.register(Registration {
+        kind: Kind::Checkpoint,
+        lineage,
+        dir_watch: 1,
+        path: b"/app/x.lua".to_vec(),
+        elapsed_micros: 0,
+        stamp: None,
+    })
+    .expect("fresh");
+    let t0 = Instant::now();
+    list.file_event(1, b"x.lua", Written, t0);
+    list.file_event(1, b"x.lua", Closed, t0);
+    let resume = list.settle(t0 + 20 * MS, always).resume.expect("settled");
+    assert_eq!((resume.holder, resume.depth), (100, 0));
+}
+
+#[test]
+fn a_withdrawn_checkpoint_gives_back_the_tie_its_record_took() {
+    let mut list = a_with(b"/app/b.lua");
+    let t0 = Instant::now();
+    list.file_event(1, b"b.lua", MovedIn, t0);
+    let resume = list.settle(t0 + 20 * MS, always).resume.expect("settled");
+    list.drop_replaced();
+    let lineage = vec![
+        Link {
+            holder: 100,
+            generation: resume.number,
+        },
+        Link {
+            holder: 200,
+            generation: 0,
+        },
+    ];
+    let record = |kind| Registration {
+        kind,
+        lineage: lineage.clone(),
+        dir_watch: 1,
+        path: b"/app/b.lua".to_vec(),
+        elapsed_micros: 0,
+        stamp: None,
+    };
+    list.register(record(Kind::Checkpoint))
+        .expect("resumed run's");
+    // Its fork failed: the run goes on from a.lua's checkpoint, with b.lua
+    // read after it.
+    list.register(record(Kind::Withdraw))
+        .expect("resumed run's");
+    list.file_event(1, b"b.lua", MovedIn, t0 + 100 * MS);
+    let resume = list
+        .settle(t0 + 120 * MS, always)
+        .resume
+        .expect("b.lua is watched");
+    assert_eq!((resume.holder, resume.depth), (100, 0));
+}
