@@ -619,6 +619,16 @@ def settled(run, start, timeout=120):
     time.sleep(0.1)
 
 
+def timed_edit(run, path, text, style, token):
+    """Saves `text` to `path` and waits for "value <token>" on stdout:
+    (the run's mark before it, the save's time, the line's index, its time)."""
+    start = run.mark()
+    t0 = time.monotonic()
+    edit(path, text, style)
+    idx, t1 = run.wait_line(lambda s, x: s == "out" and x == f"value {token}", start, timeout=60)
+    return start, t0, idx, t1
+
+
 def scale(lib, modules, edits, restarts, anomalies):
     """10,000 watched modules: edits of the first, middle and last module
     under forkmon (save to new output, and how much of it was re-run
@@ -642,11 +652,7 @@ def scale(lib, modules, edits, restarts, anomalies):
             i = positions[n % len(positions)]
             style = EDIT_STYLES[n % len(EDIT_STYLES)]
             token = f"{n}-{uuid.uuid4().hex[:6]}"
-            start = run.mark()
-            t0 = time.monotonic()
-            edit(path(i), scale_module(i, token), style)
-            idx, t1 = run.wait_line(lambda s, x: s == "out" and x == f"value {token}",
-                                    start, timeout=60)
+            start, t0, idx, t1 = timed_edit(run, path(i), scale_module(i, token), style, token)
             result["forkmon"][i].append(t1 - t0)
             announced = [x for (_, s, x) in run.lines[start:idx] if s == "err" and RESUME_TEXT in x]
             result["from"][i].append(resumed_from(announced[-1], modules) if announced else 0)
@@ -660,11 +666,7 @@ def scale(lib, modules, edits, restarts, anomalies):
                 anomalies.append(f"scale: edit of module {i} ({style}) gave {resumes} resumes")
             # The same module saved again, as one does while working on it.
             again = f"{token}-again"
-            start = run.mark()
-            t0 = time.monotonic()
-            edit(path(i), scale_module(i, again), style)
-            _, t1 = run.wait_line(lambda s, x: s == "out" and x == f"value {again}",
-                                  start, timeout=60)
+            start, t0, _, t1 = timed_edit(run, path(i), scale_module(i, again), style, again)
             result["again"][i].append(t1 - t0)
             run.wait_out(expected, start, timeout=120)
             settled(run, start)
