@@ -151,8 +151,9 @@ impl Parked {
         self.pid
     }
 
-    /// Lets the standby go on as the program with the resume order's `value`; returns
-    /// its pid, or `None` if it is gone (the caller resumes by a fork).
+    /// Lets the standby go on as the program with the resume order's
+    /// `value`; returns its pid, or `None` if it is gone (the caller
+    /// resumes by a fork).
     pub fn release(self, value: u64) -> Option<Pid> {
         match nix::unistd::write(&self.release, &value.to_le_bytes()) {
             Ok(8) => Some(self.pid),
