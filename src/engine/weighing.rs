@@ -47,7 +47,7 @@ const FAULT_COST: Duration = Duration::from_nanos(2_500);
 
 /// What the checkpoints above a process cost it; a child inherits its
 /// parent's copy at the fork.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Costs {
     /// The checkpoints before the latest one, all their costs.
     earlier: Duration,
@@ -105,7 +105,7 @@ impl Costs {
         if since_last < min_work || self.next_look.is_some_and(|at| now < at) {
             return false;
         }
-        let latest = self.latest + self.faults();
+        let latest = self.latest_cost();
         let worth = worth_a_checkpoint(&Weighing {
             since_last,
             work,
@@ -126,7 +126,13 @@ impl Costs {
     /// spaces the checkpoints of a burst of reads; a fork of a big heap can
     /// cost more than the work it would save).
     pub fn worth_for_the_changed_file(&self, since_last: Duration) -> bool {
-        since_last >= self.latest + self.faults()
+        since_last >= self.latest_cost()
+    }
+
+    /// The latest checkpoint's cost so far: its own part and the faults
+    /// since.
+    fn latest_cost(&self) -> Duration {
+        self.latest + self.faults()
     }
 
     /// The faults since the latest checkpoint, as time.
