@@ -219,6 +219,8 @@ pub struct Process {
     pub ppid: i32,
     pub state: char,
     pub name: String,
+    /// When it started, in clock ticks since boot.
+    pub started: u64,
 }
 
 /// A program started under forkmon in its own terminal.
@@ -598,11 +600,14 @@ fn stat(pid: i32) -> Option<Process> {
     let mut rest = text.get(close + 2..)?.split_whitespace();
     let state = rest.next()?.chars().next()?;
     let ppid = rest.next()?.parse().ok()?;
+    // Field 22 of stat(5), the 20th after the name.
+    let started = rest.nth(17)?.parse().ok()?;
     Some(Process {
         pid,
         ppid,
         state,
         name,
+        started,
     })
 }
 
@@ -621,17 +626,27 @@ impl Drop for Session {
 
 /// The holders of the tree in checkpoint order: the root, then each
 /// holder's one child that is not the watcher or its standby, down to the
-/// running program.
+/// running program. A standby just forked does not bear its name yet, but
+/// it is younger than the run it stands by for: the oldest child is taken.
 pub fn chain(processes: &[Process], root: i32) -> Vec<i32> {
     let live: Vec<&Process> = processes.iter().filter(|p| p.state != 'Z').collect();
     let mut chain = vec![root];
     let mut seen = HashSet::new();
     while let Some(&last) = chain.last() {
-        let next = live.iter().find(|p| {
-            p.ppid == last && p.name != "forkmon-watch" && p.name != STANDBY && seen.insert(p.pid)
-        });
+        let next = live
+            .iter()
+            .filter(|p| {
+                p.ppid == last
+                    && p.name != "forkmon-watch"
+                    && p.name != STANDBY
+                    && !seen.contains(&p.pid)
+            })
+            .min_by_key(|p| (p.started, p.pid));
         match next {
-            Some(p) => chain.push(p.pid),
+            Some(p) => {
+                seen.insert(p.pid);
+                chain.push(p.pid);
+            }
             None => break,
         }
     }
