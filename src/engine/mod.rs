@@ -596,21 +596,19 @@ impl Engine {
     }
 
     fn worth_a_checkpoint(&mut self) -> bool {
+        self.worth_here(false)
+    }
+
+    /// [`Engine::worth_a_checkpoint`]; the file whose change started this
+    /// run also when it saves each next edit more than it costs once. One
+    /// clock read: this runs for every watched file read.
+    fn worth_here(&mut self, changed_file: bool) -> bool {
         let min_work = config::active().map_or(config::DEFAULT_MIN_WORK, |c| c.min_work);
         let now = Instant::now();
         let since_last = now.saturating_duration_since(self.last_checkpoint);
         let work = self.work(now);
-        self.costs.worth(since_last, work, min_work)
-    }
-
-    /// [`Engine::worth_a_checkpoint`]; the file whose change started this
-    /// run also when it saves each next edit more than it costs once.
-    fn worth_here(&mut self, changed_file: bool) -> bool {
-        if self.worth_a_checkpoint() {
-            return true;
-        }
-        let since_last = Instant::now().saturating_duration_since(self.last_checkpoint);
-        changed_file && self.costs.worth_for_the_changed_file(since_last)
+        self.costs.worth(now, since_last, work, min_work)
+            || (changed_file && self.costs.worth_for_the_changed_file(since_last))
     }
 
     fn stop(&mut self, error: EngineError) {

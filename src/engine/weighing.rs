@@ -97,11 +97,16 @@ impl Costs {
 
     /// Whether a checkpoint made now is worth it, after `since_last` of work
     /// since the latest one and `work` in all (see [`worth_a_checkpoint`]).
-    pub fn worth(&mut self, since_last: Duration, work: Duration, min_work: Duration) -> bool {
+    pub fn worth(
+        &mut self,
+        now: Instant,
+        since_last: Duration,
+        work: Duration,
+        min_work: Duration,
+    ) -> bool {
         if min_work.is_zero() {
             return true;
         }
-        let now = Instant::now();
         if since_last < min_work || self.next_look.is_some_and(|at| now < at) {
             return false;
         }
