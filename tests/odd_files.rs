@@ -7,7 +7,7 @@ use forkmon_test_support as common;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use common::{Launch, LuaApp, Save, Scratch, host_program, save};
+use common::{Launch, LuaApp, Save, Scratch, contents_watched, host_program, save};
 
 /// A path in the app's directory from raw bytes (not necessarily UTF-8).
 fn raw_path(app: &LuaApp, name: &[u8]) -> PathBuf {
@@ -169,6 +169,57 @@ fn a_fifo_tied_soon_after_a_checkpoint_is_not_watched() {
         session
             .program_output()
             .contains("open a.txt: ok\nopen f.txt: ok\nopen b.txt: ok\n"),
+        "{output}"
+    );
+    assert!(!output.contains("f.txt'"), "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
+fn a_fifo_opened_where_the_contents_are_watched_already_is_not_watched() {
+    // There the program ties a file without looking at it (no fstat): the
+    // watcher leaves out what is not a regular file.
+    let dir = Scratch::new("odd-fifo-watched");
+    dir.write("a.txt", "a\n");
+    dir.write("b.txt", "b\n");
+    nix::unistd::mkfifo(
+        &dir.path("f.txt"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .expect("mkfifo");
+    let mut session = Launch::preloaded(host_program(), "%.txt$")
+        .env("FORKMON_MIN_WORK", "60000")
+        .dir(&dir.0)
+        .arg("open")
+        .arg("a.txt")
+        .arg("line")
+        .arg("open")
+        .arg("f.txt")
+        .arg("open")
+        .arg("b.txt")
+        .arg("print")
+        .arg("done")
+        .start();
+    session.wait_for("open a.txt: ok");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !contents_watched(&session, &dir.0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the watcher never watched the contents of {}: {}",
+            dir.0.display(),
+            session.output()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    session.type_text("go\n");
+    session.wait_for("done");
+    session.wait_for(&format!("watch '{}'", dir.path("b.txt").display()));
+    let output = session.output();
+    assert!(
+        session
+            .program_output()
+            .contains("open f.txt: ok\nopen b.txt: ok\n"),
         "{output}"
     );
     assert!(!output.contains("f.txt'"), "{output}");

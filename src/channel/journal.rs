@@ -44,7 +44,20 @@ struct Header {
     /// last resume: a holder made just after it (the program took the
     /// signal at its checkpoint) ends with its child too.
     ending: AtomicBool,
+    /// One bit per directory watch (by its descriptor) whose file contents
+    /// the watcher has watched since, set once the watch is in place: a
+    /// file opened in there afterwards needs no stamp (see
+    /// [`Journal::contents_watched`]).
+    contents_watched: [AtomicU64; CONTENTS_WORDS],
 }
+
+/// Watch descriptors the contents bits cover: inotify numbers its watches
+/// from 1, one per directory, so a program would need more directories
+/// than this to go past it (a watch past it is taken as unwatched).
+const CONTENTS_WORDS: usize = 1024;
+
+/// The header's room: whole pages, ahead of the data.
+const HEADER_BYTES: usize = size_of::<Header>().div_ceil(4096) * 4096;
 
 /// What `Header::watcher` holds when the watcher could not be started.
 const NO_WATCHER: i32 = -1;
@@ -91,7 +104,7 @@ impl Journal {
     /// Maps a fresh journal, to be shared by the processes forked after.
     pub fn create() -> nix::Result<Journal> {
         use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous};
-        let header_bytes = 4096;
+        let header_bytes = HEADER_BYTES;
         let length = NonZeroUsize::new(header_bytes + DATA_BYTES).ok_or(nix::Error::EINVAL)?;
         // SAFETY: a new anonymous mapping at an address the kernel picks
         // aliases no Rust object; zeroed pages are a valid Header (zero
@@ -131,7 +144,7 @@ impl Journal {
         let start = (self.header().written.load(Ordering::Relaxed) % DATA_BYTES as u64) as usize;
         let first = self.data.as_ptr().wrapping_add(start);
         // Back to the page boundary: with pages larger than the header's
-        // 4 KiB that is in the header, which the advice leaves as it is too.
+        // that is in the header, which the advice leaves as it is too.
         let behind = first as usize % page;
         let length = behind + bytes.min(DATA_BYTES - start);
         let address = NonNull::new(first.wrapping_sub(behind)).ok_or(nix::Error::EINVAL)?;
@@ -239,6 +252,32 @@ impl Journal {
         self.header().watches_ended.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// The watcher watches the file contents of directory watch `watch`
+    /// now (`true`), or that watch has ended (`false`). Set only once the
+    /// kernel has the watch: a program that sees the bit before its open
+    /// knows any later write there is reported.
+    pub fn set_contents_watched(&self, watch: i32, watched: bool) {
+        let Some((word, bit)) = contents_bit(watch) else {
+            return;
+        };
+        let word = &self.header().contents_watched[word];
+        if watched {
+            word.fetch_or(bit, Ordering::Release);
+        } else {
+            word.fetch_and(!bit, Ordering::Release);
+        }
+    }
+
+    /// Whether the file contents of directory watch `watch` are watched:
+    /// then an edit of a file opened there from now on makes an event, and
+    /// its registration needs no stamp (an `fstat` per file read, a twentieth
+    /// of what a module of one line costs Lua to load).
+    pub fn contents_watched(&self, watch: i32) -> bool {
+        contents_bit(watch).is_some_and(|(word, bit)| {
+            self.header().contents_watched[word].load(Ordering::Acquire) & bit != 0
+        })
+    }
+
     /// How many directory watches have ended so far.
     pub fn watches_ended(&self) -> u64 {
         self.header().watches_ended.load(Ordering::SeqCst)
@@ -308,9 +347,33 @@ impl Journal {
     }
 }
 
+/// Where watch `watch`'s bit is: its word and the bit in it.
+fn contents_bit(watch: i32) -> Option<(usize, u64)> {
+    let watch = usize::try_from(watch).ok()?;
+    (watch < CONTENTS_WORDS * 64).then(|| (watch / 64, 1u64 << (watch % 64)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_directory_watch_is_told_as_watched_from_when_it_is_set_until_it_ends() {
+        let journal = Journal::create().expect("map");
+        for watch in [1, 63, 64, 65_535] {
+            assert!(!journal.contents_watched(watch));
+            journal.set_contents_watched(watch, true);
+            assert!(journal.contents_watched(watch), "{watch}");
+        }
+        journal.set_contents_watched(64, false);
+        assert!(!journal.contents_watched(64));
+        assert!(journal.contents_watched(63) && journal.contents_watched(65_535));
+        // Past the bits, or not a watch: never taken as watched.
+        for watch in [65_536, -1, i32::MAX] {
+            journal.set_contents_watched(watch, true);
+            assert!(!journal.contents_watched(watch), "{watch}");
+        }
+    }
 
     #[test]
     fn records_come_out_in_order_across_the_wrap() {

@@ -246,17 +246,29 @@ impl WatcherLink {
 
     /// Adds (or finds) the watch of a directory; returns its descriptor.
     pub fn watch_dir(&mut self, dir: &[u8]) -> Result<i32, WatchError> {
-        let ended = self.journal.watches_ended();
-        if ended != self.watches_ended {
-            self.watched_dirs.clear();
-            self.watches_ended = ended;
-        }
-        if let Some(&watch) = self.watched_dirs.get(dir) {
+        if let Some(watch) = self.known_dir_watch(dir) {
             return Ok(watch);
         }
         let watch = self.add_dir_watch(dir)?;
         self.watched_dirs.insert(dir.to_vec(), watch);
         Ok(watch)
+    }
+
+    /// The watch of directory `dir`, if this process added it and it has
+    /// not ended since.
+    pub fn known_dir_watch(&mut self, dir: &[u8]) -> Option<i32> {
+        let ended = self.journal.watches_ended();
+        if ended != self.watches_ended {
+            self.watched_dirs.clear();
+            self.watches_ended = ended;
+        }
+        self.watched_dirs.get(dir).copied()
+    }
+
+    /// Whether the watcher watches the file contents of directory watch
+    /// `watch` (see [`Journal::contents_watched`]).
+    pub fn contents_watched(&self, watch: i32) -> bool {
+        self.journal.contents_watched(watch)
     }
 
     /// Has the watch of `dir` report file contents too, at once (the watcher

@@ -204,8 +204,20 @@ pub enum Probe {
 /// checkpoint: whether the open will succeed (a failed open makes none),
 /// with the file's stamp as it will be read. A missing file is looked for:
 /// the first checkpoint may be made before that lookup.
-pub fn before_read(path: &AbsolutePath, readable: impl FnOnce(&AbsolutePath) -> Probe) -> bool {
-    with_engine(|engine| engine.before_read(path, readable)).unwrap_or(false)
+pub fn before_read(
+    path: &AbsolutePath,
+    readable: impl FnOnce(&AbsolutePath) -> Probe,
+) -> Option<TieAfterOpen> {
+    with_engine(|engine| engine.before_read(path, readable)).flatten()
+}
+
+/// What [`before_read`] asks of the caller once the open has succeeded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TieAfterOpen {
+    /// The file's stamp is needed (an `fstat` of the opened file): its
+    /// directory's contents were not watched yet before the open (see
+    /// [`channel::WatcherLink::contents_watched`]).
+    pub needs_stamp: bool,
 }
 
 /// The program opened the watched file `path` for reading, after
@@ -475,24 +487,24 @@ impl Engine {
         &mut self,
         path: &AbsolutePath,
         readable: impl FnOnce(&AbsolutePath) -> Probe,
-    ) -> bool {
+    ) -> Option<TieAfterOpen> {
         if self.task_reports.is_some() {
             if !self.tied.contains(path.as_bytes()) {
                 if let Probe::Readable(stamp) = readable(path) {
                     self.report_read(path, Some(stamp));
                 }
             }
-            return false;
+            return None;
         }
         if self.stopped || self.tied.contains(path.as_bytes()) {
-            return false;
+            return None;
         }
         if !self.is_own_process() {
             self.stopped = true;
-            return false;
+            return None;
         }
         if self.root_changed() {
-            return false;
+            return None;
         }
         // A checkpoint not worth its fork (see `worth_a_checkpoint`): the
         // file is tied to the last checkpoint instead. The file whose change
@@ -503,13 +515,13 @@ impl Engine {
         if !self.lineage.is_empty()
             && (self.lineage.len() >= MAX_CHECKPOINTS || !self.worth_here(changed_file))
         {
-            return true;
+            return self.tie_after_open(path);
         }
         // A copy made without fork handlers (a raw clone) shows here, where
         // a fork follows anyway.
         if nix::unistd::getpid().as_raw() != self.pid {
             self.stopped = true;
-            return false;
+            return None;
         }
         let stamp = match readable(path) {
             Probe::Readable(stamp) => Some(stamp),
@@ -519,11 +531,15 @@ impl Engine {
             {
                 None
             }
-            Probe::Missing | Probe::Unreadable => return false,
+            Probe::Missing | Probe::Unreadable => return None,
         };
         // Tied to the last checkpoint, if there is one.
         if self.cannot_checkpoint(path) {
-            return !self.lineage.is_empty();
+            return if self.lineage.is_empty() {
+                None
+            } else {
+                self.tie_after_open(path)
+            };
         }
         self.tied.insert(path.as_bytes().to_vec());
         if changed_file {
@@ -532,7 +548,24 @@ impl Engine {
         if let Err(error) = self.checkpoint(path.as_bytes(), stamp) {
             self.stop(error);
         }
-        false
+        None
+    }
+
+    /// `path` is to be tied to the latest checkpoint once its open has
+    /// succeeded. The file's stamp is asked for unless the watcher watched
+    /// the contents of its directory before the open: an edit after the
+    /// open is then an event. (A directory not watched yet is left to the
+    /// tie, which says why it cannot be, or to the lookup of a missing file.)
+    fn tie_after_open(&mut self, path: &AbsolutePath) -> Option<TieAfterOpen> {
+        let dir = path.split_parent().0;
+        let watched = self.watcher.as_mut().is_some_and(|watcher| {
+            watcher
+                .known_dir_watch(dir)
+                .is_some_and(|watch| watcher.contents_watched(watch))
+        });
+        Some(TieAfterOpen {
+            needs_stamp: !watched,
+        })
     }
 
     /// Only called after `before_read` said yes, within the same open: that

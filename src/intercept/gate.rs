@@ -133,6 +133,9 @@ pub struct TieAfterOpen {
     path: OwnedPath,
     /// What the program's path was relative to, when it can be told.
     anchor: Option<Anchor>,
+    /// Whether the opened file's stamp is needed (see
+    /// [`engine::TieAfterOpen`]).
+    needs_stamp: bool,
 }
 
 /// Called by every hook before the real open, with the path as given.
@@ -193,18 +196,19 @@ fn consider_absolute(
             // A file looked for and not found is watched too (see
             // `after_open`): the open is followed when it may fail so.
             let mut missing = false;
-            let tie_after = engine::before_read(&absolute, |path| {
+            let tie_after = engine::before_read(absolute, |path| {
                 let found = probe(path.as_c_str());
                 missing = found == Probe::Missing;
                 found
             });
-            (tie_after || missing).then(|| TieAfterOpen {
+            (tie_after.is_some() || missing).then(|| TieAfterOpen {
                 path: absolute.to_owned_path(),
                 anchor,
+                needs_stamp: tie_after.is_none_or(|tie| tie.needs_stamp),
             })
         }
         Access::Write => {
-            engine::before_write(&absolute);
+            engine::before_write(absolute);
             None
         }
     }
@@ -264,15 +268,23 @@ pub fn after_open(tie: TieAfterOpen, path: &[u8], opened: Result<i32, i32>) {
             return;
         }
     };
-    // The program cannot have closed `fd` yet: this runs before its open
-    // returns to it.
-    let stat = sys::fstat_number(fd);
-    // A FIFO, a device or a directory that matched the filter: never
-    // watched (only a new checkpoint probes the file first).
-    if stat.is_some_and(|stat| stat.st_mode & libc::S_IFMT != libc::S_IFREG) {
-        return;
-    }
-    engine::after_read(tie.path, stat.map(|stat| FileStamp::of(&stat)));
+    let stamp = if tie.needs_stamp {
+        // The program cannot have closed `fd` yet: this runs before its
+        // open returns to it.
+        let stat = sys::fstat_number(fd);
+        // A FIFO, a device or a directory that matched the filter: never
+        // watched (only a new checkpoint probes the file first).
+        if stat.is_some_and(|stat| stat.st_mode & libc::S_IFMT != libc::S_IFREG) {
+            return;
+        }
+        stat.map(|stat| FileStamp::of(&stat))
+    } else {
+        // Its directory's contents were watched before the open: an edit
+        // from now on is an event. The watcher leaves out what is not a
+        // regular file (see `watcher::event_loop`).
+        None
+    };
+    engine::after_read(tie.path, stamp);
     if let Some(anchor) = tie.anchor {
         recent::remember(path, anchor);
     }

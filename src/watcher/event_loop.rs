@@ -119,6 +119,7 @@ impl Io for Kernel<'_> {
         let mut records = Vec::new();
         self.journal
             .drain(|record| records.extend(Registration::decode(record)));
+        records.retain(|record| !is_tied_without_a_look(record) || is_a_file_or_missing(&record.path));
         let mut checkpoints = records
             .iter()
             .filter(|record| record.kind == Kind::Checkpoint)
@@ -143,19 +144,42 @@ impl Io for Kernel<'_> {
     }
 
     fn watch_directory(&mut self, dir: &[u8]) -> Option<i32> {
-        self.inotify
+        let watch = self
+            .inotify
             .watches()
             .add(OsStr::from_bytes(dir), directory_events())
-            .ok()
-            .map(|watch| watch.get_watch_descriptor_id())
+            .ok()?
+            .get_watch_descriptor_id();
+        self.journal.set_contents_watched(watch, true);
+        Some(watch)
     }
 
     fn watch_link_target(&mut self, path: &[u8]) -> Option<(i32, Vec<u8>)> {
-        watch_link_target(path, self.inotify)
+        let (watch, target) = watch_link_target(path, self.inotify)?;
+        self.journal.set_contents_watched(watch, true);
+        Some((watch, target))
     }
 
     fn now(&self) -> Instant {
         Instant::now()
+    }
+}
+
+/// A file tied after its open without a stamp: the program did not look
+/// at what it opened, as the directory's contents were watched (see
+/// `engine::TieAfterOpen`). A file looked for and not found has no stamp
+/// either, and a listing's path ends with '/'.
+fn is_tied_without_a_look(record: &Registration) -> bool {
+    record.kind == Kind::Attach && record.stamp.is_none() && !record.path.ends_with(b"/")
+}
+
+/// Whether `path` is a regular file (through a symbolic link too) or is
+/// not there: a FIFO, a device or a directory that matched the filter is
+/// never watched (writes to a FIFO are no edits).
+fn is_a_file_or_missing(path: &[u8]) -> bool {
+    match std::fs::metadata(OsStr::from_bytes(path)) {
+        Ok(metadata) => metadata.is_file(),
+        Err(_) => true,
     }
 }
 
@@ -281,6 +305,7 @@ fn read_events(inotify: &mut Inotify, buffer: &mut [u8], journal: &Journal) -> V
                 .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF | EventMask::IGNORED)
             {
                 journal.note_watch_ended();
+                journal.set_contents_watched(watch, false);
             }
             if event.mask.contains(EventMask::Q_OVERFLOW) {
                 read.push(Event::Overflow);

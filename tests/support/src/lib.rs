@@ -664,6 +664,40 @@ pub fn watcher_count(processes: &[Process]) -> usize {
         .count()
 }
 
+/// Whether forkmon's watcher watches the file contents of directory `dir`
+/// (its inotify watch of that inode reports IN_MODIFY), as
+/// `/proc/PID/fdinfo` shows the watches of each inotify descriptor.
+pub fn contents_watched(session: &Session, dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(inode) = fs::metadata(dir).map(|m| m.ino()) else {
+        return false;
+    };
+    let in_modify = 0x2;
+    session
+        .live()
+        .iter()
+        .filter(|p| p.name == "forkmon-watch")
+        .any(|watcher| {
+            let Ok(entries) = fs::read_dir(format!("/proc/{}/fdinfo", watcher.pid)) else {
+                return false;
+            };
+            entries.flatten().any(|entry| {
+                fs::read_to_string(entry.path()).is_ok_and(|info| {
+                    info.lines().any(|line| {
+                        let field = |name: &str| {
+                            line.split_whitespace()
+                                .find_map(|f| f.strip_prefix(name))
+                                .and_then(|v| u64::from_str_radix(v, 16).ok())
+                        };
+                        line.starts_with("inotify wd:")
+                            && field("ino:") == Some(inode)
+                            && field("mask:").is_some_and(|mask| mask & in_modify != 0)
+                    })
+                })
+            })
+        })
+}
+
 /// Number of inotify descriptors a process holds.
 pub fn inotify_fds(pid: i32) -> usize {
     let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fd")) else {
