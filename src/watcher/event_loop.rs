@@ -16,7 +16,7 @@ use nix::sys::socket::{MsgFlags, recv};
 use nix::unistd::Pid;
 
 use super::holders::Holders;
-use super::watchlist::{BATCH_WINDOW, Event, FileEvent, Io, Outcome, Resume, Watchlist};
+use super::watchlist::{BATCH_WINDOW, Event, FileEvent, Found, Io, Outcome, Resume, Watchlist};
 use crate::channel::journal::Journal;
 use crate::channel::limits;
 use crate::channel::protocol::{Kind, Registration};
@@ -119,7 +119,6 @@ impl Io for Kernel<'_> {
         let mut records = Vec::new();
         self.journal
             .drain(|record| records.extend(Registration::decode(record)));
-        records.retain(|record| !is_tied_without_a_look(record) || is_a_file_or_missing(&record.path));
         let mut checkpoints = records
             .iter()
             .filter(|record| record.kind == Kind::Checkpoint)
@@ -154,32 +153,31 @@ impl Io for Kernel<'_> {
         Some(watch)
     }
 
-    fn watch_link_target(&mut self, path: &[u8]) -> Option<(i32, Vec<u8>)> {
-        let (watch, target) = watch_link_target(path, self.inotify)?;
-        self.journal.set_contents_watched(watch, true);
-        Some((watch, target))
+    fn look(&mut self, path: &[u8]) -> Found {
+        let name = OsStr::from_bytes(path);
+        let Ok(metadata) = std::fs::symlink_metadata(name) else {
+            return Found::File;
+        };
+        if metadata.is_file() {
+            return Found::File;
+        }
+        if !metadata.is_symlink() {
+            return Found::NotAFile;
+        }
+        if !std::fs::metadata(name).is_ok_and(|target| target.is_file()) {
+            return Found::NotAFile;
+        }
+        match watch_link_target(path, self.inotify) {
+            Some((dir_watch, target)) => {
+                self.journal.set_contents_watched(dir_watch, true);
+                Found::Link { dir_watch, target }
+            }
+            None => Found::File,
+        }
     }
 
     fn now(&self) -> Instant {
         Instant::now()
-    }
-}
-
-/// A file tied after its open without a stamp: the program did not look
-/// at what it opened, as the directory's contents were watched (see
-/// `engine::TieAfterOpen`). A file looked for and not found has no stamp
-/// either, and a listing's path ends with '/'.
-fn is_tied_without_a_look(record: &Registration) -> bool {
-    record.kind == Kind::Attach && record.stamp.is_none() && !record.path.ends_with(b"/")
-}
-
-/// Whether `path` is a regular file (through a symbolic link too) or is
-/// not there: a FIFO, a device or a directory that matched the filter is
-/// never watched (writes to a FIFO are no edits).
-fn is_a_file_or_missing(path: &[u8]) -> bool {
-    match std::fs::metadata(OsStr::from_bytes(path)) {
-        Ok(metadata) => metadata.is_file(),
-        Err(_) => true,
     }
 }
 
@@ -212,20 +210,13 @@ fn take_doorbells(socket: &OwnedFd, packet: &mut [u8]) {
     }
 }
 
-/// A file read through a symbolic link changes when its target is edited,
-/// in the target's directory: watches that directory, and returns its watch
-/// and the target (or says why it cannot). Done here rather than in the
+/// A file read through the symbolic link `path` changes when its target is
+/// edited, in the target's directory: watches that directory, and returns
+/// its watch and the target (or says why it cannot). Done here rather than in the
 /// program, where a stat per file was a measurable part of start-up.
 fn watch_link_target(path: &[u8], inotify: &Inotify) -> Option<(i32, Vec<u8>)> {
     use std::os::unix::ffi::OsStringExt;
     let name = OsStr::from_bytes(path);
-    if !std::fs::symlink_metadata(name)
-        .ok()?
-        .file_type()
-        .is_symlink()
-    {
-        return None;
-    }
     let target = std::fs::canonicalize(name)
         .ok()?
         .into_os_string()

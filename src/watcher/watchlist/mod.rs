@@ -67,10 +67,26 @@ pub trait Io {
     fn size(&self, path: &[u8]) -> Option<u64>;
     /// Watches the directory `dir` for names and contents; its watch.
     fn watch_directory(&mut self, dir: &[u8]) -> Option<i32>;
-    /// If `path` is a symbolic link, watches its target's directory: the
-    /// watch and the target.
-    fn watch_link_target(&mut self, path: &[u8]) -> Option<(i32, Vec<u8>)>;
+    /// What is at the path of a file tied to a checkpoint: a symbolic
+    /// link's target directory is watched here.
+    fn look(&mut self, path: &[u8]) -> Found;
     fn now(&self) -> Instant;
+}
+
+/// What [`Io::look`] found at a tied file's path: one `lstat` in the
+/// watcher per file tied, which the program saves itself (see
+/// `engine::TieAfterOpen`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Found {
+    /// A regular file, nothing (a file looked for and missing), or a link
+    /// whose target cannot be watched (which the look said).
+    File,
+    /// A symbolic link to a file: its target, in the directory watched as
+    /// `dir_watch`.
+    Link { dir_watch: i32, target: Vec<u8> },
+    /// A FIFO, a device or a directory that matched the filter (through a
+    /// link too): writes to it are no edits.
+    NotAFile,
 }
 
 /// What one step found.
@@ -230,6 +246,16 @@ impl Watchlist {
         let mut watched = Vec::new();
         for registration in records {
             let ties = matches!(registration.kind, Kind::Checkpoint | Kind::Attach);
+            let found = if ties {
+                io.look(&registration.path)
+            } else {
+                Found::File
+            };
+            // The program did not look at a file it opened where contents
+            // are watched: what is not a file is dropped here.
+            if found == Found::NotAFile && is_tied_without_a_look(&registration) {
+                continue;
+            }
             let lineage = registration.lineage.clone();
             let path = registration.path.clone();
             let stamp = registration.stamp;
@@ -243,22 +269,33 @@ impl Watchlist {
                 }
                 continue;
             }
-            let target = io.watch_link_target(&path).and_then(|(dir_watch, target)| {
-                self.watching_fully(dir_watch);
-                let attach = Registration {
-                    kind: Kind::Attach,
-                    lineage,
-                    dir_watch,
-                    path: target.clone(),
-                    elapsed_micros: 0,
-                    // What the program read through the link is the target.
-                    stamp,
-                };
-                self.register(attach).ok().map(|()| target)
-            });
+            let target = match found {
+                Found::Link { dir_watch, target } => {
+                    self.watching_fully(dir_watch);
+                    let attach = Registration {
+                        kind: Kind::Attach,
+                        lineage,
+                        dir_watch,
+                        path: target.clone(),
+                        elapsed_micros: 0,
+                        // What the program read through the link is the target.
+                        stamp,
+                    };
+                    self.register(attach).ok().map(|()| target)
+                }
+                Found::File | Found::NotAFile => None,
+            };
             watched.push(path);
             watched.extend(target);
         }
         watched
     }
+}
+
+/// A file tied after its open without a stamp: the program did not look
+/// at what it opened, as the directory's contents were watched (see
+/// `engine::TieAfterOpen`). A file looked for and not found has no stamp
+/// either, and a listing's path ends with '/'.
+fn is_tied_without_a_look(record: &Registration) -> bool {
+    record.kind == Kind::Attach && record.stamp.is_none() && !record.path.ends_with(b"/")
 }

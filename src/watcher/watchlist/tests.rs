@@ -558,6 +558,7 @@ struct FakeIo {
     records: Vec<Registration>,
     files: Vec<(Vec<u8>, FileStamp)>,
     links: Vec<(Vec<u8>, Vec<u8>)>,
+    not_files: Vec<Vec<u8>>,
     watched_dirs: Vec<Vec<u8>>,
     now: Instant,
 }
@@ -568,6 +569,7 @@ impl FakeIo {
             records: Vec::new(),
             files: Vec::new(),
             links: Vec::new(),
+            not_files: Vec::new(),
             watched_dirs: Vec::new(),
             now,
         }
@@ -588,9 +590,17 @@ impl Io for FakeIo {
         self.watched_dirs.push(dir.to_vec());
         Some(50 + self.watched_dirs.len() as i32)
     }
-    fn watch_link_target(&mut self, path: &[u8]) -> Option<(i32, Vec<u8>)> {
-        let (_, target) = self.links.iter().find(|(link, _)| link == path)?;
-        Some((9, target.clone()))
+    fn look(&mut self, path: &[u8]) -> Found {
+        if self.not_files.iter().any(|p| p == path) {
+            return Found::NotAFile;
+        }
+        match self.links.iter().find(|(link, _)| link == path) {
+            Some((_, target)) => Found::Link {
+                dir_watch: 9,
+                target: target.clone(),
+            },
+            None => Found::File,
+        }
     }
     fn now(&self) -> Instant {
         self.now
@@ -799,4 +809,34 @@ fn a_withdrawn_checkpoint_gives_back_the_tie_its_record_took() {
         .resume
         .expect("b.lua is watched");
     assert_eq!((resume.holder, resume.depth), (100, 0));
+}
+
+#[test]
+fn a_fifo_tied_without_a_look_is_dropped_and_the_files_beside_it_are_watched() {
+    let t0 = Instant::now();
+    let mut list = Watchlist::new(timing());
+    let mut io = FakeIo::new(t0);
+    io.records
+        .push(checkpoint_record(100, "/app/a.txt", Some(stamp(10))));
+    let attach = |path: &str| Registration {
+        kind: Kind::Attach,
+        path: path.as_bytes().to_vec(),
+        stamp: None,
+        ..checkpoint_record(100, path, None)
+    };
+    // Read where /app's contents were watched already: no stamps.
+    io.records.push(attach("/app/f.txt"));
+    io.records.push(attach("/app/b.txt"));
+    io.not_files.push(b"/app/f.txt".to_vec());
+    let step = list.step(Vec::new(), &mut io);
+    assert_eq!(
+        step.watched,
+        [b"/app/a.txt".to_vec(), b"/app/b.txt".to_vec()]
+    );
+    // A write into the FIFO is no edit.
+    io.now = t0 + 200 * MS;
+    let step = list.step(vec![Event::File(1, b"f.txt".to_vec(), Written)], &mut io);
+    io.now = t0 + 400 * MS;
+    let later = list.step(Vec::new(), &mut io);
+    assert!(step.outcome.resume.is_none() && later.outcome.resume.is_none());
 }
