@@ -191,11 +191,21 @@ fn ctrl_z_gives_the_shell_back_and_fg_continues_the_program_whose_edits_resume()
         host_program().display()
     ));
     session.wait_for("a=1");
+    session.wait_for_processes("the watcher", |processes| {
+        common::watcher_count(processes) == 1
+    });
     session.type_text("\x1a");
     session.wait_for("Stopped");
     session.wait_for_count("prompt> ", 2);
-    session.type_text("fg\n");
+    // The watcher stops with the job: an edit while it is stopped is not
+    // said over the shell's prompt, and resumes once the job goes on.
+    session.wait_for_processes("the watcher to stop with the job", |processes| {
+        processes
+            .iter()
+            .any(|p| p.name == "forkmon-watch" && p.state == 'T')
+    });
     save(&a, "a=2\n", Save::RenameOver);
+    session.type_text("fg\n");
     session.wait_for("a=2");
     session.type_text("typed\n");
     session.wait_for("got typed");

@@ -248,12 +248,27 @@ impl Holder {
     /// the terminal back.
     fn on_stop_request(&mut self, received: &Received) {
         match self.child {
-            None => wait::stop_self(),
+            None => self.stop(),
             Some(child) if !received.from_kernel => {
                 let _ = kill(child, Signal::SIGTSTP);
             }
             Some(_) => {}
         }
+    }
+
+    /// Stops this holder, and first the watcher if this holder started it:
+    /// a watcher that ran on would print its lines over the shell's prompt.
+    /// `fg` continues the whole process group, the watcher with it. Only
+    /// the watcher's parent signals it: its pid cannot be another
+    /// process's until this holder has reaped it.
+    fn stop(&self) {
+        let me = nix::unistd::getpid().as_raw();
+        if let Some(watcher) = self.watcher()
+            && procfs::parent_of(watcher.as_raw()) == Some(me)
+        {
+            let _ = kill(watcher, Signal::SIGSTOP);
+        }
+        wait::stop_self();
     }
 
     /// Reaps every ended child; says once how the program ended, or ends
@@ -268,7 +283,7 @@ impl Holder {
                 match status {
                     // The job stops, up to the first holder, which the shell
                     // waits for; `fg` continues the whole group.
-                    ChildStatus::Stopped(_) => wait::stop_self(),
+                    ChildStatus::Stopped(_) => self.stop(),
                     ChildStatus::Continued => {}
                     ended => {
                         self.child = None;
