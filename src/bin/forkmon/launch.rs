@@ -64,6 +64,12 @@ fn prepare(invocation: Invocation) -> Result<Command, LaunchError> {
         preload.push(others);
     }
     command.env("LD_PRELOAD", preload);
+    // A forkmon that a program under forkmon starts watches its own
+    // program: the outer session's marks (see `preload::inheritance`) stay
+    // out.
+    for mark in ["FORKMON_FIRST_PID", "FORKMON_STARTED_BY_A_RUN"] {
+        command.env_remove(mark);
+    }
     // -f, then an exported FORKMON_FILTER, then the default.
     let exported = std::env::var_os(config::FILTER).is_some_and(|v| !v.is_empty());
     if !invocation.filter_given && !exported {
