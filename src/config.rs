@@ -27,6 +27,56 @@ pub const CLEAR: &str = "FORKMON_CLEAR";
 /// Set in a resumed child: how many resumes happened so far (1 on the first).
 pub const RESTART_TICKS: &str = "FORKMON_RESTART_TICKS";
 
+/// The variables the user sets for forkmon, besides those it sets or reads
+/// for itself: another `FORKMON_` variable close to one of the first is
+/// most likely a typo of it.
+const OPTIONS: [&str; 8] = [
+    FILTER,
+    QUIET,
+    NO_COLORS,
+    RESTART_DELAY,
+    IGNORE_DELAY,
+    MIN_WORK,
+    CLEAR,
+    "FORKMON_TRACE",
+];
+const OWN_VARIABLES: [&str; 7] = [
+    RESTART_TICKS,
+    "FORKMON_OPTIONS_CHECKED",
+    "FORKMON_FIRST_PID",
+    "FORKMON_STARTED_BY_A_RUN",
+    "FORKMON_LIBRARY",
+    "FORKMON_LUA",
+    "FORKMON_MODULE",
+];
+
+/// The environment variables among `names` that look like a misspelled
+/// option, each with the option it is closest to: `FORKMON_FILTR`,
+/// `FORKMON_NO_COLOR`, `forkmon_filter`. A variable of another tool that
+/// merely starts with `FORKMON_` is too far from every option to count.
+pub fn misspelled_options<'a>(names: impl Iterator<Item = &'a str>) -> Vec<(String, &'static str)> {
+    let mut found = Vec::new();
+    for name in names {
+        let upper = name.to_ascii_uppercase();
+        if !upper.starts_with("FORKMON_")
+            || OPTIONS.contains(&name)
+            || OWN_VARIABLES.contains(&name)
+        {
+            continue;
+        }
+        let closest = OPTIONS
+            .iter()
+            .map(|option| (strsim::levenshtein(&upper, option), *option))
+            .min();
+        if let Some((distance, option)) = closest
+            && distance <= 2
+        {
+            found.push((name.to_owned(), option));
+        }
+    }
+    found
+}
+
 /// Quiet window after the last change event (of a file whose writer has
 /// closed it) before the program resumes: long enough to fold the files of
 /// one `git checkout` or the steps of one save into one resume, short
@@ -432,6 +482,30 @@ mod tests {
         assert_eq!(
             errors_of(&[(FILTER, ";;")]),
             vec!["FORKMON_FILTER=';;' has no pattern: give at least one, for example '%.lua$'"]
+        );
+    }
+
+    #[test]
+    fn a_misspelled_option_is_found_and_another_tools_variable_is_not() {
+        let names = [
+            "FORKMON_FILTR",
+            "FORKMON_NO_COLOR",
+            "forkmon_filter",
+            "FORKMON_MIN_WORKS",
+            "FORKMON_FILTER",
+            "FORKMON_RESTART_TICKS",
+            "FORKMON_TEST_MARKER",
+            "FORKMON_SPEC_LUA",
+            "PATH",
+        ];
+        assert_eq!(
+            misspelled_options(names.into_iter()),
+            [
+                ("FORKMON_FILTR".to_owned(), FILTER),
+                ("FORKMON_NO_COLOR".to_owned(), NO_COLORS),
+                ("forkmon_filter".to_owned(), FILTER),
+                ("FORKMON_MIN_WORKS".to_owned(), MIN_WORK),
+            ]
         );
     }
 }

@@ -3,7 +3,7 @@
 
 use forkmon_test_support as common;
 
-use common::{Launch, LuaApp, Save, save};
+use common::{Launch, LuaApp, Save, forkmon_lines, save};
 
 fn libc_path() -> String {
     let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
@@ -162,4 +162,35 @@ fn a_filter_that_exhausts_the_match_budget_is_said_once_and_the_program_runs() {
     session.wait_for("done first");
     let output = session.output();
     assert_eq!(session.count("pattern too complex"), 1, "{output}");
+}
+
+#[test]
+fn a_misspelled_option_is_said_once_through_a_launcher_and_the_program_runs() {
+    let app = LuaApp::new("misspelled", &["a"], "");
+    // `sh -c 'exec ...'`: the shell and lua5.4 both load forkmon as the
+    // process the user started; only the first says it.
+    let mut session = Launch::preloaded("sh", "%.lua$")
+        .env("FORKMON_FILTR", "%.txt$")
+        .env("FORKMON_NO_COLOR", "1")
+        .env("FORKMON_SOMETHING_ELSE_ENTIRELY", "1")
+        .arg("-c")
+        .arg("exec lua5.4 main.lua")
+        .dir(&app.dir.0)
+        .start();
+    session.wait_for("done first");
+    session.wait_for("waiting for a change");
+    let output = session.output();
+    let said: Vec<&str> = forkmon_lines(&output)
+        .into_iter()
+        .filter(|line| line.contains("is not an option of forkmon"))
+        .collect();
+    for expected in [
+        "[forkmon] FORKMON_FILTR is not an option of forkmon and is ignored: did you mean FORKMON_FILTER?",
+        "[forkmon] FORKMON_NO_COLOR is not an option of forkmon and is ignored: did you mean FORKMON_NO_COLORS?",
+    ] {
+        assert!(said.contains(&expected), "{output}");
+    }
+    assert_eq!(said.len(), 2, "{output}");
+    session.interrupt();
+    session.assert_all_gone();
 }

@@ -114,6 +114,17 @@ fn say_unwatched(absolute: &AbsolutePath, access: Access) {
     );
 }
 
+/// Says each environment variable that looks like a misspelled option
+/// (`FORKMON_FILTR`): it would be ignored without a word.
+pub fn say_misspelled_options() {
+    let names: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .collect();
+    for (name, option) in config::misspelled_options(names.iter().map(String::as_str)) {
+        warn!("{name} is not an option of forkmon and is ignored: did you mean {option}?");
+    }
+}
+
 /// Says each option that could not be applied; forkmon stays off. Said
 /// even when quiet: a setting the user made was not applied.
 pub fn report_unapplied(output: crate::log::Output, errors: &[config::ConfigError]) {

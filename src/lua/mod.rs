@@ -72,4 +72,5 @@ fn switch_on() {
         Ok(config) => drop(gate::switch_on(config)),
         Err((output, errors)) => gate::report_unapplied(output, &errors),
     }
+    gate::say_misspelled_options();
 }

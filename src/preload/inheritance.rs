@@ -25,6 +25,8 @@ pub const FIRST_PID: &str = "FORKMON_FIRST_PID";
 /// busted, its checkpoints made: without a word, none of the specs and
 /// modules the user edits would be watched.)
 pub const STARTED_BY_A_RUN: &str = "FORKMON_STARTED_BY_A_RUN";
+/// Set once the options' names were checked for typos (and said).
+pub const OPTIONS_CHECKED: &str = "FORKMON_OPTIONS_CHECKED";
 
 /// The `LD_PRELOAD` entries that name this library, as they were written
 /// when it was loaded (a relative one may not resolve after a chdir).

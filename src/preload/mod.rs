@@ -69,6 +69,13 @@ fn initialise() {
             unsafe { inheritance::leave() };
         }
     }
+    // Once, though the process the user started may exec another (a
+    // launcher's shell, `env`) that loads forkmon again.
+    if first && std::env::var_os(inheritance::OPTIONS_CHECKED).is_none() {
+        gate::say_misspelled_options();
+        // SAFETY: as above.
+        unsafe { std::env::set_var(inheritance::OPTIONS_CHECKED, "1") };
+    }
 }
 
 fn leave_at_checkpoint() {

@@ -67,7 +67,11 @@ fn prepare(invocation: Invocation) -> Result<Command, LaunchError> {
     // A forkmon that a program under forkmon starts watches its own
     // program: the outer session's marks (see `preload::inheritance`) stay
     // out.
-    for mark in ["FORKMON_FIRST_PID", "FORKMON_STARTED_BY_A_RUN"] {
+    for mark in [
+        "FORKMON_FIRST_PID",
+        "FORKMON_STARTED_BY_A_RUN",
+        "FORKMON_OPTIONS_CHECKED",
+    ] {
         command.env_remove(mark);
     }
     // -f, then an exported FORKMON_FILTER, then the default.
