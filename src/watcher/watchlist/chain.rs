@@ -27,6 +27,9 @@ pub(super) struct WatchedFile {
     /// The file as the program read it, until its directory's contents are
     /// watched and it was compared with the file then.
     pub(super) unverified: Option<FileStamp>,
+    /// The program looked for it and did not find it: that it is not there
+    /// is no news to tell.
+    pub(super) missing_when_tied: bool,
 }
 
 impl WatchedFile {
@@ -161,6 +164,7 @@ impl Watchlist {
                     .contents_watched_before_look
                     .contains(&registration.dir_watch)
             }),
+            missing_when_tied: false,
         };
         match registration.kind {
             Kind::Checkpoint if chain_is(parents, &self.checkpoints) => {
@@ -271,6 +275,20 @@ impl Watchlist {
             }
         }
         self.index = Index::of(&self.checkpoints);
+    }
+
+    /// Whether the file at `path` just tied to the last checkpoint was
+    /// there (see [`super::Io::look`]).
+    pub(super) fn found_when_tied(&mut self, path: &[u8], there: bool) {
+        let last = self.checkpoints.len().wrapping_sub(1);
+        let places = self.index.by_path.get(path).cloned().unwrap_or_default();
+        for (depth, n) in places {
+            if depth == last
+                && let Some(file) = self.file_mut(depth, n)
+            {
+                file.missing_when_tied = !there;
+            }
+        }
     }
 
     pub(super) fn file_mut(&mut self, depth: usize, n: usize) -> Option<&mut WatchedFile> {

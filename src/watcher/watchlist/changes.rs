@@ -133,7 +133,7 @@ impl Watchlist {
                     continue;
                 };
                 if change.gone && size(&file.path).is_none() {
-                    if !change.gone_reported {
+                    if !change.gone_reported && !file.missing_when_tied {
                         change.gone_reported = true;
                         outcome.gone.push(file.path.clone());
                     }

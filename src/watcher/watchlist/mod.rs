@@ -78,9 +78,11 @@ pub trait Io {
 /// `engine::TieAfterOpen`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Found {
-    /// A regular file, nothing (a file looked for and missing), or a link
-    /// whose target cannot be watched (which the look said).
+    /// A regular file, or a link whose target cannot be watched (which the
+    /// look said).
     File,
+    /// Nothing: a file the program looked for and did not find.
+    Missing,
     /// A symbolic link to a file: its target, in the directory watched as
     /// `dir_watch`.
     Link { dir_watch: i32, target: Vec<u8> },
@@ -269,6 +271,7 @@ impl Watchlist {
                 }
                 continue;
             }
+            self.found_when_tied(&path, found != Found::Missing);
             let target = match found {
                 Found::Link { dir_watch, target } => {
                     self.watching_fully(dir_watch);
@@ -283,7 +286,7 @@ impl Watchlist {
                     };
                     self.register(attach).ok().map(|()| target)
                 }
-                Found::File | Found::NotAFile => None,
+                Found::File | Found::Missing | Found::NotAFile => None,
             };
             watched.push(path);
             watched.extend(target);

@@ -559,6 +559,7 @@ struct FakeIo {
     files: Vec<(Vec<u8>, FileStamp)>,
     links: Vec<(Vec<u8>, Vec<u8>)>,
     not_files: Vec<Vec<u8>>,
+    missing: Vec<Vec<u8>>,
     watched_dirs: Vec<Vec<u8>>,
     now: Instant,
 }
@@ -570,6 +571,7 @@ impl FakeIo {
             files: Vec::new(),
             links: Vec::new(),
             not_files: Vec::new(),
+            missing: Vec::new(),
             watched_dirs: Vec::new(),
             now,
         }
@@ -593,6 +595,9 @@ impl Io for FakeIo {
     fn look(&mut self, path: &[u8]) -> Found {
         if self.not_files.iter().any(|p| p == path) {
             return Found::NotAFile;
+        }
+        if self.missing.iter().any(|p| p == path) {
+            return Found::Missing;
         }
         match self.links.iter().find(|(link, _)| link == path) {
             Some((_, target)) => Found::Link {
@@ -839,4 +844,24 @@ fn a_fifo_tied_without_a_look_is_dropped_and_the_files_beside_it_are_watched() {
     io.now = t0 + 400 * MS;
     let later = list.step(Vec::new(), &mut io);
     assert!(step.outcome.resume.is_none() && later.outcome.resume.is_none());
+}
+
+#[test]
+fn a_deleted_directory_is_said_for_the_files_that_were_there_not_for_lookups() {
+    let t0 = Instant::now();
+    let mut list = Watchlist::new(timing());
+    let mut io = FakeIo::new(t0);
+    io.records
+        .push(checkpoint_record(100, "/app/a.lua", Some(stamp(10))));
+    // Lua's require looked for /app/x.lua before it found a module elsewhere.
+    io.records.push(Registration {
+        kind: Kind::Attach,
+        ..checkpoint_record(100, "/app/x.lua", None)
+    });
+    io.missing.push(b"/app/x.lua".to_vec());
+    list.step(Vec::new(), &mut io);
+    list.directory_gone(1, t0);
+    let outcome = list.settle(t0 + 20 * MS, |_| None);
+    assert_eq!(outcome.gone, [b"/app/a.lua".to_vec()]);
+    assert!(outcome.resume.is_none());
 }
