@@ -40,11 +40,10 @@ const OPTIONS: [&str; 8] = [
     CLEAR,
     "FORKMON_TRACE",
 ];
-const OWN_VARIABLES: [&str; 7] = [
+const OWN_VARIABLES: [&str; 6] = [
     RESTART_TICKS,
     "FORKMON_OPTIONS_CHECKED",
     "FORKMON_FIRST_PID",
-    "FORKMON_STARTED_BY_A_RUN",
     "FORKMON_LIBRARY",
     "FORKMON_LUA",
     "FORKMON_MODULE",

@@ -121,7 +121,7 @@ fn colours_only_on_a_terminal_without_no_color() {
 }
 
 #[test]
-fn subprocesses_are_not_watched_say_so_and_keep_other_preloads() {
+fn subprocesses_do_not_inherit_forkmon_but_keep_other_preloads() {
     let app = LuaApp::new(
         "subprocess",
         &["a"],
@@ -134,23 +134,12 @@ fn subprocesses_are_not_watched_say_so_and_keep_other_preloads() {
     let preload = format!("{}:{libc}", common::library().display());
     let session = app.launch().env("LD_PRELOAD", &preload).start();
     session.wait_for("done first");
-    session.wait_for("waiting for a change");
     let output = session.output();
-    // The programs the run starts load forkmon only to look.
-    assert!(output.contains(&format!("preload={preload}\n")), "{output}");
+    assert!(output.contains(&format!("preload={libc}\n")), "{output}");
     assert!(output.contains("sub ran"), "{output}");
-    let sub = app.dir.path("sub.lua");
     assert!(
-        !output.contains(&format!("watch '{}'", sub.display())),
+        !output.contains("sub.lua'"),
         "the subprocess was watched:\n{output}"
-    );
-    assert_eq!(
-        session.count(&format!(
-            "which the program ran after its first checkpoint, reads '{}'",
-            sub.display()
-        )),
-        1,
-        "{output}"
     );
 }
 

@@ -20,10 +20,6 @@ use crate::{engine, sys, warn};
 
 static BUDGET_WARNED: AtomicBool = AtomicBool::new(false);
 static ANY_MATCHED: AtomicBool = AtomicBool::new(false);
-/// This process only looks (see [`look_only`]), and whether it has said
-/// what it saw.
-static LOOKING_ONLY: AtomicBool = AtomicBool::new(false);
-static SAID_UNWATCHED: AtomicBool = AtomicBool::new(false);
 
 /// The buffer the gate builds paths in. A new one is 4 KiB of zeros: a
 /// `memset` per watched file read, which cost as many instructions as the
@@ -67,51 +63,6 @@ pub fn switch_on(config: Config) -> bool {
     crate::log::set_output(config.output);
     engine::start();
     true
-}
-
-/// A program a run started (see `preload::inheritance`): it makes no
-/// checkpoint and watches nothing, but says once that it read a file the
-/// filter matches, which nobody watches there.
-pub fn look_only(config: Config) {
-    if config::active().is_some() {
-        return;
-    }
-    LOOKING_ONLY.store(true, Ordering::Relaxed);
-    let config = config::publish(config);
-    crate::log::set_output(config.output);
-}
-
-/// In a process that only looks: the first existing file read that the
-/// filter matches is said.
-fn say_unwatched(absolute: &AbsolutePath, access: Access) {
-    if access != Access::Read
-        || SAID_UNWATCHED.load(Ordering::Relaxed)
-        || !matches!(probe(absolute.as_c_str()), Probe::Readable(_))
-        || SAID_UNWATCHED.swap(true, Ordering::Relaxed)
-    {
-        return;
-    }
-    let program = std::env::current_exe()
-        .ok()
-        .and_then(|exe| {
-            exe.file_name()
-                .map(|name| name.to_string_lossy().into_owned())
-        })
-        .unwrap_or_default();
-    // A Lua interpreter started by a Lua program: most likely busted's
-    // `--lua=`, which runs busted again under that Lua.
-    let hint = if program.starts_with("lua") {
-        " (busted's --lua=: `forkmon busted --lua=...`)"
-    } else {
-        ""
-    };
-    warn!(
-        "'{program}' (pid {}), which the program ran after its first checkpoint, reads '{}': \
-         forkmon does not watch what the programs it runs read, so an edit of that file \
-         resumes nothing; run that program under forkmon itself{hint}",
-        std::process::id(),
-        crate::log::shown(absolute.as_bytes())
-    );
 }
 
 /// Says each environment variable that looks like a misspelled option
@@ -235,10 +186,6 @@ fn consider_absolute(
                 .get()
                 .is_some_and(|script| script.as_bytes() == absolute.as_bytes()) =>
         {
-            return None;
-        }
-        Ok(true) if LOOKING_ONLY.load(Ordering::Relaxed) => {
-            say_unwatched(absolute, access);
             return None;
         }
         Ok(true) => ANY_MATCHED.store(true, Ordering::Relaxed),

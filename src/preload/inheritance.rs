@@ -1,9 +1,7 @@
 //! Which processes get forkmon. A process keeps forkmon in `LD_PRELOAD`
 //! until its first checkpoint, so the program a launcher (`sh`, `env`, a
 //! luarocks wrapper) execs is watched; from that checkpoint on, the programs
-//! it starts run without it: they load it only to say, once each, that a
-//! file they read matches the filter and is not watched (see
-//! [`STARTED_BY_A_RUN`]).
+//! it starts run without it (only forkmon's own entries leave).
 //!
 //! The first process that loads forkmon writes its pid into
 //! [`FIRST_PID`]; `exec` keeps the pid, so that process and every program
@@ -20,11 +18,6 @@ use crate::paths::{AbsolutePath, CAPACITY, OwnedPath};
 
 pub const PRELOAD: &str = "LD_PRELOAD";
 pub const FIRST_PID: &str = "FORKMON_FIRST_PID";
-/// Set for the programs a run starts: there forkmon only looks. (Debian's
-/// `busted --lua=lua5.4` runs itself again under lua5.4 after loading
-/// busted, its checkpoints made: without a word, none of the specs and
-/// modules the user edits would be watched.)
-pub const STARTED_BY_A_RUN: &str = "FORKMON_STARTED_BY_A_RUN";
 /// Set once the options' names were checked for typos (and said).
 pub const OPTIONS_CHECKED: &str = "FORKMON_OPTIONS_CHECKED";
 
@@ -64,26 +57,6 @@ pub unsafe fn leave() {
     }
     // SAFETY: as above.
     unsafe { std::env::remove_var(FIRST_PID) };
-}
-
-/// From the first checkpoint on, the programs this process starts are
-/// not watched: they only say what they read that would be (see
-/// [`started_by_a_run`]).
-///
-/// # Safety
-/// The process has one thread: nothing reads the environment meanwhile.
-pub unsafe fn hand_down_to_started_programs() {
-    // SAFETY: single-threaded, per this function's contract.
-    unsafe {
-        std::env::remove_var(FIRST_PID);
-        std::env::set_var(STARTED_BY_A_RUN, "1");
-    }
-}
-
-/// Whether a run under forkmon started this process (or the program it
-/// runs: the mark goes down to every program below the run).
-pub fn started_by_a_run() -> bool {
-    std::env::var_os(STARTED_BY_A_RUN).is_some()
 }
 
 /// Whether this process is the one the user started (or a program it

@@ -38,13 +38,6 @@ fn initialise() {
         unsafe { inheritance::leave() };
         return;
     }
-    if inheritance::started_by_a_run() {
-        // Options that cannot be applied were said by the run already.
-        if let Ok(config) = config::load(&Environment, std::io::stderr().is_terminal(), None) {
-            gate::look_only(config);
-        }
-        return;
-    }
     // SAFETY: as above.
     let first = unsafe { inheritance::is_first_process() };
     // The chdir hooks below are live: the current directory may be kept.
@@ -81,7 +74,7 @@ fn initialise() {
 fn leave_at_checkpoint() {
     // SAFETY: the engine calls this before a checkpoint's fork, once it has
     // made sure that the process has one thread.
-    unsafe { inheritance::hand_down_to_started_programs() };
+    unsafe { inheritance::leave() };
 }
 
 static FIRST_PID: AtomicU32 = AtomicU32::new(0);

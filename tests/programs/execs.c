@@ -1,5 +1,5 @@
-/* Reads one.txt, then becomes a shell that reads two.txt (forkmon only
-   looks in what it execs) and the terminal. */
+/* Reads one.txt, then becomes a shell that reads two.txt (forkmon is not
+   preloaded into what it execs) and the terminal. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>

@@ -65,13 +65,8 @@ fn prepare(invocation: Invocation) -> Result<Command, LaunchError> {
     }
     command.env("LD_PRELOAD", preload);
     // A forkmon that a program under forkmon starts watches its own
-    // program: the outer session's marks (see `preload::inheritance`) stay
-    // out.
-    for mark in [
-        "FORKMON_FIRST_PID",
-        "FORKMON_STARTED_BY_A_RUN",
-        "FORKMON_OPTIONS_CHECKED",
-    ] {
+    // program: the outer session's marks stay out.
+    for mark in ["FORKMON_FIRST_PID", "FORKMON_OPTIONS_CHECKED"] {
         command.env_remove(mark);
     }
     // -f, then an exported FORKMON_FILTER, then the default.
