@@ -26,6 +26,9 @@ pub enum Kind {
     Attach = 3,
     /// "I am about to write `path` myself: that is no edit."
     OwnWrite = 4,
+    /// "Tie `path`, which I looked for and did not find": its coming
+    /// resumes, its absence is no news.
+    AttachMissing = 5,
 }
 
 /// A message to the watcher: `lineage` ends with the (new) holder;
@@ -103,6 +106,7 @@ impl Registration {
             [2] => Kind::Withdraw,
             [3] => Kind::Attach,
             [4] => Kind::OwnWrite,
+            [5] => Kind::AttachMissing,
             _ => return None,
         };
         let count = u32::from_le_bytes(reader.take()?) as usize;

@@ -380,12 +380,23 @@ impl Engine {
     /// too (a line or a stat per file from here would cost more than the
     /// tie).
     fn attach(&mut self, path: &[u8], stamp: Option<FileStamp>) -> Result<(), EngineError> {
+        self.attach_as(Kind::Attach, path, stamp)
+    }
+
+    /// [`Engine::attach`] as `kind` (a file looked for and missing is
+    /// told apart).
+    fn attach_as(
+        &mut self,
+        kind: Kind,
+        path: &[u8],
+        stamp: Option<FileStamp>,
+    ) -> Result<(), EngineError> {
         let Some(watcher) = self.watcher.as_mut() else {
             return Ok(());
         };
         let dir_watch = watcher.watch_dir(split_parent(path).0)?;
         watcher.register(&Message {
-            kind: Kind::Attach,
+            kind,
             lineage: &self.lineage,
             dir_watch,
             path,
@@ -448,7 +459,7 @@ impl Engine {
         if self.lineage.is_empty() || !directory_exists(split_parent(path.as_bytes()).0) {
             return;
         }
-        match self.attach(path.as_bytes(), None) {
+        match self.attach_as(Kind::AttachMissing, path.as_bytes(), None) {
             Ok(()) => {
                 self.tied.insert(path.into_bytes());
             }

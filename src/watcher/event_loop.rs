@@ -155,10 +155,8 @@ impl Io for Kernel<'_> {
 
     fn look(&mut self, path: &[u8]) -> Found {
         let name = OsStr::from_bytes(path);
-        let metadata = match std::fs::symlink_metadata(name) {
-            Ok(metadata) => metadata,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Found::Missing,
-            Err(_) => return Found::File,
+        let Ok(metadata) = std::fs::symlink_metadata(name) else {
+            return Found::File;
         };
         if metadata.is_file() {
             return Found::File;

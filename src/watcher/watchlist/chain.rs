@@ -164,7 +164,7 @@ impl Watchlist {
                     .contents_watched_before_look
                     .contains(&registration.dir_watch)
             }),
-            missing_when_tied: false,
+            missing_when_tied: registration.kind == Kind::AttachMissing,
         };
         match registration.kind {
             Kind::Checkpoint if chain_is(parents, &self.checkpoints) => {
@@ -192,7 +192,9 @@ impl Watchlist {
                     }
                 }
             }
-            Kind::Attach if chain_is(&registration.lineage, &self.checkpoints) => {
+            Kind::Attach | Kind::AttachMissing
+                if chain_is(&registration.lineage, &self.checkpoints) =>
+            {
                 let depth = self.checkpoints.len() - 1;
                 let places = self.index.by_path.get(&file.path).into_iter().flatten();
                 // A resumed run attaches again what the replaced run attached:
@@ -204,8 +206,9 @@ impl Watchlist {
                             if watched.unverified.is_some() {
                                 watched.unverified = file.unverified;
                             }
-                            // Tied by this run now.
+                            // Tied by this run now, as it found it.
                             watched.tied_by = file.tied_by;
+                            watched.missing_when_tied = file.missing_when_tied;
                         }
                     }
                     (None, Some(last)) => {
@@ -275,20 +278,6 @@ impl Watchlist {
             }
         }
         self.index = Index::of(&self.checkpoints);
-    }
-
-    /// Whether the file at `path` just tied to the last checkpoint was
-    /// there (see [`super::Io::look`]).
-    pub(super) fn found_when_tied(&mut self, path: &[u8], there: bool) {
-        let last = self.checkpoints.len().wrapping_sub(1);
-        let places = self.index.by_path.get(path).cloned().unwrap_or_default();
-        for (depth, n) in places {
-            if depth == last
-                && let Some(file) = self.file_mut(depth, n)
-            {
-                file.missing_when_tied = !there;
-            }
-        }
     }
 
     pub(super) fn file_mut(&mut self, depth: usize, n: usize) -> Option<&mut WatchedFile> {

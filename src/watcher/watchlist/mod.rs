@@ -78,11 +78,9 @@ pub trait Io {
 /// `engine::TieAfterOpen`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Found {
-    /// A regular file, or a link whose target cannot be watched (which the
-    /// look said).
+    /// A regular file, nothing (a file looked for and missing), or a link
+    /// whose target cannot be watched (which the look said).
     File,
-    /// Nothing: a file the program looked for and did not find.
-    Missing,
     /// A symbolic link to a file: its target, in the directory watched as
     /// `dir_watch`.
     Link { dir_watch: i32, target: Vec<u8> },
@@ -247,7 +245,10 @@ impl Watchlist {
     fn register_records(&mut self, records: Vec<Registration>, io: &mut impl Io) -> Vec<Vec<u8>> {
         let mut watched = Vec::new();
         for registration in records {
-            let ties = matches!(registration.kind, Kind::Checkpoint | Kind::Attach);
+            let ties = matches!(
+                registration.kind,
+                Kind::Checkpoint | Kind::Attach | Kind::AttachMissing
+            );
             let found = if ties {
                 io.look(&registration.path)
             } else {
@@ -271,7 +272,6 @@ impl Watchlist {
                 }
                 continue;
             }
-            self.found_when_tied(&path, found != Found::Missing);
             let target = match found {
                 Found::Link { dir_watch, target } => {
                     self.watching_fully(dir_watch);
@@ -286,7 +286,7 @@ impl Watchlist {
                     };
                     self.register(attach).ok().map(|()| target)
                 }
-                Found::File | Found::Missing | Found::NotAFile => None,
+                Found::File | Found::NotAFile => None,
             };
             watched.push(path);
             watched.extend(target);

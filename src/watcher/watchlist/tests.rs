@@ -559,7 +559,6 @@ struct FakeIo {
     files: Vec<(Vec<u8>, FileStamp)>,
     links: Vec<(Vec<u8>, Vec<u8>)>,
     not_files: Vec<Vec<u8>>,
-    missing: Vec<Vec<u8>>,
     watched_dirs: Vec<Vec<u8>>,
     now: Instant,
 }
@@ -571,7 +570,6 @@ impl FakeIo {
             files: Vec::new(),
             links: Vec::new(),
             not_files: Vec::new(),
-            missing: Vec::new(),
             watched_dirs: Vec::new(),
             now,
         }
@@ -595,9 +593,6 @@ impl Io for FakeIo {
     fn look(&mut self, path: &[u8]) -> Found {
         if self.not_files.iter().any(|p| p == path) {
             return Found::NotAFile;
-        }
-        if self.missing.iter().any(|p| p == path) {
-            return Found::Missing;
         }
         match self.links.iter().find(|(link, _)| link == path) {
             Some((_, target)) => Found::Link {
@@ -855,13 +850,20 @@ fn a_deleted_directory_is_said_for_the_files_that_were_there_not_for_lookups() {
         .push(checkpoint_record(100, "/app/a.lua", Some(stamp(10))));
     // Lua's require looked for /app/x.lua before it found a module elsewhere.
     io.records.push(Registration {
-        kind: Kind::Attach,
+        kind: Kind::AttachMissing,
         ..checkpoint_record(100, "/app/x.lua", None)
     });
-    io.missing.push(b"/app/x.lua".to_vec());
+    // b.lua was read and deleted before the watcher got to it: it counts.
+    io.records.push(Registration {
+        kind: Kind::Attach,
+        ..checkpoint_record(100, "/app/b.lua", None)
+    });
     list.step(Vec::new(), &mut io);
     list.directory_gone(1, t0);
     let outcome = list.settle(t0 + 20 * MS, |_| None);
-    assert_eq!(outcome.gone, [b"/app/a.lua".to_vec()]);
+    assert_eq!(
+        outcome.gone,
+        [b"/app/a.lua".to_vec(), b"/app/b.lua".to_vec()]
+    );
     assert!(outcome.resume.is_none());
 }
