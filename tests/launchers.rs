@@ -281,13 +281,16 @@ fn debian_busted_runs_watched_through_ld_preload_and_the_command() {
     if !busted_installed() {
         return;
     }
-    for how in ["LD_PRELOAD", "forkmon"] {
+    // Debian's busted starts under Lua 5.1 or 5.2; with --lua it runs
+    // itself again under that Lua and waits: that run is watched.
+    for how in ["LD_PRELOAD", "LD_PRELOAD --lua", "forkmon"] {
         let dir = Scratch::new("launch-busted");
         busted_project(&dir);
         // Through the command, busted runs its integration (tests/busted_loop.rs),
         // with the module built for the Lua given.
         let launch = match how {
             "LD_PRELOAD" => Launch::preloaded("busted", "%.lua$"),
+            "LD_PRELOAD --lua" => Launch::preloaded("busted", "%.lua$").arg("--lua=lua5.4"),
             _ => command()
                 .env(
                     "FORKMON_MODULE",
@@ -314,7 +317,7 @@ fn debian_busted_runs_watched_through_ld_preload_and_the_command() {
         let output = match how {
             // busted resumed from just before it read s2: s2 runs again,
             // and so does every test after that point.
-            "LD_PRELOAD" => {
+            "LD_PRELOAD" | "LD_PRELOAD --lua" => {
                 session.wait_for_count("2 successes", 2);
                 let output = session.output();
                 assert!(

@@ -79,6 +79,32 @@ pub unsafe fn is_first_process() -> bool {
     }
 }
 
+/// Whether this process is busted told to run under another Lua
+/// (`busted --lua=lua5.4`; Debian's busted starts under Lua 5.1 or 5.2):
+/// busted then loads its command line, runs itself again under that Lua
+/// (`--ignore-lua`) and waits for it. That run is the program to watch.
+pub fn runs_busted_again_under_another_lua() -> bool {
+    std::fs::read("/proc/self/cmdline").is_ok_and(|line| {
+        let args: Vec<&[u8]> = line.split(|&b| b == 0).collect();
+        busted_switches_lua(&args)
+    })
+}
+
+/// [`runs_busted_again_under_another_lua`] for the arguments `args`: a
+/// script named `busted` (run by its interpreter, so among the first two)
+/// given `--lua` and not `--ignore-lua`.
+fn busted_switches_lua(args: &[&[u8]]) -> bool {
+    let is_busted = |arg: &&[u8]| arg.rsplit(|&b| b == b'/').next() == Some(b"busted");
+    let Some(script) = args.iter().take(2).position(is_busted) else {
+        return false;
+    };
+    let options = &args[script + 1..];
+    options
+        .iter()
+        .any(|arg| *arg == b"--lua" || arg.starts_with(b"--lua="))
+        && !options.iter().any(|arg| *arg == b"--ignore-lua")
+}
+
 /// Shells, by the name of their executable: a shell that runs a script
 /// (not `sh -c`) reads it with the same opens as a Lua host reads its own.
 const SHELLS: [&str; 9] = [
@@ -157,6 +183,39 @@ mod tests {
         let other = OsStr::new("/usr/lib/a.so");
         assert!(own_entries(other, own).is_empty());
         assert_eq!(without(other, &[]), OsString::from("/usr/lib/a.so"));
+    }
+
+    #[test]
+    fn busted_given_another_lua_is_told_from_the_run_it_starts() {
+        let switches = |args: &[&str]| {
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            busted_switches_lua(&args)
+        };
+        assert!(switches(&[
+            "lua",
+            "/usr/bin/busted",
+            "--lua=lua5.4",
+            "spec"
+        ]));
+        assert!(switches(&[
+            "lua5.1",
+            "/usr/bin/busted",
+            "-o",
+            "TAP",
+            "--lua",
+            "lua5.4"
+        ]));
+        // The run it starts, and busted without --lua.
+        assert!(!switches(&[
+            "lua5.4",
+            "/usr/bin/busted",
+            "--ignore-lua",
+            "--lua=lua5.4"
+        ]));
+        assert!(!switches(&["lua", "/usr/bin/busted", "spec"]));
+        // Another script, or --lua given to the program busted runs.
+        assert!(!switches(&["lua5.4", "app.lua", "--lua=lua5.4"]));
+        assert!(!switches(&["lua5.4", "-e", "x", "busted", "--lua=lua5.4"]));
     }
 
     #[test]

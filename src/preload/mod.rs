@@ -45,7 +45,11 @@ fn initialise() {
     crate::engine::root_hooked();
     match config::load(&Environment, std::io::stderr().is_terminal(), None) {
         Ok(config) => {
-            if gate::switch_on(config) {
+            if inheritance::runs_busted_again_under_another_lua() {
+                // Checkpoints here, on busted's own files, would take
+                // forkmon out of LD_PRELOAD before the run that matters
+                // starts: this process only waits for it.
+            } else if gate::switch_on(config) {
                 if let Some(script) = inheritance::launcher_script() {
                     gate::set_launcher_script(script);
                 }
