@@ -138,3 +138,33 @@ fn busted_runs_a_spec_file_created_while_forkmon_waits() {
     session.interrupt();
     session.assert_all_gone();
 }
+
+/// busted's way: list spec/, then read each file listed. Deleting one of
+/// them changes the listing too: it resumes from before the listing (it
+/// said "removed; waits for it to come back" and nothing ran).
+#[test]
+fn a_listed_file_that_was_read_and_then_deleted_resumes_before_the_listing() {
+    let dir = Scratch::new("listing-read-deleted");
+    dir.write(
+        "main.lua",
+        &format!("{LISTER}for _, name in ipairs(names) do dofile('spec/' .. name) end\nprint('read all')\n"),
+    );
+    dir.write("spec/a.lua", "print('a ran')\n");
+    dir.write("spec/b.lua", "print('b ran')\n");
+    let filter = format!("^{}/", escaped(&dir.0));
+    let mut session = Launch::preloaded("lua5.4", &filter)
+        .arg("main.lua")
+        .dir(&dir.0)
+        .start();
+    session.wait_for("read all");
+    session.wait_for("waiting for a change");
+    std::fs::remove_file(dir.path("spec/b.lua")).expect("remove b.lua");
+    session.wait_for("listed a.lua\n");
+    session.wait_for_count("read all", 2);
+    let output = session.output();
+    assert_eq!(session.count("b ran"), 1, "{output}");
+    assert_eq!(session.count("was removed"), 0, "{output}");
+    assert_eq!(runs(&dir), 1, "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}

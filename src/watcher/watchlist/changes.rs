@@ -1,10 +1,15 @@
 //! What happened to each watched file, and when a save has settled enough
 //! to resume.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::chain::WatchedFile;
 use super::{FileEvent, Outcome, Resume, Watchlist};
+
+/// How long a watched file deleted from a directory the program listed may
+/// stay away before the listing counts as changed: an editor that deletes
+/// and writes the file anew brings it back well within this.
+const GONE_FROM_LISTING_WAIT: Duration = Duration::from_millis(100);
 
 /// A save in progress on one file, as its events tell: whether a writer
 /// still has it open, whether it is gone, and when the last event came.
@@ -121,6 +126,10 @@ impl Watchlist {
             outcome.next = writer_deadline;
             return outcome;
         }
+        if let Some(deadline) = self.take_files_gone_from_listings(now, &size) {
+            outcome.next = Some(deadline);
+            return outcome;
+        }
         let mut earliest = None;
         for (depth, checkpoint) in self.checkpoints.iter_mut().enumerate() {
             let (link, from, skips) = (
@@ -156,6 +165,62 @@ impl Watchlist {
             self.start_resume(depth, now, &mut outcome);
         }
         outcome
+    }
+
+    /// A watched file deleted from a directory the program listed (tied as
+    /// "dir/"), which is still there, changed that listing: once it has stayed away for
+    /// [`GONE_FROM_LISTING_WAIT`], it counts as changed itself (not as gone,
+    /// which waits for it to come back), and so does the listing. Returns
+    /// when to look again while such a file may still come back.
+    fn take_files_gone_from_listings(
+        &mut self,
+        now: Instant,
+        size: &impl Fn(&[u8]) -> Option<u64>,
+    ) -> Option<Instant> {
+        let mut deadline: Option<Instant> = None;
+        let mut listings = Vec::new();
+        for checkpoint in &mut self.checkpoints {
+            for file in &mut checkpoint.files {
+                let Some(change) = file.change.as_mut() else {
+                    continue;
+                };
+                let Some(&listing) = self
+                    .index
+                    .by_event
+                    .get(&file.dir_watch)
+                    .and_then(|names| names.get(&b""[..]))
+                else {
+                    continue;
+                };
+                // The listing itself, or a file of a directory that is gone
+                // too: they wait for the directory to come back.
+                let dir = crate::paths::split_parent(&file.path).0;
+                if !change.gone
+                    || file.missing_when_tied
+                    || file.path.ends_with(b"/")
+                    || size(&file.path).is_some()
+                    || size(dir).is_none()
+                {
+                    continue;
+                }
+                let until = change.last + GONE_FROM_LISTING_WAIT;
+                if now < until {
+                    deadline = Some(deadline.map_or(until, |d| d.min(until)));
+                } else {
+                    change.gone = false;
+                    listings.push(listing);
+                }
+            }
+        }
+        for (depth, n) in listings {
+            if let Some(listing) = self.file_mut(depth, n) {
+                listing
+                    .change
+                    .get_or_insert_with(|| Change::new(now))
+                    .record(FileEvent::MovedIn, now);
+            }
+        }
+        deadline
     }
 }
 

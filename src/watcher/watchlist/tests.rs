@@ -867,3 +867,62 @@ fn a_deleted_directory_is_said_for_the_files_that_were_there_not_for_lookups() {
     );
     assert!(outcome.resume.is_none());
 }
+
+/// main.lua, then a listing of /app/spec (its own checkpoint, as busted's
+/// spec folder), then a_spec.lua read from it.
+fn listed_spec() -> Watchlist {
+    let mut list = Watchlist::new(timing());
+    let mut lineage = Vec::new();
+    for (i, (path, dir_watch)) in [
+        ("/app/main.lua", 1),
+        ("/app/spec/", 2),
+        ("/app/spec/a_spec.lua", 2),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        lineage.push(Link {
+            holder: 100 + i as i32,
+            generation: 0,
+        });
+        list.register(Registration {
+            kind: Kind::Checkpoint,
+            lineage: lineage.clone(),
+            dir_watch,
+            path: path.as_bytes().to_vec(),
+            elapsed_micros: 0,
+            stamp: None,
+        })
+        .expect("fresh");
+    }
+    list
+}
+
+#[test]
+fn a_file_deleted_from_a_listed_directory_resumes_from_the_listing_once_it_stays_away() {
+    let t0 = Instant::now();
+    let there = |path: &[u8]| (path != b"/app/spec/a_spec.lua").then_some(10);
+    let mut list = listed_spec();
+    list.file_event(2, b"a_spec.lua", Removed, t0);
+    let outcome = list.settle(t0 + 20 * MS, there);
+    assert!(outcome.resume.is_none(), "it may still come back");
+    assert_eq!(outcome.next, Some(t0 + 100 * MS));
+    let resume = list
+        .settle(t0 + 100 * MS, there)
+        .resume
+        .expect("the listing changed");
+    assert_eq!((resume.holder, resume.depth), (101, 1));
+    // Deleted and written anew within the wait: the file's own change.
+    let mut list = listed_spec();
+    list.file_event(2, b"a_spec.lua", Removed, t0);
+    list.file_event(2, b"a_spec.lua", MovedIn, t0 + 30 * MS);
+    let resume = list.settle(t0 + 40 * MS, always).resume.expect("saved");
+    assert_eq!((resume.holder, resume.depth), (102, 2));
+    // The whole folder gone: its files wait for it, as before.
+    let mut list = listed_spec();
+    list.directory_gone(2, t0);
+    let outcome = list.settle(t0 + 200 * MS, |path: &[u8]| {
+        (path == b"/app/main.lua").then_some(10)
+    });
+    assert!(outcome.resume.is_none());
+}
