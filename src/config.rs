@@ -27,10 +27,11 @@ pub const CLEAR: &str = "FORKMON_CLEAR";
 /// Set in a resumed child: how many resumes happened so far (1 on the first).
 pub const RESTART_TICKS: &str = "FORKMON_RESTART_TICKS";
 
-/// The variables the user sets for forkmon, besides those it sets or reads
-/// for itself: another `FORKMON_` variable close to one of the first is
-/// most likely a typo of it.
-const OPTIONS: [&str; 8] = [
+/// The variables the user sets for forkmon (the library's options, and
+/// the command's and its busted integration's), besides those it sets for
+/// itself: another `FORKMON_` variable close to one of the first is most
+/// likely a typo of it.
+const OPTIONS: [&str; 12] = [
     FILTER,
     QUIET,
     NO_COLORS,
@@ -39,14 +40,15 @@ const OPTIONS: [&str; 8] = [
     MIN_WORK,
     CLEAR,
     "FORKMON_TRACE",
-];
-const OWN_VARIABLES: [&str; 6] = [
-    RESTART_TICKS,
-    "FORKMON_OPTIONS_CHECKED",
-    "FORKMON_FIRST_PID",
     "FORKMON_LIBRARY",
     "FORKMON_LUA",
     "FORKMON_MODULE",
+    "FORKMON_BUSTED_TIMEOUT",
+];
+const OWN_VARIABLES: [&str; 3] = [
+    RESTART_TICKS,
+    "FORKMON_OPTIONS_CHECKED",
+    "FORKMON_FIRST_PID",
 ];
 
 /// The environment variables among `names` that look like a misspelled
@@ -67,8 +69,15 @@ pub fn misspelled_options<'a>(names: impl Iterator<Item = &'a str>) -> Vec<(Stri
             .iter()
             .map(|option| (strsim::levenshtein(&upper, option), *option))
             .min();
+        // Two letters off a short name (`FORKMON_LOG`, `FORKMON_LUA`) is
+        // another word.
         if let Some((distance, option)) = closest
-            && distance <= 2
+            && distance
+                <= if option.len() <= "FORKMON_".len() + 4 {
+                    1
+                } else {
+                    2
+                }
         {
             found.push((name.to_owned(), option));
         }
@@ -495,6 +504,10 @@ mod tests {
             "FORKMON_RESTART_TICKS",
             "FORKMON_TEST_MARKER",
             "FORKMON_SPEC_LUA",
+            "FORKMON_LOG",
+            "FORKMON_LIBRARI",
+            "FORKMON_BUSTED_TIMOUT",
+            "FORKMON_LUA",
             "PATH",
         ];
         assert_eq!(
@@ -504,6 +517,8 @@ mod tests {
                 ("FORKMON_NO_COLOR".to_owned(), NO_COLORS),
                 ("forkmon_filter".to_owned(), FILTER),
                 ("FORKMON_MIN_WORKS".to_owned(), MIN_WORK),
+                ("FORKMON_LIBRARI".to_owned(), "FORKMON_LIBRARY"),
+                ("FORKMON_BUSTED_TIMOUT".to_owned(), "FORKMON_BUSTED_TIMEOUT"),
             ]
         );
     }
