@@ -168,10 +168,11 @@ impl Watchlist {
     }
 
     /// A watched file deleted from a directory the program listed (tied as
-    /// "dir/"), which is still there, changed that listing: once it has stayed away for
-    /// [`GONE_FROM_LISTING_WAIT`], it counts as changed itself (not as gone,
-    /// which waits for it to come back), and so does the listing. Returns
-    /// when to look again while such a file may still come back.
+    /// "dir/"), which is still there, changed that listing: once it has
+    /// stayed away for [`GONE_FROM_LISTING_WAIT`], it counts as changed
+    /// itself (not as gone, which waits for it to come back), and so does
+    /// the listing. Returns when to look again while such a file may still
+    /// come back.
     fn take_files_gone_from_listings(
         &mut self,
         now: Instant,
