@@ -30,6 +30,15 @@ fn escaped(path: &std::path::Path) -> String {
         .collect()
 }
 
+/// `lua5.4 main.lua` in `dir`, watching every file below it and its
+/// folders' listings.
+fn lua_in(dir: &Scratch) -> Launch {
+    let filter = format!("^{}/", escaped(&dir.0));
+    Launch::preloaded("lua5.4", &filter)
+        .arg("main.lua")
+        .dir(&dir.0)
+}
+
 fn runs(dir: &Scratch) -> usize {
     std::fs::read_to_string(dir.path("launches.log"))
         .unwrap_or_default()
@@ -43,11 +52,7 @@ fn a_file_added_to_or_removed_from_a_listed_directory_resumes_before_the_listing
     dir.write("main.lua", LISTER);
     dir.write("spec/a.lua", "");
     dir.write("spec/b.lua", "");
-    let filter = format!("^{}/", escaped(&dir.0));
-    let mut session = Launch::preloaded("lua5.4", &filter)
-        .arg("main.lua")
-        .dir(&dir.0)
-        .start();
+    let mut session = lua_in(&dir).start();
     session.wait_for("listed a.lua,b.lua\n");
     session.wait_for("waiting for a change");
     dir.write("spec/c.lua", "");
@@ -151,11 +156,7 @@ fn a_listed_file_that_was_read_and_then_deleted_resumes_before_the_listing() {
     );
     dir.write("spec/a.lua", "print('a ran')\n");
     dir.write("spec/b.lua", "print('b ran')\n");
-    let filter = format!("^{}/", escaped(&dir.0));
-    let mut session = Launch::preloaded("lua5.4", &filter)
-        .arg("main.lua")
-        .dir(&dir.0)
-        .start();
+    let mut session = lua_in(&dir).start();
     session.wait_for("read all");
     session.wait_for("waiting for a change");
     std::fs::remove_file(dir.path("spec/b.lua")).expect("remove b.lua");

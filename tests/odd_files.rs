@@ -138,9 +138,9 @@ fn a_file_the_program_cannot_open_makes_no_checkpoint() {
     );
 }
 
-#[test]
-fn a_fifo_tied_soon_after_a_checkpoint_is_not_watched() {
-    let dir = Scratch::new("odd-fifo");
+/// a.txt and b.txt, and the FIFO f.txt between them.
+fn fifo_between_two_files(test: &str) -> Scratch {
+    let dir = Scratch::new(test);
     dir.write("a.txt", "a\n");
     dir.write("b.txt", "b\n");
     nix::unistd::mkfifo(
@@ -148,19 +148,31 @@ fn a_fifo_tied_soon_after_a_checkpoint_is_not_watched() {
         nix::sys::stat::Mode::from_bits_truncate(0o600),
     )
     .expect("mkfifo");
+    dir
+}
+
+/// The host program preloaded in `dir`, doing `steps`, with checkpoints
+/// far apart: what it reads after a.txt is tied to a.txt's checkpoint.
+fn host_doing(dir: &Scratch, steps: &[&str]) -> Launch {
+    steps.iter().fold(
+        Launch::preloaded(host_program(), "%.txt$")
+            .env("FORKMON_MIN_WORK", "60000")
+            .dir(&dir.0),
+        |launch, step| launch.arg(step),
+    )
+}
+
+#[test]
+fn a_fifo_tied_soon_after_a_checkpoint_is_not_watched() {
+    let dir = fifo_between_two_files("odd-fifo");
     // Within FORKMON_MIN_WORK of a.txt's checkpoint: tied after the open.
-    let mut session = Launch::preloaded(host_program(), "%.txt$")
-        .env("FORKMON_MIN_WORK", "60000")
-        .dir(&dir.0)
-        .arg("open")
-        .arg("a.txt")
-        .arg("open")
-        .arg("f.txt")
-        .arg("open")
-        .arg("b.txt")
-        .arg("print")
-        .arg("done")
-        .start();
+    let mut session = host_doing(
+        &dir,
+        &[
+            "open", "a.txt", "open", "f.txt", "open", "b.txt", "print", "done",
+        ],
+    )
+    .start();
     session.wait_for("done");
     // Said in the order read: f.txt's line would come before b.txt's.
     session.wait_for(&format!("watch '{}'", dir.path("b.txt").display()));
@@ -180,27 +192,14 @@ fn a_fifo_tied_soon_after_a_checkpoint_is_not_watched() {
 fn a_fifo_opened_where_the_contents_are_watched_already_is_not_watched() {
     // There the program ties a file without looking at it (no fstat): the
     // watcher leaves out what is not a regular file.
-    let dir = Scratch::new("odd-fifo-watched");
-    dir.write("a.txt", "a\n");
-    dir.write("b.txt", "b\n");
-    nix::unistd::mkfifo(
-        &dir.path("f.txt"),
-        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    let dir = fifo_between_two_files("odd-fifo-watched");
+    let mut session = host_doing(
+        &dir,
+        &[
+            "open", "a.txt", "line", "open", "f.txt", "open", "b.txt", "print", "done",
+        ],
     )
-    .expect("mkfifo");
-    let mut session = Launch::preloaded(host_program(), "%.txt$")
-        .env("FORKMON_MIN_WORK", "60000")
-        .dir(&dir.0)
-        .arg("open")
-        .arg("a.txt")
-        .arg("line")
-        .arg("open")
-        .arg("f.txt")
-        .arg("open")
-        .arg("b.txt")
-        .arg("print")
-        .arg("done")
-        .start();
+    .start();
     session.wait_for("open a.txt: ok");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !contents_watched(&session, &dir.0) {

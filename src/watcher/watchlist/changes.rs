@@ -182,7 +182,7 @@ impl Watchlist {
         let mut listings = Vec::new();
         for checkpoint in &mut self.checkpoints {
             for file in &mut checkpoint.files {
-                let Some(change) = file.change.as_mut() else {
+                let Some(change) = file.change.as_mut().filter(|c| c.gone) else {
                     continue;
                 };
                 let Some(&listing) = self
@@ -196,8 +196,7 @@ impl Watchlist {
                 // The listing itself, or a file of a directory that is gone
                 // too: they wait for the directory to come back.
                 let dir = crate::paths::split_parent(&file.path).0;
-                if !change.gone
-                    || file.missing_when_tied
+                if file.missing_when_tied
                     || file.path.ends_with(b"/")
                     || size(&file.path).is_some()
                     || size(dir).is_none()

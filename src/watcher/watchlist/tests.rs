@@ -621,6 +621,14 @@ fn checkpoint_record(holder: i32, path: &str, stamp: Option<FileStamp>) -> Regis
     }
 }
 
+/// A file of `kind` tied, without a stamp, to holder 100's checkpoint.
+fn attach_record(kind: Kind, path: &str) -> Registration {
+    Registration {
+        kind,
+        ..checkpoint_record(100, path, None)
+    }
+}
+
 #[test]
 fn a_step_registers_the_journal_before_it_applies_the_events_of_the_same_look() {
     let t0 = Instant::now();
@@ -818,15 +826,9 @@ fn a_fifo_tied_without_a_look_is_dropped_and_the_files_beside_it_are_watched() {
     let mut io = FakeIo::new(t0);
     io.records
         .push(checkpoint_record(100, "/app/a.txt", Some(stamp(10))));
-    let attach = |path: &str| Registration {
-        kind: Kind::Attach,
-        path: path.as_bytes().to_vec(),
-        stamp: None,
-        ..checkpoint_record(100, path, None)
-    };
     // Read where /app's contents were watched already: no stamps.
-    io.records.push(attach("/app/f.txt"));
-    io.records.push(attach("/app/b.txt"));
+    io.records.push(attach_record(Kind::Attach, "/app/f.txt"));
+    io.records.push(attach_record(Kind::Attach, "/app/b.txt"));
     io.not_files.push(b"/app/f.txt".to_vec());
     let step = list.step(Vec::new(), &mut io);
     assert_eq!(
@@ -849,15 +851,10 @@ fn a_deleted_directory_is_said_for_the_files_that_were_there_not_for_lookups() {
     io.records
         .push(checkpoint_record(100, "/app/a.lua", Some(stamp(10))));
     // Lua's require looked for /app/x.lua before it found a module elsewhere.
-    io.records.push(Registration {
-        kind: Kind::AttachMissing,
-        ..checkpoint_record(100, "/app/x.lua", None)
-    });
+    io.records
+        .push(attach_record(Kind::AttachMissing, "/app/x.lua"));
     // b.lua was read and deleted before the watcher got to it: it counts.
-    io.records.push(Registration {
-        kind: Kind::Attach,
-        ..checkpoint_record(100, "/app/b.lua", None)
-    });
+    io.records.push(attach_record(Kind::Attach, "/app/b.lua"));
     list.step(Vec::new(), &mut io);
     list.directory_gone(1, t0);
     let outcome = list.settle(t0 + 20 * MS, |_| None);
