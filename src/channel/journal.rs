@@ -24,15 +24,30 @@ const LENGTH_BYTES: usize = 4;
 /// is refused rather than left to wait for room that cannot come.
 pub const MAX_RECORD: usize = 64 * 1024;
 
+/// A field on cache lines of its own (two: the processor fetches them in
+/// pairs). The program appends while the watcher drains on the other
+/// processor: with `written`, `read` and the rest on one line, each side's
+/// store took the line from the other, a miss in most of the program's
+/// hooks.
+#[repr(C, align(128))]
+struct OwnLine<T>(T);
+
+impl<T> std::ops::Deref for OwnLine<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 #[repr(C)]
 struct Header {
     /// Bytes appended since the start, by the writers.
-    written: AtomicU64,
+    written: OwnLine<AtomicU64>,
     /// Bytes consumed since the start, by the watcher.
-    read: AtomicU64,
+    read: OwnLine<AtomicU64>,
     /// The watcher is about to sleep without a timeout: the next record
     /// should ring the doorbell.
-    asleep: AtomicBool,
+    asleep: OwnLine<AtomicBool>,
     /// How many directory watches have ended (the directory was deleted or
     /// moved), counted by the watcher: a writer's cache of watched
     /// directories is out of date when this moved.
@@ -188,8 +203,9 @@ impl Journal {
             .written
             .store(written + size as u64, Ordering::SeqCst);
         // SeqCst pairs with `arm`: either the watcher sees this record
-        // before it sleeps, or the writer sees it asleep.
-        if header.asleep.swap(false, Ordering::SeqCst) {
+        // before it sleeps, or the writer sees it asleep. Loaded before it
+        // is swapped: a swap per record would take the line each time.
+        if header.asleep.load(Ordering::SeqCst) && header.asleep.swap(false, Ordering::SeqCst) {
             Ok(Appended::RingDoorbell)
         } else {
             Ok(Appended::Quietly)

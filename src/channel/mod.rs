@@ -131,6 +131,11 @@ pub struct WatcherLink {
     /// end (a directory deleted or moved away); when that count moves, the
     /// cache is dropped, so a directory made anew is watched again.
     watched_dirs: rustc_hash::FxHashMap<Vec<u8>, i32>,
+    /// The directory asked for last, and its watch: a program's files
+    /// come in runs from one directory, and comparing a few bytes costs
+    /// less than hashing them into the map above twice per file read.
+    last_dir: Vec<u8>,
+    last_watch: Option<i32>,
     watches_ended: u64,
 }
 
@@ -166,6 +171,8 @@ impl WatcherLink {
             timing,
             record: Vec::new(),
             watched_dirs: Default::default(),
+            last_dir: Vec::new(),
+            last_watch: None,
             watches_ended: 0,
         })
     }
@@ -251,6 +258,7 @@ impl WatcherLink {
         }
         let watch = self.add_dir_watch(dir)?;
         self.watched_dirs.insert(dir.to_vec(), watch);
+        self.remember_last(dir, watch);
         Ok(watch)
     }
 
@@ -260,9 +268,21 @@ impl WatcherLink {
         let ended = self.journal.watches_ended();
         if ended != self.watches_ended {
             self.watched_dirs.clear();
+            self.last_watch = None;
             self.watches_ended = ended;
         }
-        self.watched_dirs.get(dir).copied()
+        if self.last_watch.is_some() && self.last_dir == dir {
+            return self.last_watch;
+        }
+        let watch = self.watched_dirs.get(dir).copied()?;
+        self.remember_last(dir, watch);
+        Some(watch)
+    }
+
+    fn remember_last(&mut self, dir: &[u8], watch: i32) {
+        self.last_dir.clear();
+        self.last_dir.extend_from_slice(dir);
+        self.last_watch = Some(watch);
     }
 
     /// Whether the watcher watches the file contents of directory watch

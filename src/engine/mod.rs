@@ -15,6 +15,7 @@ mod holder;
 mod standby;
 mod trace;
 mod unforked;
+mod tied;
 mod weighing;
 
 use std::os::unix::ffi::OsStrExt;
@@ -24,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use nix::unistd::{ForkResult, Pid};
-use rustc_hash::FxHashSet;
+use tied::TiedFiles;
 
 use crate::channel::protocol::{Kind, Link, Message};
 use crate::channel::resume_order;
@@ -73,10 +74,8 @@ pub enum EngineError {
 
 /// Checkpoint state of one process; a child inherits its parent's copy.
 pub struct Engine {
-    /// Files that have a checkpoint in this process's past. Looked up on
-    /// every watched open: Fx, not SipHash (a third of forkmon's own time
-    /// there); the paths come from the program, not from an attacker.
-    tied: FxHashSet<Vec<u8>>,
+    /// Files that have a checkpoint in this process's past.
+    tied: TiedFiles,
     /// The holders above this process, first checkpoint first.
     lineage: Vec<Link>,
     watcher: Option<WatcherLink>,
@@ -150,7 +149,7 @@ pub fn start() {
     let mut engine = engine();
     if engine.is_none() {
         *engine = Some(Engine {
-            tied: FxHashSet::default(),
+            tied: TiedFiles::default(),
             lineage: Vec::new(),
             watcher: None,
             stopped: false,
@@ -343,7 +342,7 @@ impl Engine {
             return 0;
         }
         for (path, _) in &fresh {
-            self.tied.insert(path.as_bytes().to_vec());
+            self.tied.insert(path.as_bytes());
         }
         let (to_attach, result) = match fresh.split_first() {
             Some(((first, stamp), rest))
@@ -434,7 +433,7 @@ impl Engine {
         if !here && self.lineage.is_empty() {
             return;
         }
-        self.tied.insert(entry.clone());
+        self.tied.insert(&entry);
         let result = if here {
             self.checkpoint(&entry, None)
         } else {
@@ -461,7 +460,7 @@ impl Engine {
         }
         match self.attach_as(Kind::AttachMissing, path.as_bytes(), None) {
             Ok(()) => {
-                self.tied.insert(path.into_bytes());
+                self.tied.insert(path.as_bytes());
             }
             Err(error) => self.stop(error),
         }
@@ -552,7 +551,7 @@ impl Engine {
                 self.tie_after_open(path)
             };
         }
-        self.tied.insert(path.as_bytes().to_vec());
+        self.tied.insert(path.as_bytes());
         if changed_file {
             self.changed_file = None;
         }
@@ -588,7 +587,7 @@ impl Engine {
         }
         match self.attach(path.as_bytes(), stamp) {
             Ok(()) => {
-                self.tied.insert(path.into_bytes());
+                self.tied.insert(path.as_bytes());
             }
             Err(error) => self.stop(error),
         }
