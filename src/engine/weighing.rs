@@ -40,7 +40,7 @@ const CHECKPOINT_SHARE: u32 = 20;
 const WHOLE_COST_PER_COUNTED: u32 = 2;
 
 /// After this many times `FORKMON_MIN_WORK` of work since the last
-/// checkpoint (30 ms by default), one that costs at most 1/`OVERDUE_SHARE`
+/// checkpoint (30 ms by default), one counted at most 1/`OVERDUE_SHARE`
 /// of that work (2 ms) is made whatever the share above says: a resume
 /// re-runs no more than that where checkpoints are cheap. (At 10,000 small
 /// modules the first edit of the last one re-ran up to 50 ms of work
@@ -167,7 +167,8 @@ pub struct Weighing {
     pub since_last: Duration,
     pub work: Duration,
     /// What the checkpoints so far cost, and what the next one likely will
-    /// (as much as the latest).
+    /// (as much as the latest), in all: their counts doubled
+    /// ([`WHOLE_COST_PER_COUNTED`]).
     pub spent: Duration,
     pub next_cost: Duration,
     /// `FORKMON_MIN_WORK`.
@@ -179,7 +180,7 @@ pub struct Weighing {
 /// work so far, or the next one within that share of the work since the
 /// last (a program that made costly checkpoints early still gets one now
 /// and then), or once `MAX_GAP_IN_MIN_WORKS` times `FORKMON_MIN_WORK` have
-/// passed if it costs at most `1/OVERDUE_SHARE` of them.
+/// passed if it is counted at most `1/OVERDUE_SHARE` of them.
 /// `FORKMON_MIN_WORK=0` weighs nothing: a checkpoint per file, as the
 /// original.
 pub fn worth_a_checkpoint(weighing: &Weighing) -> bool {
@@ -190,8 +191,11 @@ pub fn worth_a_checkpoint(weighing: &Weighing) -> bool {
         (weighing.spent + weighing.next_cost).saturating_mul(CHECKPOINT_SHARE) <= weighing.work;
     let next_within_share =
         weighing.next_cost.saturating_mul(CHECKPOINT_SHARE) <= weighing.since_last;
+    // Weighed at what is counted of it: the gap a resume may re-run stays
+    // as short as it was before the counts were doubled.
     let overdue = weighing.since_last >= weighing.min_work.saturating_mul(MAX_GAP_IN_MIN_WORKS)
-        && weighing.next_cost.saturating_mul(OVERDUE_SHARE) <= weighing.since_last;
+        && weighing.next_cost.saturating_mul(OVERDUE_SHARE)
+            <= weighing.since_last.saturating_mul(WHOLE_COST_PER_COUNTED);
     weighing.since_last >= weighing.min_work && (within_share || next_within_share || overdue)
 }
 
@@ -223,27 +227,27 @@ mod tests {
         assert!(!worth_a_checkpoint(&weighing(10, 39, 1, 1, 5)));
         assert!(worth_a_checkpoint(&weighing(10, 40, 1, 1, 5)));
         // A big heap's 10 ms checkpoints: four of them need 800 ms of
-        // work, a fifth 1,000 ms...
-        assert!(!worth_a_checkpoint(&weighing(100, 999, 40, 10, 5)));
-        assert!(worth_a_checkpoint(&weighing(100, 1000, 40, 10, 5)));
+        // work, a fifth 1,000 ms (or 75 ms since the last, see below)...
+        assert!(!worth_a_checkpoint(&weighing(70, 999, 40, 10, 5)));
+        assert!(worth_a_checkpoint(&weighing(70, 1000, 40, 10, 5)));
     }
 
     #[test]
     fn past_the_share_the_next_checkpoint_comes_once_it_is_cheap_against_the_work_since_the_last() {
-        // 5 ms checkpoints (a heap's fork and faults) after costly early
-        // ones: one per 100 ms of work, not one per FORKMON_MIN_WORK.
-        assert!(!worth_a_checkpoint(&weighing(74, 100, 40, 5, 5)));
-        assert!(worth_a_checkpoint(&weighing(100, 100, 40, 5, 5)));
+        // 1 ms checkpoints after costly early ones: one per 20 ms of
+        // work, not one per FORKMON_MIN_WORK.
+        assert!(!worth_a_checkpoint(&weighing(19, 100, 40, 1, 5)));
+        assert!(worth_a_checkpoint(&weighing(20, 100, 40, 1, 5)));
     }
 
     #[test]
-    fn after_six_min_works_a_checkpoint_that_costs_a_fifteenth_of_them_is_made() {
-        // 30 ms since the last: one of 2 ms is made, one of 3 ms is not
-        // (it waits for 45 ms, 15 times its cost).
-        assert!(!worth_a_checkpoint(&weighing(29, 100, 40, 2, 5)));
-        assert!(worth_a_checkpoint(&weighing(30, 100, 40, 2, 5)));
-        assert!(!worth_a_checkpoint(&weighing(30, 100, 40, 3, 5)));
-        assert!(worth_a_checkpoint(&weighing(45, 100, 40, 3, 5)));
+    fn after_six_min_works_a_checkpoint_counted_at_a_fifteenth_of_them_is_made() {
+        // 30 ms since the last: one counted at 2 ms (4 ms in all) is made,
+        // one counted at 3 ms is not (it waits for 45 ms, 15 times that).
+        assert!(!worth_a_checkpoint(&weighing(29, 100, 40, 4, 5)));
+        assert!(worth_a_checkpoint(&weighing(30, 100, 40, 4, 5)));
+        assert!(!worth_a_checkpoint(&weighing(30, 100, 40, 6, 5)));
+        assert!(worth_a_checkpoint(&weighing(45, 100, 40, 6, 5)));
     }
 
     #[test]
