@@ -13,9 +13,9 @@
 pub mod each;
 mod holder;
 mod standby;
+mod tied;
 mod trace;
 mod unforked;
-mod tied;
 mod weighing;
 
 use std::os::unix::ffi::OsStrExt;

@@ -40,7 +40,12 @@ mod tests {
         assert!(tied.insert(b"/app/mods/a.lua"));
         assert!(!tied.insert(b"/app/mods/a.lua"));
         assert!(tied.contains(b"/app/mods/a.lua"));
-        for other in [&b"/app/mods/a.lu"[..], b"/app/mods/a.lua/", b"/app/mods/b.lua", b""] {
+        for other in [
+            &b"/app/mods/a.lu"[..],
+            b"/app/mods/a.lua/",
+            b"/app/mods/b.lua",
+            b"",
+        ] {
             assert!(!tied.contains(other));
         }
         for i in 0..10_000 {
