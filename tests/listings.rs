@@ -169,3 +169,52 @@ fn a_listed_file_that_was_read_and_then_deleted_resumes_before_the_listing() {
     session.interrupt();
     session.assert_all_gone();
 }
+
+const LISTER_THAT_WRITES: &str = r#"
+#include <dirent.h>
+#include <stdio.h>
+
+int main(void) {
+    DIR *dir = opendir("data");
+    int count = 0;
+    for (struct dirent *entry; dir && (entry = readdir(dir));)
+        if (entry->d_name[0] != '.') count++;
+    if (dir) closedir(dir);
+    printf("entries %d\n", count);
+    char text[64] = "";
+    FILE *later = fopen("data/later.txt", "r");
+    if (later) { fgets(text, sizeof text, later); fclose(later); }
+    printf("later %s\n", text);
+    FILE *log = fopen("data/run.log", "w");
+    if (log) { fputs("done\n", log); fclose(log); }
+    return 0;
+}
+"#;
+
+#[test]
+fn a_file_the_program_makes_in_a_folder_it_listed_is_no_change_of_the_listing() {
+    let dir = Scratch::new("listing-own-file");
+    let program = dir.compile_c("lister", LISTER_THAT_WRITES);
+    let folder = escaped(&dir.0);
+    // Everything below the folder (the command's default), and the
+    // listing and later.txt but not the log.
+    for filter in [format!("^{folder}/"), format!("^{folder}/data.*[^g]$")] {
+        let _ = std::fs::remove_file(dir.path("data/run.log"));
+        dir.write("data/later.txt", "one");
+        // A checkpoint for later.txt too, after the listing's.
+        let launch = Launch::preloaded(&program, &filter).env("FORKMON_MIN_WORK", "0");
+        let mut session = launch.dir(&dir.0).start();
+        session.wait_for("later one\n");
+        session.wait_for("waiting for a change");
+        // The watcher sees the log made before this edit: a resume for it
+        // would list again, before or with the edit's.
+        save(&dir.path("data/later.txt"), "two", Save::RenameOver);
+        session.wait_for("later two\n");
+        session.wait_for_count("waiting for a change", 2);
+        let output = session.output();
+        assert_eq!(session.count("entries "), 1, "{filter}: {output}");
+        assert_eq!(session.count("changed, resuming"), 1, "{filter}: {output}");
+        session.interrupt();
+        session.assert_all_gone();
+    }
+}

@@ -243,11 +243,13 @@ pub fn before_listing(dir: &AbsolutePath) {
     with_engine(|engine| engine.before_listing(dir));
 }
 
-/// The program is about to open the watched file `path` for writing: if it
-/// is tied to a checkpoint, the watcher ignores its changes until the
-/// program closes it (the program's own output is no edit to resume for).
-pub fn before_write(path: &AbsolutePath) {
-    with_engine(|engine| engine.before_write(path));
+/// The program is about to open `path` for writing: if it is tied to a
+/// checkpoint, the watcher ignores its changes until the program closes it
+/// (the program's own output is no edit to resume for); if its directory
+/// is a listing tied to one, the name it may make there is no change of
+/// the listing. `matched`: whether the filter matches `path`.
+pub fn before_write(path: &AbsolutePath, matched: bool) {
+    with_engine(|engine| engine.before_write(path, matched));
 }
 
 /// Runs `action` on the started engine, unless it is busy. It is busy only
@@ -261,6 +263,17 @@ fn with_engine<R>(action: impl FnOnce(&mut Engine) -> R) -> Option<R> {
         Err(std::sync::TryLockError::WouldBlock) => return None,
     };
     engine.as_mut().map(action)
+}
+
+/// A directory listing was tied in this process or one it was forked
+/// from: write opens are then looked at even where the filter cannot
+/// match (see [`before_write`]).
+static LISTING_TIED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a write open of a path the filter does not match still
+/// matters: it may make a name in a directory the program listed.
+pub fn listing_tied() -> bool {
+    LISTING_TIED.load(Ordering::Relaxed)
 }
 
 /// Whether `path` is tied to a checkpoint above this process.
@@ -434,6 +447,7 @@ impl Engine {
             return;
         }
         self.tied.insert(&entry);
+        LISTING_TIED.store(true, Ordering::Relaxed);
         let result = if here {
             self.checkpoint(&entry, None)
         } else {
@@ -466,31 +480,58 @@ impl Engine {
         }
     }
 
-    fn before_write(&mut self, path: &AbsolutePath) {
+    fn before_write(&mut self, path: &AbsolutePath, matched: bool) {
         if self.task_reports.is_some() {
-            self.report(&each::Report::Wrote(path.as_bytes().to_vec()));
+            if matched {
+                self.report(&each::Report::Wrote(path.as_bytes().to_vec()));
+            }
             return;
         }
-        if !self.tied.contains(path.as_bytes())
-            || nix::unistd::getpid().as_raw() != self.pid
-            || self.root_changed()
-        {
+        let tied = matched && self.tied.contains(path.as_bytes());
+        let listed = !tied && self.listed_directory_of(path);
+        if !(tied || listed) || nix::unistd::getpid().as_raw() != self.pid || self.root_changed() {
             return;
         }
         let Some(watcher) = self.watcher.as_mut() else {
             return;
         };
+        let dir = path.split_parent().0;
+        // A file it makes in a directory it listed is no change of the
+        // listing: the watcher learns the name, by the directory's watch.
+        let dir_watch = match listed {
+            true => match watcher.known_dir_watch(dir) {
+                Some(watch) => watch,
+                None => return,
+            },
+            false => 0,
+        };
         let _ = watcher.register(&Message {
             kind: Kind::OwnWrite,
             lineage: &self.lineage,
-            dir_watch: 0,
+            dir_watch,
             path: path.as_bytes(),
             elapsed_micros: 0,
             stamp: None,
         });
         // The write's own events (its close above all) must be seen, even
         // while the directory's contents are not watched yet.
-        let _ = watcher.watch_contents(path.split_parent().0);
+        if tied {
+            let _ = watcher.watch_contents(dir);
+        }
+    }
+
+    /// Whether the directory of `path` is a listing tied to a checkpoint.
+    fn listed_directory_of(&self, path: &AbsolutePath) -> bool {
+        if !LISTING_TIED.load(Ordering::Relaxed) {
+            return false;
+        }
+        let dir = path.split_parent().0;
+        let mut entry = Vec::with_capacity(dir.len() + 1);
+        entry.extend_from_slice(dir);
+        if !entry.ends_with(b"/") {
+            entry.push(b'/');
+        }
+        self.tied.contains(&entry)
     }
 
     fn before_read(

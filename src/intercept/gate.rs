@@ -158,7 +158,13 @@ pub fn before_open(base: Base, path: &[u8], access: Access) -> Option<TieAfterOp
     // Most opens are of files no pattern could match by their name alone:
     // they pass by before any path is built.
     let name = path.rsplit(|&b| b == b'/').next().unwrap_or_default();
-    if !matches!(name, b"" | b"." | b"..") && config.filter.cannot_match_name(name) {
+    // A write may make a name in a directory the program listed, whatever
+    // the filter says of the name (see `engine::before_write`).
+    let may_add_to_a_listing = access == Access::Write && engine::listing_tied();
+    if !matches!(name, b"" | b"." | b"..")
+        && !may_add_to_a_listing
+        && config.filter.cannot_match_name(name)
+    {
         return None;
     }
     let anchor = Anchor::of(base, path);
@@ -180,16 +186,50 @@ fn consider_absolute(
     if !resolve(absolute, base, path) || is_kernel_path(absolute.as_bytes()) {
         return None;
     }
+    let matched = matches_filter(absolute, config);
+    if access == Access::Write {
+        // An unmatched write takes no lock unless it may add to a listing.
+        if matched || engine::listing_tied() {
+            engine::before_write(absolute, matched);
+        }
+        return None;
+    }
+    if !matched {
+        return None;
+    }
+    // Only the path's bytes are kept: moving the 4 KiB buffer into a box
+    // was a third of a tied open's cost. A file looked for and not found
+    // is watched too (see `after_open`): the open is followed when it may
+    // fail so.
+    let mut missing = false;
+    let tie_after = engine::before_read(absolute, |path| {
+        let found = probe(path.as_c_str());
+        missing = found == Probe::Missing;
+        found
+    });
+    (tie_after.is_some() || missing).then(|| TieAfterOpen {
+        path: absolute.to_owned_path(),
+        anchor,
+        needs_stamp: tie_after.is_none_or(|tie| tie.needs_stamp),
+    })
+}
+
+/// Whether the filter matches `absolute`, the launcher's own script aside;
+/// a filter that ran out of its budget is said once.
+fn matches_filter(absolute: &AbsolutePath, config: &Config) -> bool {
     match config.filter.matches(absolute.as_bytes()) {
         Ok(true)
             if LAUNCHER_SCRIPT
                 .get()
                 .is_some_and(|script| script.as_bytes() == absolute.as_bytes()) =>
         {
-            return None;
+            false
         }
-        Ok(true) => ANY_MATCHED.store(true, Ordering::Relaxed),
-        Ok(false) => return None,
+        Ok(true) => {
+            ANY_MATCHED.store(true, Ordering::Relaxed);
+            true
+        }
+        Ok(false) => false,
         Err(error) => {
             if !BUDGET_WARNED.swap(true, Ordering::Relaxed) {
                 warn!(
@@ -197,30 +237,7 @@ fn consider_absolute(
                     crate::log::shown(absolute.as_bytes())
                 );
             }
-            return None;
-        }
-    }
-    match access {
-        // Only the path's bytes are kept: moving the 4 KiB buffer into a
-        // box was a third of a tied open's cost.
-        Access::Read => {
-            // A file looked for and not found is watched too (see
-            // `after_open`): the open is followed when it may fail so.
-            let mut missing = false;
-            let tie_after = engine::before_read(absolute, |path| {
-                let found = probe(path.as_c_str());
-                missing = found == Probe::Missing;
-                found
-            });
-            (tie_after.is_some() || missing).then(|| TieAfterOpen {
-                path: absolute.to_owned_path(),
-                anchor,
-                needs_stamp: tie_after.is_none_or(|tie| tie.needs_stamp),
-            })
-        }
-        Access::Write => {
-            engine::before_write(absolute);
-            None
+            false
         }
     }
 }

@@ -184,6 +184,11 @@ impl Watchlist {
             Kind::OwnWrite if chain_is(&registration.lineage, &self.checkpoints) => {
                 let now = Instant::now();
                 let places = self.index.by_path.get(&file.path).cloned();
+                if places.is_none() && file.dir_watch != 0 {
+                    // A new name in a directory the program listed.
+                    let name = crate::paths::split_parent(&file.path).1;
+                    self.own_entries.add(file.dir_watch, name);
+                }
                 for (depth, n) in places.into_iter().flatten() {
                     if let Some(watched) = self.file_mut(depth, n) {
                         watched.own_write = Some(now);
@@ -317,6 +322,7 @@ impl Watchlist {
 
     pub(super) fn start_resume(&mut self, depth: usize, now: Instant, outcome: &mut Outcome) {
         self.resumes += 1;
+        self.own_entries.clear();
         if self.checkpoints.len() > depth + 1 {
             self.replaced_from = Some(depth + 1);
         }

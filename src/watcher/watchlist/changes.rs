@@ -66,7 +66,13 @@ impl Watchlist {
                 // A name came or went in a directory the program listed
                 // (tied as "dir/"): its listing changed, whatever the file
                 // holds. Editors' scratch names are no such change.
-                Some(&place) if changes_listing(name, event) => (place, FileEvent::MovedIn),
+                // What the program made there itself is not.
+                Some(&place)
+                    if changes_listing(name, event)
+                        && !self.own_entries.contains(dir_watch, name) =>
+                {
+                    (place, FileEvent::MovedIn)
+                }
                 _ => return,
             },
         };

@@ -21,7 +21,7 @@ mod directories;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use chain::{Checkpoint, Index};
@@ -169,6 +169,47 @@ pub struct Watchlist {
     /// file (see `untie_from_replaced_runs`), with their depths: put back
     /// if that checkpoint is withdrawn.
     untied: Vec<(usize, chain::WatchedFile)>,
+    /// Names the run made itself in directories it listed, by directory
+    /// watch (see [`OwnEntries`]).
+    own_entries: OwnEntries,
+}
+
+/// Names the program created itself (opened for writing) in a directory it
+/// listed: they are no change of the listing, or a program that lists its
+/// folder and writes a log there would resume itself without end. Kept
+/// for the run that made them (a resume forgets them), up to
+/// [`MAX_OWN_ENTRIES`]; past that a new name counts as a change again.
+#[derive(Debug, Default)]
+pub(super) struct OwnEntries {
+    by_dir: HashMap<i32, HashSet<Vec<u8>>>,
+    count: usize,
+}
+
+const MAX_OWN_ENTRIES: usize = 100_000;
+
+impl OwnEntries {
+    pub(super) fn add(&mut self, dir_watch: i32, name: &[u8]) {
+        if self.count < MAX_OWN_ENTRIES
+            && self
+                .by_dir
+                .entry(dir_watch)
+                .or_default()
+                .insert(name.to_vec())
+        {
+            self.count += 1;
+        }
+    }
+
+    pub(super) fn contains(&self, dir_watch: i32, name: &[u8]) -> bool {
+        self.by_dir
+            .get(&dir_watch)
+            .is_some_and(|names| names.contains(name))
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.by_dir.clear();
+        self.count = 0;
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -188,6 +229,7 @@ impl Watchlist {
             replaced_from: None,
             contents_unwatched_since: None,
             untied: Vec::new(),
+            own_entries: OwnEntries::default(),
         }
     }
 

@@ -923,3 +923,34 @@ fn a_file_deleted_from_a_listed_directory_resumes_from_the_listing_once_it_stays
     });
     assert!(outcome.resume.is_none());
 }
+
+#[test]
+fn a_name_the_run_made_in_a_listed_directory_is_no_change_of_the_listing_until_a_resume() {
+    let t0 = Instant::now();
+    let mut list = listed_spec();
+    let lineage = (0..3)
+        .map(|i| Link {
+            holder: 100 + i,
+            generation: 0,
+        })
+        .collect::<Vec<_>>();
+    let own = Registration {
+        kind: Kind::OwnWrite,
+        lineage,
+        dir_watch: 2,
+        path: b"/app/spec/report.xml".to_vec(),
+        elapsed_micros: 0,
+        stamp: None,
+    };
+    assert_eq!(list.register(own), Ok(()));
+    list.file_event(2, b"report.xml", Created, t0);
+    list.file_event(2, b"report.xml", Closed, t0);
+    assert_eq!(list.settle(t0 + 50 * MS, always), Outcome::default());
+    // Another name is a change, and the resume forgets the run's names.
+    list.file_event(2, b"b_spec.lua", Created, t0 + 60 * MS);
+    let resume = list.settle(t0 + 80 * MS, always).resume.expect("listed");
+    assert_eq!((resume.holder, resume.depth), (101, 1));
+    list.file_event(2, b"report.xml", Removed, t0 + 300 * MS);
+    let gone = |path: &[u8]| (path != b"/app/spec/report.xml").then_some(10);
+    assert!(list.settle(t0 + 500 * MS, gone).resume.is_some());
+}
