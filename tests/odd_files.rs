@@ -81,6 +81,71 @@ fn an_edit_of_a_symbolic_link_target_resumes() {
     session.wait_for("done 1");
 }
 
+/// Points the symbolic link `link` at `target` as `ln -sfn` does: a new
+/// link renamed over the old one.
+fn repoint(link: &std::path::Path, target: &str) {
+    let fresh = link.with_extension("new-link");
+    std::os::unix::fs::symlink(target, &fresh).expect("symlink");
+    std::fs::rename(&fresh, link).expect("rename over the link");
+}
+
+#[test]
+fn a_symbolic_link_pointed_elsewhere_has_its_new_target_watched() {
+    // Work first, so that the link gets a checkpoint of its own: a resume
+    // from it re-reads the link without tying it anew.
+    let app = LuaApp::new(
+        "odd-symlink-repointed",
+        &[],
+        "local t = os.clock() while os.clock() - t < 0.05 do end\ndofile('link.lua')",
+    );
+    app.dir.write("real/one.lua", "print('one=1')\n");
+    app.dir.write("real/two.lua", "print('two=1')\n");
+    repoint(&app.dir.path("link.lua"), "real/one.lua");
+    let session = app.launch().start();
+    session.wait_for("done first");
+    let two = std::fs::canonicalize(app.dir.path("real/two.lua")).expect("two");
+    repoint(&app.dir.path("link.lua"), "real/two.lua");
+    session.wait_for("two=1");
+    assert!(
+        session.output().contains("resuming from it"),
+        "{}",
+        session.output()
+    );
+    // The run its change started looked at the link again.
+    session.wait_for(&format!("watch '{}'", two.display()));
+    save(
+        &app.dir.path("real/two.lua"),
+        "print('two=2')\n",
+        Save::RenameOver,
+    );
+    session.wait_for("two=2");
+    session.wait_for("done 2");
+}
+
+#[test]
+fn a_symbolic_link_to_a_folder_pointed_elsewhere_resumes() {
+    let app = LuaApp::new("odd-folder-link", &[], "dofile('current/mod.lua')");
+    app.dir.write("releases/1/mod.lua", "print('release=1')\n");
+    app.dir.write("releases/2/mod.lua", "print('release=2')\n");
+    repoint(&app.dir.path("current"), "releases/1");
+    let session = app.launch().start();
+    session.wait_for("done first");
+    session.wait_for_count("[forkmon] watch", 2);
+    // inotify tells only that the name `current` changed in the app's
+    // folder: the file below it counts as replaced.
+    repoint(&app.dir.path("current"), "releases/2");
+    session.wait_for("release=2");
+    session.wait_for("done 1");
+    // And the new folder is the one watched now.
+    save(
+        &app.dir.path("releases/2/mod.lua"),
+        "print('release=2b')\n",
+        Save::InPlace,
+    );
+    session.wait_for("release=2b");
+    session.wait_for("done 2");
+}
+
 #[test]
 fn a_deleted_file_is_said_once_and_its_checkpoint_waits_for_it() {
     let app = LuaApp::new("odd-deleted", &["a", "b"], "");

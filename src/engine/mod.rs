@@ -634,6 +634,23 @@ impl Engine {
         }
     }
 
+    /// In a run resumed from the checkpoint of `path`, which it is about to
+    /// read again: if `path` is the file whose change started the run and a
+    /// symbolic link, it is tied anew, so that the watcher looks at where
+    /// it points now (`ln -sfn v2/mod.lua mod.lua` changed the link, and
+    /// the new target must be watched too). The files the run reads after
+    /// it are tied anew anyway.
+    fn relook_if_changed_link(&mut self, path: &[u8]) {
+        if self.changed_file != Some(resume_order::mark(path)) {
+            return;
+        }
+        let is_link = nix::sys::stat::lstat(path)
+            .is_ok_and(|stat| stat.st_mode & libc::S_IFMT == libc::S_IFLNK);
+        if is_link && let Err(error) = self.attach(path, None) {
+            self.stop(error);
+        }
+    }
+
     /// Whether the program's state has something a fork would not copy
     /// (see [`unforked`]); says so once per kind.
     fn cannot_checkpoint(&mut self, path: &AbsolutePath) -> bool {
@@ -808,7 +825,9 @@ impl Engine {
                     me,
                     elapsed_micros,
                 };
-                self.hold(holding)
+                self.hold(holding)?;
+                self.relook_if_changed_link(path);
+                Ok(())
             }
         }
     }

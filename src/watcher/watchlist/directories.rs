@@ -31,6 +31,53 @@ impl Watchlist {
         }
     }
 
+    /// Names that came into or left watched directories (`(watch, name)`):
+    /// where tied files lie below such a name (a folder moved or deleted
+    /// whole, a symbolic link to a folder pointed elsewhere: `ln -sfn
+    /// releases/2 current`), their directories count as gone, and are
+    /// looked for again at once. inotify tells nothing below the name.
+    pub(super) fn entries_above_tied_directories(
+        &mut self,
+        entries: &[(i32, Vec<u8>)],
+        now: Instant,
+    ) {
+        if entries.is_empty() {
+            return;
+        }
+        let mut directories: Vec<(i32, &[u8])> = Vec::new();
+        for file in self.files() {
+            if !directories
+                .iter()
+                .any(|&(watch, _)| watch == file.dir_watch)
+            {
+                directories.push((file.dir_watch, crate::paths::split_parent(&file.path).0));
+            }
+        }
+        let mut gone = Vec::new();
+        for (parent_watch, name) in entries {
+            let Some(&(_, parent)) = directories.iter().find(|(watch, _)| watch == parent_watch)
+            else {
+                continue;
+            };
+            let mut top = parent.to_vec();
+            if !top.ends_with(b"/") {
+                top.push(b'/');
+            }
+            top.extend_from_slice(name);
+            for &(watch, dir) in &directories {
+                let below = dir.strip_prefix(top.as_slice());
+                if below.is_some_and(|rest| rest.is_empty() || rest.starts_with(b"/"))
+                    && !gone.contains(&watch)
+                {
+                    gone.push(watch);
+                }
+            }
+        }
+        for watch in gone {
+            self.directory_gone(watch, now);
+        }
+    }
+
     /// The directories to watch again: each ended watch that still has tied
     /// files, with the directory those files are in.
     pub fn directories_to_rewatch(&mut self) -> Vec<(i32, Vec<u8>)> {

@@ -254,13 +254,23 @@ impl Watchlist {
         self.looked_at_journal();
         let now = io.now();
         let mut overflowed = false;
+        let mut entries = Vec::new();
         for event in events {
             match event {
                 Event::Overflow => overflowed = true,
                 Event::DirectoryGone(watch) => self.directory_gone(watch, now),
-                Event::File(watch, name, kind) => self.file_event(watch, &name, kind, now),
+                Event::File(watch, name, kind) => {
+                    self.file_event(watch, &name, kind, now);
+                    if matches!(
+                        kind,
+                        FileEvent::Created | FileEvent::MovedIn | FileEvent::Removed
+                    ) {
+                        entries.push((watch, name));
+                    }
+                }
             }
         }
+        self.entries_above_tied_directories(&entries, now);
         self.apply_comparisons(compared, now);
         let mut retry_at = self.rewatch(io, now);
         self.watch_contents(io, batching, now);

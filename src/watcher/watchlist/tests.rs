@@ -954,3 +954,50 @@ fn a_name_the_run_made_in_a_listed_directory_is_no_change_of_the_listing_until_a
     let gone = |path: &[u8]| (path != b"/app/spec/report.xml").then_some(10);
     assert!(list.settle(t0 + 500 * MS, gone).resume.is_some());
 }
+
+#[test]
+fn a_name_above_tied_folders_that_goes_or_comes_counts_as_those_folders_gone() {
+    let mut list = Watchlist::new(timing());
+    let mut lineage = Vec::new();
+    for (i, (path, dir_watch)) in [
+        ("/app/main.lua", 1),
+        ("/app/current/mod.lua", 2),
+        ("/app/current/sub/deep.lua", 3),
+        ("/app/currently.lua", 1),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        lineage.push(Link {
+            holder: 100 + i as i32,
+            generation: 0,
+        });
+        list.register(Registration {
+            kind: Kind::Checkpoint,
+            lineage: lineage.clone(),
+            dir_watch,
+            path: path.as_bytes().to_vec(),
+            elapsed_micros: 0,
+            stamp: None,
+        })
+        .expect("fresh");
+    }
+    let t0 = Instant::now();
+    // A name no tied folder lies below, or a file's own name: nothing.
+    list.entries_above_tied_directories(
+        &[(1, b"curr".to_vec()), (1, b"currently.lua".to_vec())],
+        t0,
+    );
+    assert!(list.directories_to_rewatch().is_empty());
+    // `ln -sfn releases/2 current`: both folders below it are looked for.
+    list.entries_above_tied_directories(&[(1, b"current".to_vec())], t0);
+    let mut again = list.directories_to_rewatch();
+    again.sort();
+    assert_eq!(
+        again,
+        [
+            (2, b"/app/current".to_vec()),
+            (3, b"/app/current/sub".to_vec())
+        ]
+    );
+}
