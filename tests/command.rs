@@ -83,6 +83,40 @@ fn usage_errors_are_one_line_and_exit_status_2() {
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
         assert!(stderr.starts_with(message), "{args:?}: {stderr}");
     }
+    // A library that is not one: said, rather than the program run
+    // unwatched after the loader's warning.
+    for (args, library, message) in [
+        (
+            vec!["--library", "/etc/passwd", "app.lua"],
+            None,
+            "forkmon: cannot use '/etc/passwd' (given with --library) as forkmon's library: \
+             not a shared library (no ELF header)",
+        ),
+        (
+            vec!["app.lua"],
+            Some("/nonexistent/forkmon.so"),
+            "forkmon: cannot use '/nonexistent/forkmon.so' (given with FORKMON_LIBRARY) as \
+             forkmon's library: no such file",
+        ),
+        (
+            vec!["--library", "/tmp", "app.lua"],
+            None,
+            "forkmon: cannot use '/tmp' (given with --library) as forkmon's library: not a file",
+        ),
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_forkmon"))
+            .args(&args)
+            .env(
+                "FORKMON_LIBRARY",
+                library.map_or(common::library(), Into::into),
+            )
+            .output()
+            .expect("run forkmon");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with(message), "{args:?}: {stderr}");
+    }
     let help = std::process::Command::new(env!("CARGO_BIN_EXE_forkmon"))
         .arg("--help")
         .output()

@@ -17,6 +17,12 @@ pub enum LaunchError {
         "cannot find forkmon.so (looked next to this command: {0}); give it with --library PATH"
     )]
     NoLibrary(String),
+    #[error("cannot use '{path}' (given with {given_by}) as forkmon's library: {reason}")]
+    BadLibrary {
+        path: String,
+        given_by: &'static str,
+        reason: &'static str,
+    },
     #[error("cannot find the program '{0}' in PATH")]
     NotFound(String),
     #[error("cannot run '{program}': {source}")]
@@ -94,9 +100,27 @@ fn lua_interpreter() -> OsString {
 /// The library: --library, $FORKMON_LIBRARY, or where `make` and luarocks
 /// put it relative to this command.
 fn find_library(explicit: Option<PathBuf>) -> Result<PathBuf, LaunchError> {
-    if let Some(path) = explicit.or_else(|| std::env::var_os("FORKMON_LIBRARY").map(PathBuf::from))
-    {
-        return absolute(&path).ok_or_else(|| LaunchError::NoLibrary(path.display().to_string()));
+    let given = match explicit {
+        Some(path) => Some((path, "--library")),
+        None => std::env::var_os("FORKMON_LIBRARY")
+            .filter(|value| !value.is_empty())
+            .map(|value| (PathBuf::from(value), "FORKMON_LIBRARY")),
+    };
+    if let Some((path, given_by)) = given {
+        // The loader would only warn and run the program unwatched.
+        let bad = |reason| LaunchError::BadLibrary {
+            path: path.display().to_string(),
+            given_by,
+            reason,
+        };
+        let found = fs::canonicalize(&path).map_err(|_| bad("no such file"))?;
+        if !found.is_file() {
+            return Err(bad("not a file"));
+        }
+        if !is_elf(&found) {
+            return Err(bad("not a shared library (no ELF header)"));
+        }
+        return Ok(found);
     }
     let exe = std::env::current_exe().unwrap_or_default();
     let dir = exe.parent().unwrap_or(Path::new("."));
@@ -117,7 +141,17 @@ fn find_library(explicit: Option<PathBuf>) -> Result<PathBuf, LaunchError> {
 }
 
 fn absolute(path: &Path) -> Option<PathBuf> {
-    fs::canonicalize(path).ok().filter(|p| p.is_file())
+    fs::canonicalize(path)
+        .ok()
+        .filter(|p| p.is_file() && is_elf(p))
+}
+
+/// Whether `path` starts as an ELF file does.
+fn is_elf(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    fs::File::open(path).is_ok_and(|mut file| file.read_exact(&mut magic).is_ok())
+        && magic == *b"\x7fELF"
 }
 
 fn search_path(program: &OsStr) -> Option<PathBuf> {
