@@ -290,3 +290,42 @@ fn a_fifo_opened_where_the_contents_are_watched_already_is_not_watched() {
     session.interrupt();
     session.assert_all_gone();
 }
+
+const DEEP_READER: &str = r#"
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int main(void) {
+    char name[201];
+    memset(name, 'd', 200);
+    name[200] = 0;
+    /* 25 levels of 200 bytes: the folder's path is past PATH_MAX. */
+    for (int i = 0; i < 25; i++)
+        if (mkdir(name, 0755) != 0 || chdir(name) != 0) { perror("deep"); return 1; }
+    FILE *out = fopen("mod.lua", "w");
+    if (!out) { perror("write"); return 1; }
+    fputs("return 1\n", out);
+    fclose(out);
+    FILE *in = fopen("mod.lua", "r");
+    printf("read %s\n", in ? "ok" : "failed");
+    return 0;
+}
+"#;
+
+#[test]
+fn a_file_whose_full_path_is_too_long_is_said_not_watched() {
+    let dir = Scratch::new("odd-deep");
+    let program = dir.compile_c("deep", DEEP_READER);
+    let mut session = Launch::preloaded(&program, "%.lua$").dir(&dir.0).start();
+    assert!(session.wait_exit().success(), "{}", session.output());
+    let output = session.output();
+    assert!(output.contains("read ok"), "{output}");
+    assert_eq!(
+        session.count("cannot tell the full path of 'mod.lua'"),
+        1,
+        "{output}"
+    );
+    assert!(!output.contains("no opened file matched"), "{output}");
+}

@@ -19,6 +19,7 @@ use crate::stamp::FileStamp;
 use crate::{engine, sys, warn};
 
 static BUDGET_WARNED: AtomicBool = AtomicBool::new(false);
+static UNRESOLVED_WARNED: AtomicBool = AtomicBool::new(false);
 static ANY_MATCHED: AtomicBool = AtomicBool::new(false);
 
 /// The buffer the gate builds paths in. A new one is 4 KiB of zeros: a
@@ -50,7 +51,9 @@ pub fn set_launcher_script(path: OwnedPath) {
 /// Whether any path this process opened matched the filter, or may have
 /// (the filter ran out of its budget on one: said already).
 pub fn any_matched() -> bool {
-    ANY_MATCHED.load(Ordering::Relaxed) || BUDGET_WARNED.load(Ordering::Relaxed)
+    ANY_MATCHED.load(Ordering::Relaxed)
+        || BUDGET_WARNED.load(Ordering::Relaxed)
+        || UNRESOLVED_WARNED.load(Ordering::Relaxed)
 }
 
 /// Turns forkmon on with `config`, unless a way in already did (then the
@@ -183,7 +186,19 @@ fn consider_absolute(
     anchor: Option<Anchor>,
     config: &Config,
 ) -> Option<TieAfterOpen> {
-    if !resolve(absolute, base, path) || is_kernel_path(absolute.as_bytes()) {
+    if !resolve(absolute, base, path) {
+        // Not silently: the filter may well have matched it.
+        if access == Access::Read && !UNRESOLVED_WARNED.swap(true, Ordering::Relaxed) {
+            warn!(
+                "cannot tell the full path of '{}' (its folder is gone, or the path is longer \
+                 than {} bytes): such files are not watched (said once)",
+                crate::log::shown(path),
+                libc::PATH_MAX
+            );
+        }
+        return None;
+    }
+    if is_kernel_path(absolute.as_bytes()) {
         return None;
     }
     let matched = matches_filter(absolute, config);
