@@ -76,7 +76,11 @@ macro_rules! warn { ($($t:tt)*) => { $crate::log::say($crate::log::Level::Warn, 
 
 /// A path as the user should read it in a message.
 pub fn shown(path: &[u8]) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(path)
+    // A line break in a file's name must not split forkmon's line.
+    match String::from_utf8_lossy(path) {
+        std::borrow::Cow::Borrowed(text) => one_line(text),
+        std::borrow::Cow::Owned(text) => std::borrow::Cow::Owned(one_line(&text).into_owned()),
+    }
 }
 
 /// `text` fit for one line: control characters (a line break, an escape
@@ -111,6 +115,12 @@ mod tests {
     fn one_line_escapes_control_characters_only() {
         assert_eq!(one_line("%.lua$ é"), "%.lua$ é");
         assert_eq!(one_line("1\n2\t\u{1b}[31m\r"), "1\\n2\\t\\u{1b}[31m\\r");
+    }
+
+    #[test]
+    fn a_path_is_shown_on_one_line() {
+        assert_eq!(shown(b"/app/two\nlines.lua"), "/app/two\\nlines.lua");
+        assert_eq!(shown(b"/app/\xff.lua"), "/app/\u{fffd}.lua");
     }
 
     #[test]
