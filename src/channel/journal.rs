@@ -59,6 +59,9 @@ struct Header {
     /// last resume: a holder made just after it (the program took the
     /// signal at its checkpoint) ends with its child too.
     ending: AtomicBool,
+    /// A copy the program forked by itself read a watched file, and said
+    /// so: once per tree.
+    forked_read_said: AtomicBool,
     /// One bit per directory watch (by its descriptor) whose file contents
     /// the watcher has watched since, set once the watch is in place: a
     /// file opened in there afterwards needs no stamp (see
@@ -309,6 +312,12 @@ impl Journal {
     /// Says whether the tree is ending (see `Header::ending`).
     pub fn set_ending(&self, ending: bool) {
         self.header().ending.store(ending, Ordering::SeqCst);
+    }
+
+    /// Whether this process is the first of the tree to tell that a copy
+    /// the program forked read a watched file.
+    pub fn first_to_tell_forked_read(&self) -> bool {
+        !self.header().forked_read_said.swap(true, Ordering::SeqCst)
     }
 
     pub fn is_ending(&self) -> bool {

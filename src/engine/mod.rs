@@ -552,6 +552,7 @@ impl Engine {
         }
         if !self.is_own_process() {
             self.stopped = true;
+            self.say_read_in_a_forked_copy(path);
             return None;
         }
         if self.root_changed() {
@@ -631,6 +632,24 @@ impl Engine {
                 self.tied.insert(path.as_bytes());
             }
             Err(error) => self.stop(error),
+        }
+    }
+
+    /// A copy the program forked by itself reads the watched file `path`:
+    /// it makes no checkpoints and ties nothing (only the program's own
+    /// line of processes is resumed), which is said once per tree rather
+    /// than left to look like a missed edit.
+    fn say_read_in_a_forked_copy(&self, path: &AbsolutePath) {
+        let Some(watcher) = self.watcher.as_ref() else {
+            return;
+        };
+        if watcher.journal().first_to_tell_forked_read() {
+            warn!(
+                "'{}' was read by a process the program forked (pid {}): forkmon follows only \
+                 the program's own process, so what such copies read is not watched (said once)",
+                crate::log::shown(path.as_bytes()),
+                std::process::id()
+            );
         }
     }
 
