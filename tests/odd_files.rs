@@ -124,26 +124,41 @@ fn a_symbolic_link_pointed_elsewhere_has_its_new_target_watched() {
 
 #[test]
 fn a_symbolic_link_to_a_folder_pointed_elsewhere_resumes() {
-    let app = LuaApp::new("odd-folder-link", &[], "dofile('current/mod.lua')");
-    app.dir.write("releases/1/mod.lua", "print('release=1')\n");
-    app.dir.write("releases/2/mod.lua", "print('release=2')\n");
-    repoint(&app.dir.path("current"), "releases/1");
-    let session = app.launch().start();
-    session.wait_for("done first");
-    session.wait_for_count("[forkmon] watch", 2);
-    // inotify tells only that the name `current` changed in the app's
-    // folder: the file below it counts as replaced.
-    repoint(&app.dir.path("current"), "releases/2");
-    session.wait_for("release=2");
-    session.wait_for("done 1");
-    // And the new folder is the one watched now.
-    save(
-        &app.dir.path("releases/2/mod.lua"),
-        "print('release=2b')\n",
-        Save::InPlace,
+    let app = LuaApp::new(
+        "odd-folder-link",
+        &[],
+        "dofile('current/mod.lua')\ndofile('current/other.lua')",
     );
-    session.wait_for("release=2b");
-    session.wait_for("done 2");
+    for release in ["1", "2"] {
+        app.dir.write(
+            &format!("releases/{release}/mod.lua"),
+            &format!("print('mod={release}')\n"),
+        );
+        app.dir.write(
+            &format!("releases/{release}/other.lua"),
+            &format!("print('other={release}')\n"),
+        );
+    }
+    repoint(&app.dir.path("current"), "releases/1");
+    // A checkpoint per file: other.lua's is made by the resumed run.
+    let session = app.launch().env("FORKMON_MIN_WORK", "0").start();
+    session.wait_for("done first");
+    session.wait_for_count("[forkmon] watch", 3);
+    // inotify tells only that the name `current` changed in the app's
+    // folder: the files below it count as replaced.
+    repoint(&app.dir.path("current"), "releases/2");
+    session.wait_for("mod=2\nother=2\ndone 1");
+    // The new folder is the one watched now, for the file whose checkpoint
+    // stayed and for the one the resumed run tied anew.
+    for (file, text) in [("other", "other=2b"), ("mod", "mod=2b")] {
+        save(
+            &app.dir.path(&format!("releases/2/{file}.lua")),
+            &format!("print('{text}')\n"),
+            Save::InPlace,
+        );
+        session.wait_for(text);
+    }
+    session.wait_for("done 3");
 }
 
 #[test]

@@ -153,6 +153,13 @@ impl Io for Kernel<'_> {
         Some(watch)
     }
 
+    fn watch_replaced(&mut self, old: i32) {
+        // The program's caches of directory watches are dropped when this
+        // count moves (see `WatcherLink::known_dir_watch`).
+        self.journal.note_watch_ended();
+        self.journal.set_contents_watched(old, false);
+    }
+
     fn look(&mut self, path: &[u8]) -> Found {
         let name = OsStr::from_bytes(path);
         let Ok(metadata) = std::fs::symlink_metadata(name) else {

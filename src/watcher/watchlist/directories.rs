@@ -209,7 +209,12 @@ impl Watchlist {
         let mut missing = false;
         for (old, dir) in self.directories_to_rewatch() {
             match io.watch_directory(&dir) {
-                Some(new) => self.rewatched(old, new, now, |path| io.size(path).is_some()),
+                Some(new) => {
+                    if new != old {
+                        io.watch_replaced(old);
+                    }
+                    self.rewatched(old, new, now, |path| io.size(path).is_some());
+                }
                 None => missing = true,
             }
         }

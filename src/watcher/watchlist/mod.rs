@@ -67,6 +67,10 @@ pub trait Io {
     fn size(&self, path: &[u8]) -> Option<u64>;
     /// Watches the directory `dir` for names and contents; its watch.
     fn watch_directory(&mut self, dir: &[u8]) -> Option<i32>;
+    /// The watch `old` no longer stands for its files' directory, though
+    /// it did not end (a symbolic link above it points elsewhere now): the
+    /// program's processes must watch that path anew.
+    fn watch_replaced(&mut self, old: i32);
     /// What is at the path of a file tied to a checkpoint: a symbolic
     /// link's target directory is watched here.
     fn look(&mut self, path: &[u8]) -> Found;

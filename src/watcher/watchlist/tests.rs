@@ -590,6 +590,7 @@ impl Io for FakeIo {
         self.watched_dirs.push(dir.to_vec());
         Some(50 + self.watched_dirs.len() as i32)
     }
+    fn watch_replaced(&mut self, _old: i32) {}
     fn look(&mut self, path: &[u8]) -> Found {
         if self.not_files.iter().any(|p| p == path) {
             return Found::NotAFile;
