@@ -218,3 +218,38 @@ fn a_file_the_program_makes_in_a_folder_it_listed_is_no_change_of_the_listing() 
         session.assert_all_gone();
     }
 }
+
+const LISTER_THAT_APPENDS: &str = r#"
+#include <dirent.h>
+#include <stdio.h>
+
+int main(void) {
+    DIR *dir = opendir("data");
+    int count = 0;
+    for (struct dirent *entry; dir && (entry = readdir(dir));)
+        if (entry->d_name[0] != '.') count++;
+    if (dir) closedir(dir);
+    printf("entries %d\n", count);
+    FILE *log = fopen("data/kept.log", "a");
+    if (log) { fputs("run\n", log); fclose(log); }
+    return 0;
+}
+"#;
+
+#[test]
+fn a_file_the_program_appends_to_in_a_folder_it_listed_still_counts_when_removed() {
+    let dir = Scratch::new("listing-appended");
+    let program = dir.compile_c("lister", LISTER_THAT_APPENDS);
+    dir.write("data/kept.log", "");
+    dir.write("data/one.txt", "1");
+    let filter = format!("^{}/", escaped(&dir.0));
+    let mut session = Launch::preloaded(&program, &filter).dir(&dir.0).start();
+    session.wait_for("entries 2\n");
+    session.wait_for("waiting for a change");
+    // The program made no name there by appending to its log: the log
+    // deleted by hand is a change of the listing.
+    std::fs::remove_file(dir.path("data/kept.log")).expect("remove the log");
+    session.wait_for("entries 1\n");
+    session.interrupt();
+    session.assert_all_gone();
+}

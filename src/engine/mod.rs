@@ -488,7 +488,12 @@ impl Engine {
             return;
         }
         let tied = matched && self.tied.contains(path.as_bytes());
-        let listed = !tied && self.listed_directory_of(path);
+        // Only a name the open makes: a file that is there already (opened
+        // to append, say) is the listing's as it was, and a change of it
+        // by someone else must still count.
+        let listed = !tied
+            && self.listed_directory_of(path)
+            && nix::sys::stat::lstat(path.as_c_str()).is_err();
         if !(tied || listed) || nix::unistd::getpid().as_raw() != self.pid || self.root_changed() {
             return;
         }
@@ -499,9 +504,11 @@ impl Engine {
         // A file it makes in a directory it listed is no change of the
         // listing: the watcher learns the name, by the directory's watch.
         let dir_watch = match listed {
-            true => match watcher.known_dir_watch(dir) {
-                Some(watch) => watch,
-                None => return,
+            // The watch the listing was tied with (its directory is not
+            // watched anew when it is still the same one).
+            true => match watcher.watch_dir(dir) {
+                Ok(watch) => watch,
+                Err(_) => return,
             },
             false => 0,
         };
