@@ -187,8 +187,16 @@ fn consider_absolute(
     config: &Config,
 ) -> Option<TieAfterOpen> {
     if !resolve(absolute, base, path) {
-        // Not silently: the filter may well have matched it.
-        if access == Access::Read && !UNRESOLVED_WARNED.swap(true, Ordering::Relaxed) {
+        // Not silently: the filter may well have matched it. (A directory
+        // descriptor the program got wrong is its own error to see.)
+        let name = path.rsplit(|&b| b == b'/').next().unwrap_or_default();
+        let named_file = !matches!(name, b"" | b"." | b"..");
+        let from_a_descriptor = matches!(base, Base::Directory(fd) if fd != libc::AT_FDCWD);
+        if access == Access::Read
+            && named_file
+            && !from_a_descriptor
+            && !UNRESOLVED_WARNED.swap(true, Ordering::Relaxed)
+        {
             warn!(
                 "cannot tell the full path of '{}' (its folder is gone, or the path is longer \
                  than {} bytes): such files are not watched (said once)",
