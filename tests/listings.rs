@@ -172,7 +172,9 @@ fn a_listed_file_that_was_read_and_then_deleted_resumes_before_the_listing() {
 
 const LISTER_THAT_WRITES: &str = r#"
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 
 int main(void) {
     DIR *dir = opendir("data");
@@ -187,6 +189,8 @@ int main(void) {
     printf("later %s\n", text);
     FILE *log = fopen("data/run.log", "w");
     if (log) { fputs("done\n", log); fclose(log); }
+    int made = creat("data/made.log", 0644);
+    if (made >= 0) close(made);
     return 0;
 }
 "#;
@@ -200,6 +204,7 @@ fn a_file_the_program_makes_in_a_folder_it_listed_is_no_change_of_the_listing() 
     // listing and later.txt but not the log.
     for filter in [format!("^{folder}/"), format!("^{folder}/data.*[^g]$")] {
         let _ = std::fs::remove_file(dir.path("data/run.log"));
+        let _ = std::fs::remove_file(dir.path("data/made.log"));
         dir.write("data/later.txt", "one");
         // A checkpoint for later.txt too, after the listing's.
         let launch = Launch::preloaded(&program, &filter).env("FORKMON_MIN_WORK", "0");

@@ -179,6 +179,23 @@ detour! {
 }
 
 detour! {
+    /// creat(2): an open for writing that makes the file (glibc's does
+    /// not go through `open`).
+    fn creat(path: *const c_char, mode: mode_t) -> c_int;
+    missing: missing_int();
+    // SAFETY: the caller honours creat(2)'s contract for `path`.
+    |real| unsafe { around_open(Base::CurrentDir, path, Some(Access::Write), || real(path, mode)) }
+}
+
+detour! {
+    /// creat64(2): creat(2) in large-file builds.
+    fn creat64(path: *const c_char, mode: mode_t) -> c_int;
+    missing: missing_int();
+    // SAFETY: as creat.
+    |real| unsafe { around_open(Base::CurrentDir, path, Some(Access::Write), || real(path, mode)) }
+}
+
+detour! {
     /// open64(2): what Rust's std and large-file builds call.
     fn open64(path: *const c_char, flags: c_int, mode: mode_t) -> c_int;
     missing: missing_int();
