@@ -414,3 +414,49 @@ fn a_ctrl_c_the_program_took_just_before_a_checkpoint_still_ends_the_tree() {
     assert_eq!(status.code(), Some(6), "{status:?}\n{}", session.output());
     session.assert_all_gone();
 }
+
+/// Lists data/, then waits; Ctrl+C makes its handler rename a file there
+/// (a change of the listing, as a program that saves its state on the way
+/// out makes) and end 100 ms later.
+const SAVES_ON_CTRL_C: &str = r#"
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static void on_int(int signal) {
+    (void)signal;
+    rename("data/state.tmp", "data/state.saved");
+    usleep(100000);
+    _exit(130);
+}
+
+int main(void) {
+    DIR *dir = opendir("data");
+    while (dir && readdir(dir)) {}
+    if (dir) closedir(dir);
+    signal(SIGINT, on_int);
+    printf("ready\n");
+    fflush(stdout);
+    for (;;) pause();
+}
+"#;
+
+#[test]
+fn ctrl_c_ends_the_tree_though_the_programs_handler_changes_a_watched_folder() {
+    let dir = Scratch::new("ctrl-c-change");
+    let program = dir.compile_c("saver", SAVES_ON_CTRL_C);
+    dir.write("data/state.tmp", "{}");
+    let folder = dir.0.display().to_string().replace('-', "%-");
+    let mut session = Launch::preloaded(&program, &format!("^{folder}/data/"))
+        .dir(&dir.0)
+        .start();
+    session.wait_for("ready");
+    // The rename's resume order comes while the program is ending by the
+    // Ctrl+C: the program's end is the tree's.
+    session.interrupt();
+    let status = session.wait_exit();
+    assert_eq!(status.code(), Some(130), "{status:?}\n{}", session.output());
+    assert_eq!(session.count("ready"), 1, "{}", session.output());
+    session.assert_all_gone();
+}

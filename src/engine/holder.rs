@@ -23,6 +23,10 @@ use crate::sys::signals::{self, Received, SavedSignals, held_signals};
 use crate::sys::wait::{self, ChildStatus, signal_name};
 use crate::{info, sys, warn};
 
+/// How long after an ending signal a resume order waits for the child to
+/// end by it (see [`Holder::let_an_ending_child_end`]).
+const ENDING_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub struct Holder {
     child: Option<Pid>,
     /// Where the watcher's pid is told: the first holder forks the watcher
@@ -39,6 +43,8 @@ pub struct Holder {
     /// while the child ran: a second one ends the run (the program ignored
     /// or survived the first, and the user means it).
     asked_to_end: u32,
+    /// When the last ending signal came while the child ran.
+    ending_since: Option<std::time::Instant>,
     /// No watcher could be started: no resume will come, and the holder
     /// ends as its child ends, as if forkmon were not there.
     passing_through: bool,
@@ -68,6 +74,7 @@ impl Holder {
             parent,
             ending: false,
             asked_to_end: 0,
+            ending_since: None,
             passing_through,
             trace: trace::enabled(),
             // With no watcher no resume comes: no standby either.
@@ -99,6 +106,9 @@ impl Holder {
             };
             match received {
                 Ok(received) if self.is_resume_order(&received) => {
+                    // Ctrl+C, then a save before the program ended: the
+                    // program's end ends the tree, as it would have alone.
+                    self.let_an_ending_child_end();
                     let order = ResumeOrder::from_value(received.value);
                     let number = order.number;
                     let mut trace = ResumeTrace::start(self.trace);
@@ -108,6 +118,7 @@ impl Holder {
                         self.end_run(trace.as_mut());
                     }
                     self.ending = false;
+                    self.ending_since = None;
                     self.asked_to_end = 0;
                     self.journal.set_ending(false);
                     if released {
@@ -232,6 +243,7 @@ impl Holder {
             return;
         }
         self.ending = true;
+        self.ending_since = Some(std::time::Instant::now());
         self.journal.set_ending(true);
         if !passed_down {
             self.asked_to_end += 1;
@@ -239,6 +251,23 @@ impl Holder {
         if self.asked_to_end >= 2 {
             self.end_run(None);
             wait::die_by(signal as i32);
+        }
+    }
+
+    /// A resume order came while the child was taking an ending signal
+    /// (a program that saves files as it runs, or one stuck resuming
+    /// itself, when the user pressed Ctrl+C): the child gets up to
+    /// [`ENDING_GRACE`] from the signal to end, and if it does, the tree
+    /// ends with it (`reap` does not come back). One that is still
+    /// running then survived the signal, as a program may, and is
+    /// replaced by the resume.
+    fn let_an_ending_child_end(&mut self) {
+        let Some(since) = self.ending_since.filter(|_| self.ending) else {
+            return;
+        };
+        while self.child.is_some() && since.elapsed() < ENDING_GRACE {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            self.reap();
         }
     }
 
