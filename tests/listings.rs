@@ -170,19 +170,32 @@ fn a_listed_file_that_was_read_and_then_deleted_resumes_before_the_listing() {
     session.assert_all_gone();
 }
 
-const LISTER_THAT_WRITES: &str = r#"
+/// A C program that lists data/, prints how many entries it found, then
+/// runs `after_listing`.
+fn lister_then(after_listing: &str) -> String {
+    format!(
+        r#"
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
 
-int main(void) {
+int main(void) {{
     DIR *dir = opendir("data");
     int count = 0;
     for (struct dirent *entry; dir && (entry = readdir(dir));)
         if (entry->d_name[0] != '.') count++;
     if (dir) closedir(dir);
     printf("entries %d\n", count);
+{after_listing}
+    return 0;
+}}
+"#
+    )
+}
+
+/// Reads data/later.txt, then makes two files in data/ itself.
+const READS_LATER_THEN_WRITES: &str = r#"
     char text[64] = "";
     FILE *later = fopen("data/later.txt", "r");
     if (later) { fgets(text, sizeof text, later); fclose(later); }
@@ -191,14 +204,12 @@ int main(void) {
     if (log) { fputs("done\n", log); fclose(log); }
     int made = creat("data/made.log", 0644);
     if (made >= 0) close(made);
-    return 0;
-}
 "#;
 
 #[test]
 fn a_file_the_program_makes_in_a_folder_it_listed_is_no_change_of_the_listing() {
     let dir = Scratch::new("listing-own-file");
-    let program = dir.compile_c("lister", LISTER_THAT_WRITES);
+    let program = dir.compile_c("lister", &lister_then(READS_LATER_THEN_WRITES));
     let folder = escaped(&dir.0);
     // Everything below the folder (the command's default), and the
     // listing and later.txt but not the log.
@@ -224,27 +235,16 @@ fn a_file_the_program_makes_in_a_folder_it_listed_is_no_change_of_the_listing() 
     }
 }
 
-const LISTER_THAT_APPENDS: &str = r#"
-#include <dirent.h>
-#include <stdio.h>
-
-int main(void) {
-    DIR *dir = opendir("data");
-    int count = 0;
-    for (struct dirent *entry; dir && (entry = readdir(dir));)
-        if (entry->d_name[0] != '.') count++;
-    if (dir) closedir(dir);
-    printf("entries %d\n", count);
+/// Appends to data/kept.log, which is there before the program runs.
+const APPENDS: &str = r#"
     FILE *log = fopen("data/kept.log", "a");
     if (log) { fputs("run\n", log); fclose(log); }
-    return 0;
-}
 "#;
 
 #[test]
 fn a_file_the_program_appends_to_in_a_folder_it_listed_still_counts_when_removed() {
     let dir = Scratch::new("listing-appended");
-    let program = dir.compile_c("lister", LISTER_THAT_APPENDS);
+    let program = dir.compile_c("lister", &lister_then(APPENDS));
     dir.write("data/kept.log", "");
     dir.write("data/one.txt", "1");
     let filter = format!("^{}/", escaped(&dir.0));

@@ -866,26 +866,14 @@ fn a_deleted_directory_is_said_for_the_files_that_were_there_not_for_lookups() {
     assert!(outcome.resume.is_none());
 }
 
-/// main.lua, then a listing of /app/spec (its own checkpoint, as busted's
-/// spec folder), then a_spec.lua read from it.
-fn listed_spec() -> Watchlist {
+/// A checkpoint per file, each file in the directory watch given with it,
+/// by holders 100, 101 and so on.
+fn checkpoints_of(files: &[(&str, i32)]) -> Watchlist {
     let mut list = Watchlist::new(timing());
-    let mut lineage = Vec::new();
-    for (i, (path, dir_watch)) in [
-        ("/app/main.lua", 1),
-        ("/app/spec/", 2),
-        ("/app/spec/a_spec.lua", 2),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        lineage.push(Link {
-            holder: 100 + i as i32,
-            generation: 0,
-        });
+    for (i, &(path, dir_watch)) in files.iter().enumerate() {
         list.register(Registration {
             kind: Kind::Checkpoint,
-            lineage: lineage.clone(),
+            lineage: holders(i + 1),
             dir_watch,
             path: path.as_bytes().to_vec(),
             elapsed_micros: 0,
@@ -894,6 +882,26 @@ fn listed_spec() -> Watchlist {
         .expect("fresh");
     }
     list
+}
+
+/// The first `count` holders of [`checkpoints_of`].
+fn holders(count: usize) -> Vec<Link> {
+    (0..count)
+        .map(|i| Link {
+            holder: 100 + i as i32,
+            generation: 0,
+        })
+        .collect()
+}
+
+/// main.lua, then a listing of /app/spec (its own checkpoint, as busted's
+/// spec folder), then a_spec.lua read from it.
+fn listed_spec() -> Watchlist {
+    checkpoints_of(&[
+        ("/app/main.lua", 1),
+        ("/app/spec/", 2),
+        ("/app/spec/a_spec.lua", 2),
+    ])
 }
 
 #[test]
@@ -929,15 +937,9 @@ fn a_file_deleted_from_a_listed_directory_resumes_from_the_listing_once_it_stays
 fn a_name_the_run_made_in_a_listed_directory_is_no_change_of_the_listing_until_a_resume() {
     let t0 = Instant::now();
     let mut list = listed_spec();
-    let lineage = (0..3)
-        .map(|i| Link {
-            holder: 100 + i,
-            generation: 0,
-        })
-        .collect::<Vec<_>>();
     let own = Registration {
         kind: Kind::OwnWrite,
-        lineage,
+        lineage: holders(3),
         dir_watch: 2,
         path: b"/app/spec/report.xml".to_vec(),
         elapsed_micros: 0,
@@ -958,31 +960,12 @@ fn a_name_the_run_made_in_a_listed_directory_is_no_change_of_the_listing_until_a
 
 #[test]
 fn a_name_above_tied_folders_that_goes_or_comes_counts_as_those_folders_gone() {
-    let mut list = Watchlist::new(timing());
-    let mut lineage = Vec::new();
-    for (i, (path, dir_watch)) in [
+    let mut list = checkpoints_of(&[
         ("/app/main.lua", 1),
         ("/app/current/mod.lua", 2),
         ("/app/current/sub/deep.lua", 3),
         ("/app/currently.lua", 1),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        lineage.push(Link {
-            holder: 100 + i as i32,
-            generation: 0,
-        });
-        list.register(Registration {
-            kind: Kind::Checkpoint,
-            lineage: lineage.clone(),
-            dir_watch,
-            path: path.as_bytes().to_vec(),
-            elapsed_micros: 0,
-            stamp: None,
-        })
-        .expect("fresh");
-    }
+    ]);
     let t0 = Instant::now();
     // A name no tied folder lies below, or a file's own name: nothing.
     list.entries_above_tied_directories(
