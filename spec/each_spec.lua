@@ -226,6 +226,8 @@ describe("forkmon.each under " .. interpreter, function()
         function() forkmon.each({ "a", 2 }, print) end,
         function() forkmon.each({ "a" }, "run") end,
         function() forkmon.each({ "a" }, print, { timeout = -1 }) end,
+        function() forkmon.each({ "a" }, print, { timeout = math.tointeger and math.tointeger(2^62) or 2^62 }) end,
+        function() forkmon.each({ "a" }, print, { timeout = 1e308 }) end,
         function() forkmon.each({ "a" }, print, { retries = 1 }) end,
         function() forkmon.each(function() error("no list", 0) end, print) end,
       } do print(select(2, pcall(call))) end
@@ -236,7 +238,10 @@ describe("forkmon.each under " .. interpreter, function()
       "forkmon.each: argument 1 (tasks) must be a list of strings or a function that returns one, not number",
       "forkmon.each: task 2 must be a string, not number",
       "forkmon.each: argument 2 (run) must be a function, not string",
-      "forkmon.each: timeout must be a number of seconds above 0, not -1",
+      "forkmon.each: timeout must be a number of seconds above 0 and at most 1e9, not -1",
+      "forkmon.each: timeout must be a number of seconds above 0 and at most 1e9, not "
+        .. (interpreter:match("5%.[34]") and "4611686018427387904" or "4.611686018427388e18"),
+      "forkmon.each: timeout must be a number of seconds above 0 and at most 1e9, not 1e308",
       "forkmon.each: unknown option 'retries' (options: timeout, together, label, after_round)",
       "forkmon.each: the task list function failed: no list",
       "" }, "\n"), out)

@@ -26,8 +26,9 @@ local function timeout()
   local given = os.getenv("FORKMON_BUSTED_TIMEOUT")
   if given == nil or given == "" then return 60 end
   local seconds = tonumber(given)
-  if not seconds or seconds <= 0 then
-    io.stderr:write(("[forkmon] FORKMON_BUSTED_TIMEOUT='%s' is not a number of seconds above 0: using 60\n"):format(given))
+  -- At most forkmon.each's limit (1e9 s): a longer one is no deadline.
+  if not seconds or not (seconds > 0 and seconds <= 1e9) then
+    io.stderr:write(("[forkmon] FORKMON_BUSTED_TIMEOUT='%s' is not a number of seconds above 0 and at most 1e9: using 60\n"):format(given))
     return 60
   end
   return seconds

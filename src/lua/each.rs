@@ -14,6 +14,10 @@ use super::api::{Answer, fail, lua_type};
 
 const OPTIONS: &str = "timeout, together, label, after_round";
 
+/// The longest timeout taken (about 31 years): any longer one would
+/// overflow the clock's deadline.
+const MAX_TIMEOUT_SECONDS: f64 = 1e9;
+
 /// What the caller gave.
 struct LuaHost {
     lua: Lua,
@@ -105,17 +109,17 @@ fn read_options(options: LuaValue, host: &mut LuaHost) -> Answer<Options> {
             );
         };
         match (key.to_string_lossy().as_str(), value) {
-            ("timeout", LuaValue::Integer(n)) if n > 0 => {
+            ("timeout", LuaValue::Integer(n)) if n > 0 && n as f64 <= MAX_TIMEOUT_SECONDS => {
                 read.timeout = Some(Duration::from_secs(n as u64))
             }
-            ("timeout", LuaValue::Number(n)) if n > 0.0 && n < 1e9 => {
+            ("timeout", LuaValue::Number(n)) if n > 0.0 && n <= MAX_TIMEOUT_SECONDS => {
                 read.timeout = Some(Duration::from_secs_f64(n))
             }
             ("timeout", other) => {
                 return fail(
                     "each",
                     format!(
-                        "timeout must be a number of seconds above 0, not {}",
+                        "timeout must be a number of seconds above 0 and at most 1e9, not {}",
                         shown_value(&other)
                     ),
                 );
@@ -154,6 +158,8 @@ fn read_options(options: LuaValue, host: &mut LuaHost) -> Answer<Options> {
 fn shown_value(value: &LuaValue) -> String {
     match value {
         LuaValue::Integer(n) => n.to_string(),
+        // 1e308 as such, not its 309 digits.
+        LuaValue::Number(n) if n.abs() >= 1e15 => format!("{n:e}"),
         LuaValue::Number(n) => n.to_string(),
         other => lua_type(other).to_owned(),
     }
