@@ -314,6 +314,51 @@ fn hangs_and_crashes_do_not_stop_the_loop(lua: &str) {
 }
 
 #[test]
+fn a_save_while_a_spec_runs_stops_it_and_runs_it_again_at_once() {
+    let project = project("busted-save-while-running");
+    project.write(
+        "spec/s2_spec.lua",
+        "describe('s2', function() it('loops', function() print('running s2 loops') io.stdout:flush() while true do end end) end)\n",
+    );
+    // Past the longest timeout taken: said, and 60 s is used.
+    let mut session = busted(&project, "lua5.4")
+        .env("FORKMON_BUSTED_TIMEOUT", "1e12")
+        .arg("-o")
+        .arg("plainTerminal")
+        .start();
+    session.wait_for(
+        "FORKMON_BUSTED_TIMEOUT='1e12' is not a number of seconds above 0 and at most 1e9: using 60",
+    );
+    session.wait_for("running s2 loops");
+    save(
+        &project.path("spec/s2_spec.lua"),
+        &spec("s2", "'fixed'"),
+        Save::RenameOver,
+    );
+    session.wait_for("spec file 'spec/s2_spec.lua' changed while it ran: stopped it");
+    session.wait_for("running s2 fixed");
+    session.wait_for("running s3 f1");
+    session.wait_for("2 of 3 spec files ran: 2 ok; waiting for a change");
+    // A file the looping spec read stops it too (a fixture: the runner
+    // loads the spec files' modules itself, and their change resumes it).
+    save(
+        &project.path("spec/s2_spec.lua"),
+        "describe('s2', function() it('loops', function() print('running s2 loops ' .. io.open('spec/fixture.txt'):read('*l')) io.stdout:flush() while true do end end) end)\n",
+        Save::RenameOver,
+    );
+    session.wait_for("running s2 loops f1");
+    save(&project.path("spec/fixture.txt"), "f2\n", Save::InPlace);
+    session
+        .wait_for("'spec/fixture.txt' changed while spec file 'spec/s2_spec.lua' ran: stopped it");
+    session.wait_for("running s2 loops f2");
+    let output = session.output();
+    assert_eq!(session.count("timed out"), 0, "{output}");
+
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
 fn lua51_hangs_and_crashes_do_not_stop_the_loop() {
     hangs_and_crashes_do_not_stop_the_loop("lua5.1");
 }

@@ -85,12 +85,16 @@ pub fn run(
     // parent-death signal, the task's process); the program's own handlers
     // are put back in each task's process.
     let saved = signals::take_over_signals(&nix::sys::signal::SigSet::empty()).ok();
+    // Watched from the first round on: a save while a task runs stops it.
+    let watch = watching.then(Watching::new);
     let mut runner = Runner {
         plan: Plan::new(list),
         options,
         saved,
         pid: nix::unistd::getpid(),
         results: Vec::new(),
+        watching: watch,
+        settled_in_round: Vec::new(),
     };
     let results = runner.round(host);
     if !watching {
@@ -109,6 +113,52 @@ struct Runner {
     pid: Pid,
     /// The round's results, in order.
     results: Vec<TaskResult>,
+    /// The tasks' files watched, once forkmon is on.
+    watching: Option<Watching>,
+    /// Changes that settled while a task ran, looked at after its round.
+    settled_in_round: Vec<Vec<u8>>,
+}
+
+/// The runner's watch of the tasks' files, and the changes not settled yet.
+struct Watching {
+    watch: Watch,
+    settle: Settle,
+    buffer: Vec<u8>,
+}
+
+impl Watching {
+    fn new() -> Watching {
+        let inotify = match Inotify::init() {
+            Ok(inotify) => inotify,
+            Err(error) => {
+                warn!("forkmon.each cannot watch the tasks' files ({error}); ending");
+                sys::exit_now(1)
+            }
+        };
+        let delay = crate::config::active()
+            .map_or(crate::config::DEFAULT_RESTART_DELAY, |c| c.restart_delay);
+        Watching {
+            watch: Watch {
+                inotify,
+                dirs: FxHashMap::default(),
+                watched: Default::default(),
+            },
+            settle: Settle::new(delay, WRITER_WAIT),
+            buffer: vec![0u8; 64 * 1024],
+        }
+    }
+
+    /// Reads the events waiting; returns the changes settled by now, and
+    /// when to look again for the others.
+    fn settled(&mut self) -> (Vec<Vec<u8>>, Option<Instant>) {
+        read_events(
+            &mut self.watch,
+            &mut self.buffer,
+            &mut self.settle,
+            Instant::now(),
+        );
+        self.settle.settled(Instant::now())
+    }
 }
 
 /// The runner's own inotify instance and its directory watches.
@@ -147,26 +197,14 @@ fn stamp_of(path: &[u8]) -> Option<FileStamp> {
 
 impl Runner {
     fn watch_loop(&mut self, host: &mut dyn Host) -> ! {
-        let inotify = match Inotify::init() {
-            Ok(inotify) => inotify,
-            Err(error) => {
-                warn!("forkmon.each cannot watch the tasks' files ({error}); ending");
-                sys::exit_now(1)
-            }
-        };
-        let mut watch = Watch {
-            inotify,
-            dirs: FxHashMap::default(),
-            watched: Default::default(),
-        };
-        let delay = crate::config::active()
-            .map_or(crate::config::DEFAULT_RESTART_DELAY, |c| c.restart_delay);
-        let mut settle = Settle::new(delay, WRITER_WAIT);
-        let mut buffer = vec![0u8; 64 * 1024];
         loop {
+            let settled_in_round = std::mem::take(&mut self.settled_in_round);
+            if !settled_in_round.is_empty() {
+                self.take_settled(host, &settled_in_round);
+            }
             // Files read meanwhile may have changed before their directory
             // was watched: their stamps tell.
-            self.watch_files(&mut watch);
+            self.watch_files();
             let watched: Vec<Vec<u8>> = self.plan.watched().into_iter().collect();
             self.look_at(watched.iter().map(Vec::as_slice), false);
             if self.plan.has_pending() {
@@ -183,29 +221,23 @@ impl Runner {
                         PollTimeout::try_from(ms.min(60_000) as i32).unwrap_or(PollTimeout::MAX)
                     }
                 };
-                let mut fds = [PollFd::new(watch.inotify.as_fd(), PollFlags::POLLIN)];
+                let Some(watching) = self.watching.as_mut() else {
+                    sys::exit_now(1)
+                };
+                let mut fds = [PollFd::new(
+                    watching.watch.inotify.as_fd(),
+                    PollFlags::POLLIN,
+                )];
                 match poll(&mut fds, timeout) {
                     Ok(_) | Err(Errno::EINTR) => {}
                     Err(_) => sys::exit_now(1),
                 }
-                let now = Instant::now();
-                read_events(&mut watch, &mut buffer, &mut settle, now);
-                let (settled, later) = settle.settled(Instant::now());
+                let (settled, later) = watching.settled();
                 next = later;
                 if settled.is_empty() {
                     continue;
                 }
-                // A file no task read, or one gone, may be a task come or
-                // gone: only then is the list asked again (a listing costs
-                // a few milliseconds of the reply to each save).
-                let known = self.plan.watched();
-                if settled
-                    .iter()
-                    .any(|path| !known.contains(path) || stamp_of(path).is_none())
-                {
-                    self.relist(host);
-                }
-                self.look_at(settled.iter().map(Vec::as_slice), true);
+                self.take_settled(host, &settled);
                 if self.plan.has_pending() {
                     break;
                 }
@@ -213,9 +245,28 @@ impl Runner {
         }
     }
 
+    /// Settled changes: the tasks that read them are to run.
+    fn take_settled(&mut self, host: &mut dyn Host, settled: &[Vec<u8>]) {
+        // A file no task read, or one gone, may be a task come or gone:
+        // only then is the list asked again (a listing costs a few
+        // milliseconds of the reply to each save).
+        let known = self.plan.watched();
+        if settled
+            .iter()
+            .any(|path| !known.contains(path) || stamp_of(path).is_none())
+        {
+            self.relist(host);
+        }
+        self.look_at(settled.iter().map(Vec::as_slice), true);
+    }
+
     /// Watches the directories of the files the tasks read, and of the
     /// tasks that are files (a new file there may be a new task).
-    fn watch_files(&self, watch: &mut Watch) {
+    fn watch_files(&mut self) {
+        let Some(watching) = self.watching.as_mut() else {
+            return;
+        };
+        let watch = &mut watching.watch;
         let mut dirs: Vec<Vec<u8>> = self
             .plan
             .watched()
@@ -429,6 +480,43 @@ impl Runner {
         }
     }
 
+    /// Looks at the changes settled while `batch` runs (kept for after the
+    /// round); returns the first that a task of the batch read, if any, and
+    /// when to look again. `None` if not watching.
+    fn changed_while_running(
+        &mut self,
+        batch: &[Vec<u8>],
+    ) -> Option<(Option<Vec<u8>>, Option<Instant>)> {
+        let (settled, later) = self.watching.as_mut()?.settled();
+        let mut changed = None;
+        for path in &settled {
+            if changed.is_none()
+                && batch
+                    .iter()
+                    .any(|name| self.plan.read_changed(name, path, stamp_of(path)))
+            {
+                changed = Some(path.clone());
+            }
+        }
+        self.settled_in_round.extend(settled);
+        Some((changed, later))
+    }
+
+    /// The batch was stopped by a change of `path` while its task at
+    /// `position` ran: those before it finished (as far as forkmon can
+    /// tell), it and those after it run again next.
+    fn stopped_by_a_change(&mut self, batch: &[Vec<u8>], position: usize, path: &[u8]) {
+        self.plan.look_at([path], stamp_of, false);
+        for (n, name) in batch.iter().enumerate() {
+            if n < position {
+                self.finish(name, Status::Ok);
+            } else {
+                self.results.retain(|r| r.task != *name);
+                self.plan.not_run(name);
+            }
+        }
+    }
+
     fn finish(&mut self, name: &[u8], status: Status) {
         self.plan.finished(name, status);
         self.results.retain(|r| r.task != name);
@@ -445,13 +533,19 @@ impl Runner {
             nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
         );
         let ended = sys::pidfd_open(child).ok();
-        let deadline = self.options.timeout.map(|t| Instant::now() + t);
+        let deadline = self
+            .options
+            .timeout
+            .and_then(|t| Instant::now().checked_add(t));
         let mut told = Told::default();
         let mut pipe_open = true;
+        // A change not settled yet is looked at again then.
+        let mut settling: Option<Instant> = None;
+        let mut changed_while_running: Option<Vec<u8>> = None;
         let outcome = loop {
-            let timeout = match deadline {
+            let timeout = match deadline.into_iter().chain(settling).min() {
                 Some(at) => {
-                    let ms = at.saturating_duration_since(Instant::now()).as_millis();
+                    let ms = at.saturating_duration_since(Instant::now()).as_millis() + 1;
                     PollTimeout::try_from(ms.min(60_000) as i32).unwrap_or(PollTimeout::MAX)
                 }
                 // Without a pidfd (a kernel before 5.3), the end is looked
@@ -459,12 +553,18 @@ impl Runner {
                 None if ended.is_none() => PollTimeout::from(10u8),
                 None => PollTimeout::NONE,
             };
-            let mut fds = Vec::with_capacity(2);
+            let mut fds = Vec::with_capacity(3);
             if pipe_open {
                 fds.push(PollFd::new(reports.as_fd(), PollFlags::POLLIN));
             }
             if let Some(ended) = &ended {
                 fds.push(PollFd::new(ended.as_fd(), PollFlags::POLLIN));
+            }
+            if let Some(watching) = &self.watching {
+                fds.push(PollFd::new(
+                    watching.watch.inotify.as_fd(),
+                    PollFlags::POLLIN,
+                ));
             }
             match poll(&mut fds, timeout) {
                 Ok(_) | Err(Errno::EINTR) => {}
@@ -478,6 +578,18 @@ impl Runner {
                 Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => {}
                 Ok(status) => break Some(status),
                 Err(_) => break None,
+            }
+            // A save of a file the running tasks read stops them, as a save
+            // stops a running program: they run again with it at once, not
+            // after the timeout.
+            if let Some((changed, later)) = self.changed_while_running(batch) {
+                settling = later;
+                if let Some(path) = changed {
+                    end_tree(child);
+                    let _ = waitpid(child, None);
+                    changed_while_running = Some(path);
+                    break None;
+                }
             }
             if deadline.is_some_and(|at| Instant::now() >= at) {
                 end_tree(child);
@@ -494,6 +606,18 @@ impl Runner {
             .and_then(|i| batch.get(i))
             .unwrap_or(&batch[0])
             .clone();
+        if let Some(path) = changed_while_running {
+            if shown(&path) == shown(&at) {
+                change!("{label} '{}' changed while it ran: stopped it", shown(&at));
+            } else {
+                change!(
+                    "'{}' changed while {label} '{}' ran: stopped it",
+                    shown(&path),
+                    shown(&at)
+                );
+            }
+            return self.stopped_by_a_change(batch, told.current.unwrap_or(0), &path);
+        }
         let status = match (outcome, told.done) {
             (Some(WaitStatus::Exited(_, _)), Some(0)) => Status::Ok,
             (Some(WaitStatus::Exited(_, _)), Some(code)) => Status::Failed(code),
@@ -568,13 +692,19 @@ impl Runner {
         while let Some(report) = decoder.next_report() {
             match report {
                 Some(Report::Start(index)) => *current = Some(index as usize),
-                Some(Report::Read(path, stamp)) => match current.and_then(|i| batch.get(i)) {
-                    Some(name) => self.plan.read(name, &path, stamp),
-                    // Read outside any task: every task of the batch's.
-                    None => batch
-                        .iter()
-                        .for_each(|name| self.plan.read(name, &path, stamp)),
-                },
+                Some(Report::Read(path, stamp)) => {
+                    // Watched from now: a save of it stops the run.
+                    if let Some(watching) = self.watching.as_mut() {
+                        watching.watch.add_dir(split_parent(&path).0);
+                    }
+                    match current.and_then(|i| batch.get(i)) {
+                        Some(name) => self.plan.read(name, &path, stamp),
+                        // Read outside any task: every task of the batch's.
+                        None => batch
+                            .iter()
+                            .for_each(|name| self.plan.read(name, &path, stamp)),
+                    }
+                }
                 Some(Report::Wrote(path)) => self.plan.wrote(&path),
                 Some(Report::Done(status)) => *done = Some(status),
                 Some(Report::Failed(index)) => failed.push(index as usize),

@@ -192,6 +192,14 @@ impl Plan {
         reads
     }
 
+    /// Whether `name`'s run read `path` as it was not `now`.
+    pub fn read_changed(&self, name: &[u8], path: &[u8], now: Option<FileStamp>) -> bool {
+        self.tasks
+            .get(name)
+            .and_then(|task| task.reads.get(path))
+            .is_some_and(|read| *read != now)
+    }
+
     /// Every file some task read (to watch).
     pub fn watched(&self) -> FxHashSet<Vec<u8>> {
         self.tasks
