@@ -197,6 +197,34 @@ fn a_child_started_before_a_checkpoint_skips_it_and_is_still_waited_for() {
 }
 
 #[test]
+fn a_file_read_while_a_child_runs_before_any_checkpoint_is_said_not_watched() {
+    // No checkpoint comes before a.txt: an edit of it cannot resume.
+    let dir = Scratch::new("state-popen-first");
+    let mut session = edit_b_and_resume(
+        &dir,
+        &[
+            "popen", "echo hi", "read", "a.txt", "pclose", "read", "b.txt", "print", "ready",
+            "wait",
+        ],
+    );
+    let output = session.output();
+    let line = format!(
+        "[forkmon] the program has 1 child process of its own at '{}': a resumed copy could not \
+         wait for it, so no checkpoint is made while it has any; there is no checkpoint before \
+         it yet, so files read meanwhile are not watched: their edits are not seen (said once a run)",
+        dir.path("a.txt").display()
+    );
+    assert_eq!(session.count(&line), 1, "{output}");
+    assert_eq!(
+        session.count(&format!("watch '{}'", dir.path("a.txt").display())),
+        0,
+        "{output}"
+    );
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
 fn a_child_started_before_a_require_is_still_waited_for_in_the_lua_module() {
     let app = common::LuaApp::new(
         "state-popen-lua",

@@ -685,7 +685,11 @@ impl Engine {
         };
         if let Some(said) = self.obstacles_said.get_mut(obstacle.kind()) {
             if !std::mem::replace(said, true) {
-                warn!("{}", obstacle.describe(&crate::log::shown(path.as_bytes())));
+                let first = self.lineage.is_empty();
+                warn!(
+                    "{}",
+                    obstacle.describe(&crate::log::shown(path.as_bytes()), first)
+                );
             }
         }
         true

@@ -37,8 +37,10 @@ impl Obstacle {
         }
     }
 
-    /// The line for it, at the checkpoint of `path`.
-    pub fn describe(self, path: &str) -> String {
+    /// The line for it, at the checkpoint of `path`; `first` if the
+    /// program has no checkpoint yet (then nothing read meanwhile can be
+    /// watched: no checkpoint comes before it).
+    pub fn describe(self, path: &str, first: bool) -> String {
         let (what, lost) = match self {
             Obstacle::Children(1) => (
                 "1 child process of its own".to_owned(),
@@ -57,9 +59,15 @@ impl Obstacle {
                 "would not have them",
             ),
         };
+        let meanwhile = if first {
+            "there is no checkpoint before it yet, so files read meanwhile are not watched: \
+             their edits are not seen"
+        } else {
+            "files read meanwhile are tied to the last checkpoint"
+        };
         format!(
             "the program has {what} at '{path}': a resumed copy {lost}, so no checkpoint is made \
-             while it has any; files read meanwhile are tied to the last checkpoint (said once a run)"
+             while it has any; {meanwhile} (said once a run)"
         )
     }
 }
@@ -71,15 +79,20 @@ mod tests {
     #[test]
     fn each_obstacle_says_what_a_resumed_copy_would_miss() {
         assert_eq!(
-            Obstacle::Children(1).describe("/a.lua"),
+            Obstacle::Children(1).describe("/a.lua", false),
             "the program has 1 child process of its own at '/a.lua': a resumed copy could not \
              wait for it, so no checkpoint is made while it has any; files read meanwhile are \
              tied to the last checkpoint (said once a run)"
         );
         assert!(
             Obstacle::PosixTimers(2)
-                .describe("/a.lua")
+                .describe("/a.lua", false)
                 .starts_with("the program has 2 POSIX timers (timer_create) at '/a.lua': a resumed copy would not have them,")
+        );
+        assert!(
+            Obstacle::Children(2)
+                .describe("/a.lua", true)
+                .ends_with("there is no checkpoint before it yet, so files read meanwhile are not watched: their edits are not seen (said once a run)")
         );
     }
 }
