@@ -147,7 +147,7 @@ pub struct Environment;
 
 impl Source for Environment {
     fn get(&self, var: &str) -> Option<OsString> {
-        std::env::var_os(var)
+        crate::sys::env_var(var)
     }
 }
 

@@ -384,6 +384,56 @@ fn when_nothing_matched_the_process_the_user_started_says_so_once() {
 }
 
 #[test]
+fn a_bash_script_that_sources_a_watched_file_resumes_from_it() {
+    // bash defines its own getenv and setenv: a setenv before its main
+    // left every option read as unset (forkmon said it was off).
+    let dir = Scratch::new("launch-bash");
+    dir.write("settings.conf", "VALUE=1\n");
+    let script = dir.write(
+        "run",
+        "#!/bin/bash\n/bin/true\nx=$(/bin/true)\n. ./settings.conf\necho \"value $VALUE\"\n/bin/true\nexec sleep 1000\n",
+    );
+    make_executable(&script);
+    let mut session = Launch::preloaded(&script, "%.conf$").dir(&dir.0).start();
+    session.wait_for("value 1");
+    let watch = format!("watch '{}'", dir.path("settings.conf").display());
+    session.wait_for(&watch);
+    save(&dir.path("settings.conf"), "VALUE=2\n", Save::InPlace);
+    session.wait_for("value 2");
+    let output = session.output();
+    let lines = forkmon_lines(&output);
+    assert_eq!(lines.len(), 2, "{output}");
+    assert!(lines[0].ends_with(&watch), "{output}");
+    assert!(
+        lines[1].contains("changed, resuming from it (resume #1"),
+        "{output}"
+    );
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
+fn when_nothing_matched_under_bash_it_is_said_once() {
+    // The commands bash starts are not the process the user started.
+    let dir = Scratch::new("launch-bash-nomatch");
+    let mut session = Launch::preloaded("bash", "%.nothing$")
+        .arg("-c")
+        .arg("/bin/true; x=$(/bin/true); /bin/true; echo done")
+        .dir(&dir.0)
+        .start();
+    let status = session.wait_exit();
+    assert!(status.success(), "{}", session.output());
+    let output = session.output();
+    assert!(output.contains("done"), "{output}");
+    assert_eq!(
+        forkmon_lines(&output),
+        ["[forkmon] no opened file matched FORKMON_FILTER='%.nothing$'; nothing was watched"],
+        "{output}"
+    );
+    session.assert_all_gone();
+}
+
+#[test]
 fn when_a_file_was_watched_nothing_is_said_about_the_filter() {
     let dir = Scratch::new("launch-matched");
     lua_tool(&dir);

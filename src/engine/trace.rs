@@ -15,7 +15,7 @@ pub struct ResumeTrace {
 /// Whether tracing is on: read once, by the first holder (a copy of the
 /// program while it has one thread).
 pub fn enabled() -> bool {
-    std::env::var_os("FORKMON_TRACE").is_some_and(|value| value == "1")
+    crate::sys::env_var("FORKMON_TRACE").is_some_and(|value| value == "1")
 }
 
 impl ResumeTrace {

@@ -14,7 +14,7 @@ use std::io::IsTerminal;
 use mlua::prelude::*;
 
 use crate::config::{self, Environment};
-use crate::intercept::{gate, shared};
+use crate::intercept::{gate, nothing_matched, shared};
 
 const LUA_SIDE: &str = include_str!("../../lua/forkmon.lua");
 const BUSTED_SIDE: &str = include_str!("../../lua/forkmon/busted.lua");
@@ -69,7 +69,11 @@ fn switch_on() {
         std::io::stderr().is_terminal(),
         Some(&default),
     ) {
-        Ok(config) => drop(gate::switch_on(config)),
+        Ok(config) => {
+            if gate::switch_on(config) {
+                nothing_matched::say_at_exit();
+            }
+        }
         Err((output, errors)) => gate::report_unapplied(output, &errors),
     }
     gate::say_misspelled_options();

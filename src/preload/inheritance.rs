@@ -28,7 +28,7 @@ static OWN_ENTRIES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
 /// Whether `LD_PRELOAD` names this library (found at `own_path`), and
 /// remembers how, for [`leave`].
 pub fn preloaded(own_path: &Path) -> bool {
-    let Some(preload) = std::env::var_os(PRELOAD) else {
+    let Some(preload) = crate::sys::env_var(PRELOAD) else {
         return false;
     };
     let own = own_entries(&preload, own_path);
@@ -45,7 +45,7 @@ pub fn preloaded(own_path: &Path) -> bool {
 /// The process has one thread: nothing reads the environment meanwhile.
 pub unsafe fn leave() {
     let own = OWN_ENTRIES.get().map_or(&[][..], Vec::as_slice);
-    if let Some(preload) = std::env::var_os(PRELOAD) {
+    if let Some(preload) = crate::sys::env_var(PRELOAD) {
         let others = without(&preload, own);
         if others.is_empty() {
             // SAFETY: single-threaded, per this function's contract.
@@ -60,23 +60,40 @@ pub unsafe fn leave() {
 }
 
 /// Whether this process is the one the user started (or a program it
-/// exec'd): the first to load forkmon marks its pid for the others.
+/// exec'd), as the environment tells.
+pub enum FirstProcess {
+    /// The first to load forkmon: it marks its pid for the others (with
+    /// [`mark_first_process`]).
+    Unmarked,
+    /// Marked by the first process.
+    Marked { first: bool },
+}
+
+impl FirstProcess {
+    pub fn now() -> FirstProcess {
+        match crate::sys::env_var(FIRST_PID).and_then(|v| v.to_str()?.parse::<u32>().ok()) {
+            Some(first) => FirstProcess::Marked {
+                first: first == std::process::id(),
+            },
+            None => FirstProcess::Unmarked,
+        }
+    }
+
+    pub fn is_first(&self) -> bool {
+        matches!(
+            self,
+            FirstProcess::Unmarked | FirstProcess::Marked { first: true }
+        )
+    }
+}
+
+/// Marks this process as the first, for the programs it starts.
 ///
 /// # Safety
 /// The process has one thread (a library constructor).
-pub unsafe fn is_first_process() -> bool {
-    let me = std::process::id();
-    match std::env::var(FIRST_PID)
-        .ok()
-        .and_then(|v| v.parse::<u32>().ok())
-    {
-        Some(first) => first == me,
-        None => {
-            // SAFETY: single-threaded, per this function's contract.
-            unsafe { std::env::set_var(FIRST_PID, me.to_string()) };
-            true
-        }
-    }
+pub unsafe fn mark_first_process() {
+    // SAFETY: single-threaded, per this function's contract.
+    unsafe { std::env::set_var(FIRST_PID, std::process::id().to_string()) };
 }
 
 /// Whether this process is busted told to run under another Lua

@@ -6,11 +6,10 @@ mod inheritance;
 mod real;
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::config::{self, Environment};
-use crate::intercept::{cwd, gate, guard};
-use crate::{engine, info, sys};
+use crate::intercept::{cwd, gate, guard, nothing_matched};
+use crate::{engine, sys};
 
 // SAFETY (of `unsafe` in the attribute): the constructor runs before main
 // with the process single-threaded; it catches every panic, reads only the
@@ -38,8 +37,13 @@ fn initialise() {
         unsafe { inheritance::leave() };
         return;
     }
-    // SAFETY: as above.
-    let first = unsafe { inheritance::is_first_process() };
+    // Every read of the environment comes before the first write: in bash,
+    // which defines its own `setenv` and `getenv`, a `setenv` before its
+    // main leaves its `getenv` answering nothing (every option read as
+    // unset) until then.
+    let process = inheritance::FirstProcess::now();
+    let first = process.is_first();
+    let mut leave = false;
     // The chdir hooks below are live: the current directory may be kept.
     cwd::trust_copies();
     crate::engine::root_hooked();
@@ -55,23 +59,33 @@ fn initialise() {
                 }
                 engine::at_first_checkpoint(leave_at_checkpoint);
                 if first {
-                    say_at_exit_if_nothing_matched();
+                    nothing_matched::say_at_exit();
                 }
             }
         }
         Err((output, errors)) => {
             gate::report_unapplied(output, &errors);
             // Said once: the programs this one starts do not say it again.
-            // SAFETY: as above.
-            unsafe { inheritance::leave() };
+            leave = true;
         }
     }
     // Once, though the process the user started may exec another (a
     // launcher's shell, `env`) that loads forkmon again.
-    if first && std::env::var_os(inheritance::OPTIONS_CHECKED).is_none() {
+    let say_options = first && sys::env_var(inheritance::OPTIONS_CHECKED).is_none();
+    if say_options {
         gate::say_misspelled_options();
+    }
+    if matches!(process, inheritance::FirstProcess::Unmarked) && !leave {
+        // SAFETY: as above.
+        unsafe { inheritance::mark_first_process() };
+    }
+    if say_options {
         // SAFETY: as above.
         unsafe { std::env::set_var(inheritance::OPTIONS_CHECKED, "1") };
+    }
+    if leave {
+        // SAFETY: as above.
+        unsafe { inheritance::leave() };
     }
 }
 
@@ -79,30 +93,4 @@ fn leave_at_checkpoint() {
     // SAFETY: the engine calls this before a checkpoint's fork, once it has
     // made sure that the process has one thread.
     unsafe { inheritance::leave() };
-}
-
-static FIRST_PID: AtomicU32 = AtomicU32::new(0);
-
-/// The process the user started says, when it ends (by `exit` or a return
-/// from main), that nothing matched the filter, if nothing did: a wrong
-/// filter, or a program that never reaches forkmon, is not silent.
-fn say_at_exit_if_nothing_matched() {
-    FIRST_PID.store(std::process::id(), Ordering::Relaxed);
-    extern "C" fn at_exit() {
-        let _ = std::panic::catch_unwind(|| {
-            if std::process::id() != FIRST_PID.load(Ordering::Relaxed) || gate::any_matched() {
-                return;
-            }
-            if let Some(config) = config::active() {
-                info!(
-                    "no opened file matched {}='{}'; nothing was watched",
-                    config::FILTER,
-                    crate::log::one_line(&config.filter_spec)
-                );
-            }
-        });
-    }
-    // SAFETY: registers a function that lives as long as the process (a
-    // preloaded library is never unloaded); it catches its own panics.
-    unsafe { libc::atexit(at_exit) };
 }

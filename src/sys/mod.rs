@@ -24,6 +24,14 @@ pub unsafe fn fork() -> nix::Result<ForkResult> {
     unsafe { nix::unistd::fork() }
 }
 
+/// An environment variable, read from `environ` itself rather than through
+/// `getenv`: a program may define its own `getenv`, and bash's answers
+/// from its own table, which holds nothing before its `main` once its
+/// `setenv` has been called (by a library constructor, say).
+pub fn env_var(name: &str) -> Option<std::ffi::OsString> {
+    std::env::vars_os().find_map(|(key, value)| (key == name).then_some(value))
+}
+
 /// Sets an environment variable of this process, if it has one thread (the
 /// only case where no other thread can be reading the environment); returns
 /// whether it was set.
@@ -52,6 +60,17 @@ pub fn fstat_number(fd: i32) -> Option<libc::stat> {
 pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit has no preconditions.
     unsafe { libc::_exit(code) }
+}
+
+/// Runs `handler` when the process exits by `exit` (or a return from
+/// main); in a library unloaded before that (a Lua module, at `lua_close`),
+/// when it is unloaded: glibc's `atexit` ties the handler to the calling
+/// library's `__dso_handle`.
+pub fn at_exit(handler: extern "C" fn()) {
+    // SAFETY: `handler` is a plain function of this library, which stays
+    // mapped until the handler has run (see above); handlers must not
+    // unwind, which the callers ensure by catching panics.
+    unsafe { libc::atexit(handler) };
 }
 
 /// Writes out every C stdio buffer, so that output the program produced
