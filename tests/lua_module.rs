@@ -215,6 +215,24 @@ fn a_bad_filter_in_module_mode_is_one_line_and_the_script_runs() {
 }
 
 #[test]
+fn when_nothing_matched_in_module_mode_it_is_said_once_at_the_end() {
+    let app = LuaApp::new("module-nomatch", &["a"], "");
+    let mut session = app
+        .launch_module()
+        .env("FORKMON_FILTER", "%.nothing$")
+        .start();
+    let status = session.wait_exit();
+    let output = session.output();
+    assert!(status.success(), "{output}");
+    assert!(session.program_output().contains("done first"), "{output}");
+    assert_eq!(
+        common::forkmon_lines(&output),
+        ["[forkmon] no opened file matched FORKMON_FILTER='%.nothing$'; nothing was watched"],
+        "{output}"
+    );
+}
+
+#[test]
 fn the_library_loads_into_programs_without_lua() {
     let status = std::process::Command::new("/bin/true")
         .env("LD_PRELOAD", common::library())
