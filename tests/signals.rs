@@ -396,6 +396,27 @@ fn a_ctrl_c_pending_in_the_program_at_a_checkpoint_reaches_the_resumed_side() {
 }
 
 #[test]
+fn a_signal_blocked_and_pending_at_a_checkpoint_is_pending_in_each_run_from_it() {
+    // A fork's child has no pending signals: each run from the checkpoint
+    // must have what the program had pending there.
+    let dir = Scratch::new("pending-usr1");
+    let a = dir.write("a.txt", "a=1\n");
+    let mut session = steps!(
+        "mark", "USR1", "block", "USR1", "raise", "USR1", "read", a, "unblock", "USR1", "marked",
+        "7", "print", "lost", "wait"
+    )
+    .start();
+    session.wait_for("program exited with status 7");
+    save(&dir.path("a.txt"), "a=2\n", Save::InPlace);
+    session.wait_for("a=2");
+    session.wait_for_count("program exited with status 7", 2);
+    let output = session.output();
+    assert!(!output.contains("lost"), "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
 fn a_ctrl_c_the_program_took_just_before_a_checkpoint_still_ends_the_tree() {
     let dir = Scratch::new("ctrl-c-before-checkpoint");
     let (a, b) = (dir.write("a.txt", "a=1\n"), dir.write("b.txt", "b=1\n"));

@@ -818,6 +818,11 @@ impl Engine {
         // A fork's child has no interval timers: each new child (this
         // first one, and each resumed one) arms what was left of them now.
         let timers = IntervalTimers::read();
+        // A fork's child has none of the signals pending here (the program
+        // blocked them, or they came since everything was blocked above):
+        // each run from this checkpoint gets them again. The holder takes
+        // and passes on the ones it holds.
+        let pending = signals::pending_besides(&signals::held_signals());
         let costs_before = self.costs.before_fork();
         sys::flush_stdio();
         // SAFETY: `thread_count` above found one thread, and nothing since
@@ -837,6 +842,7 @@ impl Engine {
                 watcher.leave_watcher_end();
                 self.costs.forked(costs_before, started.elapsed());
                 signals.restore();
+                signals::raise_each(&pending);
                 timers.arm();
                 self.enter_child(Link {
                     holder: me,
@@ -856,6 +862,7 @@ impl Engine {
                     elapsed_micros,
                 };
                 self.hold(holding)?;
+                signals::raise_each(&pending);
                 self.relook_if_changed_link(path);
                 Ok(())
             }

@@ -130,6 +130,33 @@ pub fn take_pending(set: &SigSet) -> Vec<Received> {
     }
 }
 
+/// The signals pending in this process (and its one thread), but those of
+/// `besides`.
+pub fn pending_besides(besides: &SigSet) -> Vec<i32> {
+    // SAFETY: sigset_t is plain data; sigpending fills it.
+    let mut pending: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `pending` is a writable sigset_t.
+    if unsafe { libc::sigpending(&mut pending) } != 0 {
+        return Vec::new();
+    }
+    (1..=libc::SIGRTMAX())
+        // SAFETY: both sets are valid, and each number a signal number.
+        .filter(|&signal| unsafe {
+            libc::sigismember(&pending, signal) == 1
+                && libc::sigismember(besides.as_ref(), signal) != 1
+        })
+        .collect()
+}
+
+/// Sends each of `signals` to this process's thread: one the program
+/// blocks stays pending, as it was at the checkpoint.
+pub fn raise_each(signals: &[i32]) {
+    for &signal in signals {
+        // SAFETY: raise has no preconditions; an invalid number fails.
+        unsafe { libc::raise(signal) };
+    }
+}
+
 /// Takes any pending signals of `set` without waiting (they are blocked).
 pub fn discard_pending(set: &SigSet) {
     let zero = libc::timespec {

@@ -20,6 +20,7 @@
  *   ignore SIG          sets SIG to be ignored
  *   block SIG           blocks SIG
  *   unblock SIG         unblocks SIG
+ *   raise SIG           sends SIG to itself (pending, if it is blocked)
  *   mark SIG            on SIG, only notes that it came (the program
  *                       goes on)
  *   marked N            exits with status N if a noted signal came
@@ -182,6 +183,8 @@ static void step_unblock(char **args) {
     sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
+static void step_raise(char **args) { raise(signal_number(args[0])); }
+
 static void note(int signal) { noted = signal; }
 
 static void step_mark(char **args) {
@@ -343,6 +346,7 @@ static const struct step {
     {"block", 1, step_block},   {"spawn", 0, step_spawn},
     {"exit", 1, step_exit},     {"input", 0, step_input},
     {"write", 2, step_write},   {"unblock", 1, step_unblock},
+    {"raise", 1, step_raise},
     {"mark", 1, step_mark},     {"marked", 1, step_marked},
     {"line", 0, step_line},
     {"closefds", 0, step_closefds}, {"dup2", 1, step_dup2},
