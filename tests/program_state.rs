@@ -145,6 +145,29 @@ fn a_descriptor_of_forkmon_dup2ed_over_is_named_and_not_used() {
     session.assert_all_gone();
 }
 
+#[test]
+fn a_program_started_with_stdin_closed_finds_it_closed_after_its_checkpoints() {
+    // forkmon's inotify instance and socket took descriptor 0 (and 1).
+    let dir = Scratch::new("state-stdin-closed");
+    dir.write("a.txt", "a=1\n");
+    dir.write("b.txt", "b=1\n");
+    let host = host_program();
+    let mut session = Launch::preloaded("sh", "%.txt$")
+        .arg("-c")
+        .arg("exec \"$0\" read a.txt read b.txt fd 0 print ready wait <&-")
+        .arg(host)
+        .dir(&dir.0)
+        .start();
+    session.wait_for("ready");
+    save(&dir.path("b.txt"), "b=2\n", Save::InPlace);
+    session.wait_for_count("ready", 2);
+    let output = session.output();
+    assert_eq!(session.count("fd 0: closed"), 2, "{output}");
+    assert_eq!(session.count("fd 0: open"), 0, "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}
+
 /// The line said once when a checkpoint is skipped for `what` at `path`.
 fn skipped(what: &str, path: &std::path::Path, lost: &str) -> String {
     format!(

@@ -150,6 +150,7 @@ impl WatcherLink {
                 None => WatchError::Inotify(e),
             }
         })?;
+        let inotify = Inotify::from(sys::above_standard_streams(inotify.into()));
         let (ours, theirs) = socket::socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
@@ -157,6 +158,10 @@ impl WatcherLink {
             SockFlag::SOCK_CLOEXEC,
         )
         .map_err(spawn_error)?;
+        let (ours, theirs) = (
+            sys::above_standard_streams(ours),
+            sys::above_standard_streams(theirs),
+        );
         let journal = Journal::create().map_err(WatchError::Journal)?;
         let unknown = || WatchError::Inotify(io::Error::last_os_error());
         let inotify_identity = Identity::record(inotify.as_fd(), true).ok_or_else(unknown)?;

@@ -73,6 +73,22 @@ pub fn at_exit(handler: extern "C" fn()) {
     unsafe { libc::atexit(handler) };
 }
 
+/// `fd`, moved above the standard streams' numbers (0 to 2) if it took one
+/// of them: a program started with stdin or stdout closed must still find
+/// it closed, and get that number from its own next open, as alone.
+pub fn above_standard_streams(fd: std::os::fd::OwnedFd) -> std::os::fd::OwnedFd {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    if fd.as_raw_fd() > 2 {
+        return fd;
+    }
+    match nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3)) {
+        // SAFETY: fcntl just made `raw`, a descriptor nothing else owns;
+        // `fd` is closed when it is dropped here.
+        Ok(raw) => unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) },
+        Err(_) => fd,
+    }
+}
+
 /// Writes out every C stdio buffer, so that output the program produced
 /// before a checkpoint is not copied into each resumed child.
 pub fn flush_stdio() {

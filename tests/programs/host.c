@@ -21,6 +21,7 @@
  *   block SIG           blocks SIG
  *   unblock SIG         unblocks SIG
  *   raise SIG           sends SIG to itself (pending, if it is blocked)
+ *   fd N                prints "fd N: open" or "fd N: closed"
  *   mark SIG            on SIG, only notes that it came (the program
  *                       goes on)
  *   marked N            exits with status N if a noted signal came
@@ -185,6 +186,11 @@ static void step_unblock(char **args) {
 
 static void step_raise(char **args) { raise(signal_number(args[0])); }
 
+static void step_fd(char **args) {
+    int fd = atoi(args[0]);
+    printf("fd %d: %s\n", fd, fcntl(fd, F_GETFD) == -1 ? "closed" : "open");
+}
+
 static void note(int signal) { noted = signal; }
 
 static void step_mark(char **args) {
@@ -346,7 +352,7 @@ static const struct step {
     {"block", 1, step_block},   {"spawn", 0, step_spawn},
     {"exit", 1, step_exit},     {"input", 0, step_input},
     {"write", 2, step_write},   {"unblock", 1, step_unblock},
-    {"raise", 1, step_raise},
+    {"raise", 1, step_raise},   {"fd", 1, step_fd},
     {"mark", 1, step_mark},     {"marked", 1, step_marked},
     {"line", 0, step_line},
     {"closefds", 0, step_closefds}, {"dup2", 1, step_dup2},

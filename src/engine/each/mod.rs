@@ -129,7 +129,7 @@ struct Watching {
 impl Watching {
     fn new() -> Watching {
         let inotify = match Inotify::init() {
-            Ok(inotify) => inotify,
+            Ok(inotify) => Inotify::from(sys::above_standard_streams(inotify.into())),
             Err(error) => {
                 warn!("forkmon.each cannot watch the tasks' files ({error}); ending");
                 sys::exit_now(1)
