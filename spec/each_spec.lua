@@ -244,6 +244,8 @@ describe("forkmon.each under " .. interpreter, function()
       "forkmon.each: timeout must be a number of seconds above 0 and at most 1e9, not 1e308",
       "forkmon.each: unknown option 'retries' (options: timeout, together, label, after_round)",
       "forkmon.each: the task list function failed: no list",
+      -- (No task ran: the filter, '^$' here, matched nothing.)
+      "[forkmon] no opened file matched FORKMON_FILTER='^$'; nothing was watched",
       "" }, "\n"), out)
   end)
 end)

@@ -48,6 +48,12 @@ pub fn set_launcher_script(path: OwnedPath) {
     let _ = LAUNCHER_SCRIPT.set(path);
 }
 
+/// Files are watched though the filter matched none (the Lua API's
+/// `watch` and `checkpoint`, `forkmon.each`'s tasks): nothing to say of it.
+pub fn note_watched_otherwise() {
+    ANY_MATCHED.store(true, Ordering::Relaxed);
+}
+
 /// Whether any path this process opened matched the filter, or may have
 /// (the filter ran out of its budget on one: said already).
 pub fn any_matched() -> bool {

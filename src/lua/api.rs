@@ -141,6 +141,7 @@ fn tie(
     other: Option<&'static SharedV1>,
 ) -> Answer<bool> {
     let files = files(function, paths)?;
+    gate::note_watched_otherwise();
     if let Some(other) = other {
         // One file per call: the first makes the checkpoint (if `here`), the
         // rest attach to it, as engine::tie does.

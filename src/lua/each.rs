@@ -75,6 +75,7 @@ pub fn each(lua: &Lua, (tasks, run, options): (LuaValue, LuaValue, LuaValue)) ->
     // Each task's process starts with a collected heap: its first
     // collection comes later, and copies fewer of the pages it shares.
     let _ = lua.gc_collect();
+    gate::note_watched_otherwise();
     let results = each::run(initial, options, &mut host, gate::is_on());
     results_table(lua, &results)
         .map(LuaValue::Table)
