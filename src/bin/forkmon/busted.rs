@@ -13,6 +13,7 @@ use std::process::Command;
 use forkmon::config;
 
 use crate::args::{Invocation, Target};
+use crate::library_file;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BustedError {
@@ -24,6 +25,8 @@ pub enum BustedError {
         "cannot find the forkmon module built for {version} (looked at: {looked}); build it (make spec-matrix builds target/<lua>/release/forkmon.so) or give it with FORKMON_MODULE=/path/forkmon.so"
     )]
     NoModule { version: String, looked: String },
+    #[error("cannot use '{path}' (given with FORKMON_MODULE) as the forkmon module: {reason}")]
+    BadModule { path: String, reason: &'static str },
     #[error("cannot run '{program}': {source}")]
     Exec {
         program: String,
@@ -150,7 +153,12 @@ fn lua_version(lua: &OsStr) -> Result<String, BustedError> {
 /// (<tree>/lib/lua/5.1/) put it relative to this command.
 fn find_module(version: &str) -> Result<PathBuf, BustedError> {
     if let Some(explicit) = std::env::var_os("FORKMON_MODULE").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(explicit));
+        // Lua's require would search on, and may load another build.
+        let path = PathBuf::from(explicit);
+        return library_file::check(&path).map_err(|reason| BustedError::BadModule {
+            path: path.display().to_string(),
+            reason,
+        });
     }
     let exe = std::env::current_exe().unwrap_or_default();
     let dir = exe.parent().unwrap_or(Path::new("."));
@@ -167,7 +175,7 @@ fn find_module(version: &str) -> Result<PathBuf, BustedError> {
     }
     candidates
         .iter()
-        .find_map(|c| std::fs::canonicalize(c).ok().filter(|p| p.is_file()))
+        .find_map(|c| library_file::is_one(c))
         .ok_or_else(|| BustedError::NoModule {
             version: if version == "jit" {
                 "LuaJIT".to_owned()

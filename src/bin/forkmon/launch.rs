@@ -10,6 +10,7 @@ use std::process::Command;
 use forkmon::config;
 
 use crate::args::{Invocation, Target};
+use crate::library_file;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
@@ -113,14 +114,7 @@ fn find_library(explicit: Option<PathBuf>) -> Result<PathBuf, LaunchError> {
             given_by,
             reason,
         };
-        let found = fs::canonicalize(&path).map_err(|_| bad("no such file"))?;
-        if !found.is_file() {
-            return Err(bad("not a file"));
-        }
-        if !is_elf(&found) {
-            return Err(bad("not a shared library (no ELF header)"));
-        }
-        return Ok(found);
+        return library_file::check(&path).map_err(bad);
     }
     let exe = std::env::current_exe().unwrap_or_default();
     let dir = exe.parent().unwrap_or(Path::new("."));
@@ -136,22 +130,8 @@ fn find_library(explicit: Option<PathBuf>) -> Result<PathBuf, LaunchError> {
         .join(", ");
     candidates
         .iter()
-        .find_map(|c| absolute(c))
+        .find_map(|c| library_file::is_one(c))
         .ok_or(LaunchError::NoLibrary(shown))
-}
-
-fn absolute(path: &Path) -> Option<PathBuf> {
-    fs::canonicalize(path)
-        .ok()
-        .filter(|p| p.is_file() && is_elf(p))
-}
-
-/// Whether `path` starts as an ELF file does.
-fn is_elf(path: &Path) -> bool {
-    use std::io::Read;
-    let mut magic = [0u8; 4];
-    fs::File::open(path).is_ok_and(|mut file| file.read_exact(&mut magic).is_ok())
-        && magic == *b"\x7fELF"
 }
 
 fn search_path(program: &OsStr) -> Option<PathBuf> {

@@ -15,6 +15,7 @@
 mod args;
 mod busted;
 mod launch;
+mod library_file;
 
 use std::process::ExitCode;
 
