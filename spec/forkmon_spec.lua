@@ -80,7 +80,19 @@ describe("forkmon", function()
       assert.has_error(function() forkmon.checkpoint() end,
         "forkmon.checkpoint: expects the path of a file whose change resumes from here")
       assert.has_error(function() forkmon.checkpoint("/") end,
-        "forkmon.checkpoint: '/' is not an existing file")
+        "forkmon.checkpoint: '/' is not a regular file")
+      assert.has_error(function() forkmon.watch("/dev/null") end,
+        "forkmon.watch: '/dev/null' is not a regular file")
+      -- A file there changes without a write, and a resume would come
+      -- by itself.
+      assert.has_error(function() forkmon.watch("/proc/self/status") end,
+        "forkmon.watch: '/proc/self/status' is in /proc, /sys or /dev, whose files change without a write: not watched")
+      assert.has_error(function() forkmon.watch("a\0b") end,
+        "forkmon.watch: 'a\\u{0}b' has a NUL byte in it")
+      assert.has_error(function() forkmon.watch(string.rep("x", 300)) end,
+        "forkmon.watch: '" .. string.rep("x", 200) .. "... (300 bytes)' is not an existing file")
+      assert.has_error(function() forkmon.watch("spec/forkmon_spec.lua", "other") end,
+        "forkmon.watch: takes one path, not 2 (checkpoint takes several)")
     end)
   end)
 

@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use std::os::unix::ffi::OsStrExt;
+
 use mlua::prelude::*;
 
 use crate::config::{self, Config};
@@ -68,11 +70,19 @@ pub fn raw_functions(lua: &Lua, other: Option<&'static SharedV1>) -> LuaResult<L
     )?;
     api.set(
         "watch",
-        lua.create_function(move |lua, path: LuaValue| {
-            reply(
-                lua,
-                tie("watch", LuaMultiValue::from_iter([path]), false, other),
-            )
+        lua.create_function(move |lua, paths: LuaMultiValue| {
+            let answer = if paths.len() > 1 {
+                fail(
+                    "watch",
+                    format!(
+                        "takes one path, not {} (checkpoint takes several)",
+                        paths.len()
+                    ),
+                )
+            } else {
+                tie("watch", paths, false, other)
+            };
+            reply(lua, answer)
         })?,
     )?;
     api.set(
@@ -123,14 +133,51 @@ fn files(function: &str, paths: LuaMultiValue) -> Answer<Vec<AbsolutePath>> {
         };
         let bytes = path.as_bytes();
         match crate::paths::existing_file(&bytes) {
+            Some(file) if crate::paths::is_kernel_path(file.as_bytes()) => {
+                return fail(
+                    function,
+                    format!(
+                        "'{}' is in /proc, /sys or /dev, whose files change without a write: not watched",
+                        shown_argument(&bytes)
+                    ),
+                );
+            }
             Some(file) => files.push(file),
             None => {
-                let shown = String::from_utf8_lossy(&bytes).into_owned();
-                return fail(function, format!("'{shown}' is not an existing file"));
+                return fail(
+                    function,
+                    format!("'{}' {}", shown_argument(&bytes), not_a_file(&bytes)),
+                );
             }
         }
     }
     Ok(files)
+}
+
+/// Why `path` is not a file to watch.
+fn not_a_file(path: &[u8]) -> &'static str {
+    if path.contains(&0) {
+        return "has a NUL byte in it";
+    }
+    match std::fs::metadata(std::ffi::OsStr::from_bytes(path)) {
+        Ok(_) => "is not a regular file",
+        Err(error) if error.kind() == std::io::ErrorKind::PermissionDenied => {
+            "cannot be looked at (permission denied)"
+        }
+        Err(_) => "is not an existing file",
+    }
+}
+
+/// A path the caller gave, as an error shows it: on one line, and cut
+/// short if it is long.
+fn shown_argument(path: &[u8]) -> String {
+    const SHOWN: usize = 200;
+    let shown = crate::log::shown(path);
+    if shown.chars().count() <= SHOWN {
+        return shown.into_owned();
+    }
+    let start: String = shown.chars().take(SHOWN).collect();
+    format!("{start}... ({} bytes)", path.len())
 }
 
 /// `checkpoint(path, ...)` and `watch(path)`: true if a file was newly tied.
