@@ -26,6 +26,18 @@ local function call_as(name, f, ...)
   return false, (message:gsub("to '%?'", "to '" .. name .. "'")), 2
 end
 
+-- dofile and loadfile check their arguments as Lua would before they run
+-- (called from here, Lua's own check would name this file and the local
+-- that holds them): a number or nil is taken, as by luaL_optstring.
+local function check_optional_string(name, n, value)
+  local kind = type(value)
+  if value ~= nil and kind ~= "string" and kind ~= "number" then
+    local meta = getmetatable(value)
+    if type(meta) == "table" and type(rawget(meta, "__name")) == "string" then kind = meta.__name end
+    error(("bad argument #%d to '%s' (string expected, got %s)"):format(n, name, kind), 3)
+  end
+end
+
 -- Lua 5.1 has no package.searchpath.
 local searchpath = package.searchpath or function(name, path)
   name = name:gsub("%.", "/"):gsub("%%", "%%%%")
@@ -58,11 +70,14 @@ table.insert(searchers, 2, function(name)
 end)
 
 function dofile(filename, ...)
+  check_optional_string("dofile", 1, filename)
   if type(filename) == "string" then before_read(filename) end
   return plain_dofile(filename, ...)
 end
 
 function loadfile(filename, ...)
+  check_optional_string("loadfile", 1, filename)
+  check_optional_string("loadfile", 2, (...))
   if type(filename) == "string" then before_read(filename) end
   return plain_loadfile(filename, ...)
 end
@@ -71,14 +86,14 @@ function io.open(filename, mode, ...)
   if type(filename) == "string" then
     if reads_only(mode) then before_read(filename) else before_write(filename) end
   end
-  local ok, results, level = call_as("io.open", plain_open, filename, mode, ...)
+  local ok, results, level = call_as("open", plain_open, filename, mode, ...)
   if not ok then error(results, level) end
   return unpack(results, 2, results.n)
 end
 
 function io.lines(filename, ...)
   if type(filename) == "string" then before_read(filename) end
-  local ok, results, level = call_as("io.lines", plain_lines, filename, ...)
+  local ok, results, level = call_as("lines", plain_lines, filename, ...)
   if not ok then error(results, level) end
   return unpack(results, 2, results.n)
 end

@@ -133,8 +133,22 @@ describe("forkmon", function()
       end
       if bad_mode_raises then
         local _, message = pcall(function() local file = io.open("/tmp", "bad mode"); return file end)
-        assert.matches("'io.open'", message)
+        assert.matches("bad argument #2 to 'open'", message)
       end
+    end)
+
+    it("raise dofile's and loadfile's argument errors as Lua does", function()
+      for name, call in pairs {
+        dofile = function() local result = dofile({}); return result end,
+        loadfile = function() local chunk = loadfile({}); return chunk end,
+      } do
+        local ok, message = pcall(call)
+        assert.is_false(ok)
+        assert.matches("^spec/forkmon_spec.lua:%d+: bad argument #1 to '" .. name
+          .. "' %(string expected, got table%)$", message)
+      end
+      local _, message = pcall(function() local chunk = loadfile("x.lua", "t", nil); return chunk end)
+      assert.is_nil(message)
     end)
 
     it("hand through what a chunk returns", function()
