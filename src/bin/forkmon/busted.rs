@@ -154,11 +154,16 @@ fn lua_version(lua: &OsStr) -> Result<String, BustedError> {
 fn find_module(version: &str) -> Result<PathBuf, BustedError> {
     if let Some(explicit) = std::env::var_os("FORKMON_MODULE").filter(|v| !v.is_empty()) {
         // Lua's require would search on, and may load another build.
+        // As given: its folder goes into LUA_CPATH, where require looks for
+        // the name forkmon.so (the file may be a link to libforkmon.so).
         let path = PathBuf::from(explicit);
-        return library_file::check(&path).map_err(|reason| BustedError::BadModule {
-            path: path.display().to_string(),
-            reason,
-        });
+        return match library_file::check(&path) {
+            Ok(_) => Ok(path),
+            Err(reason) => Err(BustedError::BadModule {
+                path: path.display().to_string(),
+                reason,
+            }),
+        };
     }
     let exe = std::env::current_exe().unwrap_or_default();
     let dir = exe.parent().unwrap_or(Path::new("."));
