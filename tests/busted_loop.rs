@@ -359,6 +359,28 @@ fn a_save_while_a_spec_runs_stops_it_and_runs_it_again_at_once() {
 }
 
 #[test]
+fn a_project_without_its_spec_folder_yet_runs_once_it_is_made() {
+    let project = Scratch::new("busted-no-spec-yet");
+    project.write(
+        "src/calc.lua",
+        "return { add = function(a, b) return a + b end }\n",
+    );
+    let mut session = busted(&project, "lua5.4")
+        .arg("-o")
+        .arg("plainTerminal")
+        .start();
+    session.wait_for("Cannot find file or directory: spec");
+    session.wait_for("waiting for a change");
+    // Made as an editor or `mkdir -p spec && $EDITOR` would: the folder,
+    // then the file in it.
+    project.write("spec/s1_spec.lua", &spec("s1", "calc.add(2, 2)"));
+    session.wait_for("running s1 4");
+    session.wait_for("1 of 1 spec file ran: 1 ok; waiting for a change");
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
 fn lua51_hangs_and_crashes_do_not_stop_the_loop() {
     hangs_and_crashes_do_not_stop_the_loop("lua5.1");
 }

@@ -47,6 +47,16 @@ package.loaded["busted.modules.test_file_loader"] = function(busted, loaders)
       busted.publish = publish
       return ok and files or {}
     end
+    -- A root that is not there yet (a new project's spec/) is looked for
+    -- through forkmon's io.open: its coming resumes from here, and busted
+    -- lists it then.
+    local exists = require("pl.path").exists
+    for _, root in ipairs(type(rootFiles) == "table" and rootFiles or { rootFiles }) do
+      if type(root) == "string" and not exists(root) then
+        local probe = io.open(root)
+        if probe then probe:close() end
+      end
+    end
     -- The first listing as busted makes it, errors and all.
     local files = list_files(rootFiles, patterns, options)
     if #files == 0 then
