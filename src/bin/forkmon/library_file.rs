@@ -27,6 +27,10 @@ pub fn check(path: &Path) -> Result<PathBuf, &'static str> {
     if !bytes.starts_with(b"\x7fELF") {
         return Err("not a shared library (no ELF header)");
     }
+    if has_interpreter(&bytes) {
+        // (A debug build of this command even has the library's names.)
+        return Err("a program, not a shared library");
+    }
     let has_own_symbol = bytes
         .windows(OWN_SYMBOL_REVERSED.len())
         .any(|window| window.iter().rev().eq(OWN_SYMBOL_REVERSED));
@@ -34,6 +38,36 @@ pub fn check(path: &Path) -> Result<PathBuf, &'static str> {
         return Err("a shared library, but not forkmon's (it has no luaopen_forkmon)");
     }
     Ok(found)
+}
+
+/// Whether a 64-bit little-endian ELF file asks for a program interpreter
+/// (`PT_INTERP`): programs do, forkmon's library does not.
+fn has_interpreter(elf: &[u8]) -> bool {
+    const PT_INTERP: u32 = 3;
+    let read = |at: usize, len: usize| elf.get(at..at + len);
+    let number = |at: usize, len: usize| {
+        read(at, len).map(|bytes| {
+            bytes
+                .iter()
+                .rev()
+                .fold(0u64, |value, &byte| (value << 8) | u64::from(byte))
+        })
+    };
+    // ELFCLASS64, ELFDATA2LSB: other kinds are not told apart here.
+    if elf.get(4) != Some(&2) || elf.get(5) != Some(&1) {
+        return false;
+    }
+    let (Some(table), Some(entry_size), Some(entries)) =
+        (number(0x20, 8), number(0x36, 2), number(0x38, 2))
+    else {
+        return false;
+    };
+    (0..entries).any(|n| {
+        usize::try_from(table + n * entry_size)
+            .ok()
+            .and_then(|at| number(at, 4))
+            == Some(u64::from(PT_INTERP))
+    })
 }
 
 /// Whether `path` is forkmon's library, found where it was looked for.
