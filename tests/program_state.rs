@@ -168,6 +168,30 @@ fn a_program_started_with_stdin_closed_finds_it_closed_after_its_checkpoints() {
     session.assert_all_gone();
 }
 
+#[test]
+fn each_resumed_run_finds_the_terminal_as_it_was_at_its_checkpoint() {
+    // The run a save kills had turned echo off (a line editor does while it
+    // reads a line): the new run goes on from where it was on.
+    let dir = Scratch::new("state-terminal");
+    dir.write("a.txt", "a=1\n");
+    let mut session = host(
+        &dir,
+        &["read", "a.txt", "echo", "noecho", "print", "ready", "wait"],
+    )
+    .start();
+    session.wait_for("ready");
+    save(&dir.path("a.txt"), "a=2\n", Save::InPlace);
+    session.wait_for("a=2");
+    session.wait_for_count("ready", 2);
+    save(&dir.path("a.txt"), "a=3\n", Save::RenameOver);
+    session.wait_for_count("ready", 3);
+    let output = session.output();
+    assert_eq!(session.count("echo on"), 3, "{output}");
+    assert_eq!(session.count("echo off"), 0, "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}
+
 /// The line said once when a checkpoint is skipped for `what` at `path`.
 fn skipped(what: &str, path: &std::path::Path, lost: &str) -> String {
     format!(

@@ -20,6 +20,7 @@ use crate::channel::journal::{Journal, WatcherState};
 use crate::channel::resume_order::ResumeOrder;
 use crate::sys::procfs;
 use crate::sys::signals::{self, Received, SavedSignals, held_signals};
+use crate::sys::terminal::TerminalModes;
 use crate::sys::wait::{self, ChildStatus, signal_name};
 use crate::{info, sys, warn};
 
@@ -51,6 +52,9 @@ pub struct Holder {
     /// `FORKMON_TRACE=1`: say how long each phase of a resume took.
     trace: bool,
     standby: Standby,
+    /// The terminal's modes at the checkpoint: each resumed run starts
+    /// with them, whatever the run it replaces left.
+    terminal: Option<TerminalModes>,
 }
 
 impl Holder {
@@ -79,6 +83,19 @@ impl Holder {
             trace: trace::enabled(),
             // With no watcher no resume comes: no standby either.
             standby: Standby::new(!passing_through),
+            terminal: None,
+        }
+    }
+
+    pub fn with_terminal(mut self, terminal: Option<TerminalModes>) -> Holder {
+        self.terminal = terminal;
+        self
+    }
+
+    /// After the old run is killed: it can no longer change the modes.
+    fn restore_terminal(&self) {
+        if let Some(terminal) = &self.terminal {
+            terminal.restore();
         }
     }
 
@@ -116,6 +133,7 @@ impl Holder {
                     let released = self.release_standby(order, trace.as_mut());
                     if !released {
                         self.end_run(trace.as_mut());
+                        self.restore_terminal();
                     }
                     self.ending = false;
                     self.ending_since = None;
@@ -181,6 +199,7 @@ impl Holder {
         let mut roots: Vec<Pid> = self.child.take().into_iter().collect();
         roots.extend(self.run_children(Some(parked.pid())));
         standby::kill_run(&roots, trace.as_deref_mut());
+        self.restore_terminal();
         let Some(child) = parked.release(order.value()) else {
             return false;
         };

@@ -34,6 +34,7 @@ use crate::config::{self, RESTART_TICKS};
 use crate::paths::{AbsolutePath, OwnedPath, split_parent};
 use crate::stamp::FileStamp;
 use crate::sys::signals::{self, SavedSignals};
+use crate::sys::terminal::TerminalModes;
 use crate::sys::timers::IntervalTimers;
 use crate::{sys, warn};
 use holder::Holder;
@@ -823,6 +824,7 @@ impl Engine {
         // each run from this checkpoint gets them again. The holder takes
         // and passes on the ones it holds.
         let pending = signals::pending_besides(&signals::held_signals());
+        let terminal = TerminalModes::read();
         let costs_before = self.costs.before_fork();
         sys::flush_stdio();
         // SAFETY: `thread_count` above found one thread, and nothing since
@@ -860,6 +862,7 @@ impl Engine {
                     timers,
                     me,
                     elapsed_micros,
+                    terminal,
                 };
                 self.hold(holding)?;
                 signals::raise_each(&pending);
@@ -889,6 +892,7 @@ impl Engine {
             timers,
             me,
             elapsed_micros,
+            terminal,
         } = holding;
         // Signals that came while this process was still the program
         // (blocked since `take_over_signals`) were meant for it: the child,
@@ -918,7 +922,9 @@ impl Engine {
         let journal = watcher.journal();
         let parent = self.lineage.last().map(|link| Pid::from_raw(link.holder));
         let held = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            Holder::new(child, journal, signals, parent, passing_through).hold(missed)
+            Holder::new(child, journal, signals, parent, passing_through)
+                .with_terminal(terminal)
+                .hold(missed)
         }));
         // A panic must not send the holder back into the program.
         let Ok(order) = held else { sys::exit_now(1) };
@@ -975,4 +981,6 @@ struct Holding {
     me: i32,
     /// The program's work up to the checkpoint, in microseconds.
     elapsed_micros: u64,
+    /// The terminal's modes at the checkpoint.
+    terminal: Option<TerminalModes>,
 }

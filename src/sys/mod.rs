@@ -5,6 +5,7 @@ pub mod identity;
 pub mod pidfd;
 pub mod procfs;
 pub mod signals;
+pub mod terminal;
 pub mod timers;
 pub mod wait;
 

@@ -22,6 +22,8 @@
  *   unblock SIG         unblocks SIG
  *   raise SIG           sends SIG to itself (pending, if it is blocked)
  *   fd N                prints "fd N: open" or "fd N: closed"
+ *   noecho              turns the terminal's echo off (on stdin)
+ *   echo                prints "echo on" or "echo off" (the terminal's)
  *   mark SIG            on SIG, only notes that it came (the program
  *                       goes on)
  *   marked N            exits with status N if a noted signal came
@@ -67,6 +69,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -189,6 +192,22 @@ static void step_raise(char **args) { raise(signal_number(args[0])); }
 static void step_fd(char **args) {
     int fd = atoi(args[0]);
     printf("fd %d: %s\n", fd, fcntl(fd, F_GETFD) == -1 ? "closed" : "open");
+}
+
+static void step_noecho(char **args) {
+    (void)args;
+    struct termios modes;
+    if (tcgetattr(0, &modes) == 0) {
+        modes.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(0, TCSANOW, &modes);
+    }
+}
+
+static void step_echo(char **args) {
+    (void)args;
+    struct termios modes;
+    if (tcgetattr(0, &modes) != 0) printf("echo: no terminal\n");
+    else printf("echo %s\n", modes.c_lflag & ECHO ? "on" : "off");
 }
 
 static void note(int signal) { noted = signal; }
@@ -353,6 +372,7 @@ static const struct step {
     {"exit", 1, step_exit},     {"input", 0, step_input},
     {"write", 2, step_write},   {"unblock", 1, step_unblock},
     {"raise", 1, step_raise},   {"fd", 1, step_fd},
+    {"noecho", 0, step_noecho}, {"echo", 0, step_echo},
     {"mark", 1, step_mark},     {"marked", 1, step_marked},
     {"line", 0, step_line},
     {"closefds", 0, step_closefds}, {"dup2", 1, step_dup2},
