@@ -83,6 +83,19 @@ fn usage_errors_are_one_line_and_exit_status_2() {
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
         assert!(stderr.starts_with(message), "{args:?}: {stderr}");
     }
+    // The interpreter from FORKMON_LUA: the variable is named.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_forkmon"))
+        .arg("app.lua")
+        .env("FORKMON_LIBRARY", common::library())
+        .env("FORKMON_LUA", "no-such-lua-here")
+        .output()
+        .expect("run forkmon");
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .starts_with("forkmon: cannot run 'no-such-lua-here' (given with FORKMON_LUA): "),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     // A library that is not one: said, rather than the program run
     // unwatched after the loader's warning.
     for (args, library, message) in [

@@ -26,20 +26,30 @@ pub enum LaunchError {
     },
     #[error("cannot find the program '{0}' in PATH")]
     NotFound(String),
-    #[error("cannot run '{program}': {source}")]
+    #[error("cannot run '{program}'{given_by}: {source}")]
     Exec {
         program: String,
+        /// Where the program's name came from, if from a variable.
+        given_by: &'static str,
         source: std::io::Error,
     },
 }
 
 /// Execs the program; returns only the reason it could not be started.
 pub fn exec(invocation: Invocation) -> LaunchError {
+    let given_by = match invocation.target {
+        Target::Script { .. } if lua_from_environment().is_some() => " (given with FORKMON_LUA)",
+        _ => "",
+    };
     match prepare(invocation) {
         Ok(mut command) => {
             let program = command.get_program().to_string_lossy().into_owned();
             let source = command.exec();
-            LaunchError::Exec { program, source }
+            LaunchError::Exec {
+                program,
+                given_by,
+                source,
+            }
         }
         Err(error) => error,
     }
@@ -87,9 +97,13 @@ fn prepare(invocation: Invocation) -> Result<Command, LaunchError> {
     Ok(command)
 }
 
+fn lua_from_environment() -> Option<OsString> {
+    std::env::var_os("FORKMON_LUA").filter(|v| !v.is_empty())
+}
+
 /// $FORKMON_LUA, else lua5.4, else lua.
 fn lua_interpreter() -> OsString {
-    if let Some(lua) = std::env::var_os("FORKMON_LUA").filter(|v| !v.is_empty()) {
+    if let Some(lua) = lua_from_environment() {
         return lua;
     }
     match search_path(OsStr::new("lua5.4")) {
