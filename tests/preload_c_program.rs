@@ -71,3 +71,31 @@ fn a_program_with_threads_is_not_forked_and_runs_on() {
     assert_eq!(session.count("[forkmon]"), 1, "{output}");
     session.assert_all_gone();
 }
+
+#[test]
+fn a_program_that_reads_and_ends_at_once_has_its_watch_lines_before_its_end() {
+    // The watcher says the watch lines; the holder says the end.
+    let scratch = Scratch::new("c-quick");
+    scratch.write("a.txt", "a=1\n");
+    scratch.write("b.txt", "b=1\n");
+    let mut session = ["read", "a.txt", "read", "b.txt", "exit", "0"]
+        .iter()
+        .fold(
+            Launch::preloaded(common::host_program(), "%.txt$"),
+            |launch, step| launch.arg(step),
+        )
+        .dir(&scratch.0)
+        .start();
+    session.wait_for("program exited with status 0");
+    let output = session.output();
+    let end = output.find("program exited").expect("said");
+    for file in ["a.txt", "b.txt"] {
+        let watch = format!("watch '{}'", scratch.path(file).display());
+        assert!(
+            output.find(&watch).is_some_and(|at| at < end),
+            "{watch} not before the end:\n{output}"
+        );
+    }
+    session.interrupt();
+    session.assert_all_gone();
+}

@@ -62,6 +62,9 @@ struct Header {
     /// A copy the program forked by itself read a watched file, and said
     /// so: once per tree.
     forked_read_said: AtomicBool,
+    /// Bytes of records the watcher has acted on, their `watch` lines said:
+    /// a holder says its program's end after them.
+    handled: AtomicU64,
     /// One bit per directory watch (by its descriptor) whose file contents
     /// the watcher has watched since, set once the watch is in place: a
     /// file opened in there afterwards needs no stamp (see
@@ -318,6 +321,27 @@ impl Journal {
     /// the program forked read a watched file.
     pub fn first_to_tell_forked_read(&self) -> bool {
         !self.header().forked_read_said.swap(true, Ordering::SeqCst)
+    }
+
+    /// The watcher has acted on every record drained so far.
+    pub fn mark_handled(&self) {
+        let header = self.header();
+        let read = header.read.load(Ordering::Acquire);
+        header.handled.store(read, Ordering::Release);
+    }
+
+    /// Waits, up to `limit`, until the watcher has acted on every record
+    /// written so far: a program that reads a file and ends at once has
+    /// its `watch` line said before its end.
+    pub fn wait_handled(&self, limit: std::time::Duration) {
+        let header = self.header();
+        let written = header.written.load(Ordering::Acquire);
+        let until = std::time::Instant::now() + limit;
+        while (written.wrapping_sub(header.handled.load(Ordering::Acquire)) as i64) > 0
+            && std::time::Instant::now() < until
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 
     pub fn is_ending(&self) -> bool {

@@ -28,6 +28,10 @@ use crate::{info, sys, warn};
 /// end by it (see [`Holder::let_an_ending_child_end`]).
 const ENDING_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How long the line of a program's end waits for the watcher's lines of
+/// the files the run read.
+const HANDLED_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 pub struct Holder {
     child: Option<Pid>,
     /// Where the watcher's pid is told: the first holder forks the watcher
@@ -355,6 +359,11 @@ impl Holder {
         if self.ending || self.passing_through || self.journal.is_ending() {
             self.end_run(None);
             wait::end_as(status);
+        }
+        // After the lines of the files the run read (the watcher says
+        // them): a short program's end came first.
+        if !self.passing_through {
+            self.journal.wait_handled(HANDLED_WAIT);
         }
         match status {
             ChildStatus::Exited(code) => {

@@ -99,6 +99,7 @@ pub fn run(
         for line in watch_lines(&watched) {
             info!("{line}");
         }
+        journal.mark_handled();
         next = act(step.outcome, &mut list, &holders, clear_screen);
         // Only now that the order is out.
         list.drop_replaced();
