@@ -192,6 +192,27 @@ fn each_resumed_run_finds_the_terminal_as_it_was_at_its_checkpoint() {
     session.assert_all_gone();
 }
 
+#[test]
+fn a_program_writing_into_a_pager_leaves_the_terminal_to_it() {
+    // `program | less`: the pager sets the terminal's modes after the
+    // checkpoint; a resume must not set the checkpoint's back over them.
+    let dir = Scratch::new("state-terminal-pager");
+    dir.write("a.txt", "a=1\n");
+    let mut session = Launch::preloaded("sh", "%.txt$")
+        .arg("-c")
+        .arg("\"$0\" read a.txt wait | cat")
+        .arg(host_program())
+        .dir(&dir.0)
+        .start();
+    session.wait_for("a=1");
+    session.set_terminal_echo(false);
+    save(&dir.path("a.txt"), "a=2\n", Save::InPlace);
+    session.wait_for("a=2");
+    assert!(!session.terminal_echoes(), "{}", session.output());
+    session.interrupt();
+    session.assert_all_gone();
+}
+
 /// The line said once when a checkpoint is skipped for `what` at `path`.
 fn skipped(what: &str, path: &std::path::Path, lost: &str) -> String {
     format!(

@@ -5,54 +5,42 @@
 
 #![forbid(unsafe_code)]
 
+use std::io::IsTerminal;
 use std::os::fd::AsFd;
 
 use nix::sys::termios::{self, SetArg, Termios};
 
-/// Which of the standard streams the terminal was read through.
-#[derive(Clone, Copy)]
-enum Stream {
-    Input,
-    Output,
-    Error,
-}
-
-impl Stream {
-    fn with_fd<T>(self, f: impl FnOnce(std::os::fd::BorrowedFd<'_>) -> T) -> T {
-        match self {
-            Stream::Input => f(std::io::stdin().as_fd()),
-            Stream::Output => f(std::io::stdout().as_fd()),
-            Stream::Error => f(std::io::stderr().as_fd()),
-        }
-    }
-}
-
 pub struct TerminalModes {
-    stream: Stream,
     modes: Termios,
 }
 
 impl TerminalModes {
-    /// The modes of the program's terminal (through stdin, else stdout,
-    /// else stderr), if it has one.
+    /// The modes of the program's terminal, if the program is in front on
+    /// it, reading it and writing to it (a REPL, a game): a program whose
+    /// output goes to a pager (`| less`) or a file leaves the terminal's
+    /// modes to others, and a job in the background sees what the shell's
+    /// line editor set.
     pub fn read() -> Option<TerminalModes> {
-        [Stream::Input, Stream::Output, Stream::Error]
-            .into_iter()
-            .find_map(|stream| {
-                let modes = stream.with_fd(|fd| termios::tcgetattr(fd).ok())?;
-                Some(TerminalModes { stream, modes })
-            })
+        let input = std::io::stdin();
+        let output = std::io::stdout();
+        if !input.is_terminal() || !output.is_terminal() || !in_front(input.as_fd()) {
+            return None;
+        }
+        let modes = termios::tcgetattr(input.as_fd()).ok()?;
+        Some(TerminalModes { modes })
     }
 
-    /// Sets them again, if this process's group has the terminal (a
-    /// background job must not change the modes of the one in front).
+    /// Sets them again, if this process's group is in front (a job in the
+    /// background must not change the modes of the one in front).
     pub fn restore(&self) {
-        self.stream.with_fd(|fd| {
-            let in_front =
-                nix::unistd::tcgetpgrp(fd).is_ok_and(|group| group == nix::unistd::getpgrp());
-            if in_front {
-                let _ = termios::tcsetattr(fd, SetArg::TCSANOW, &self.modes);
-            }
-        });
+        let input = std::io::stdin();
+        if in_front(input.as_fd()) {
+            let _ = termios::tcsetattr(input.as_fd(), SetArg::TCSANOW, &self.modes);
+        }
     }
+}
+
+/// Whether this process's group is the terminal's foreground group.
+fn in_front(terminal: std::os::fd::BorrowedFd<'_>) -> bool {
+    nix::unistd::tcgetpgrp(terminal).is_ok_and(|group| group == nix::unistd::getpgrp())
 }

@@ -419,6 +419,27 @@ impl Session {
         self.wait_for_count(needle, 1)
     }
 
+    /// Whether the terminal echoes what is typed (its modes are the
+    /// program's side's: a pseudo-terminal's master answers for it).
+    pub fn terminal_echoes(&self) -> bool {
+        let fd = self.terminal.as_ref().expect("terminal open");
+        nix::sys::termios::tcgetattr(fd)
+            .expect("terminal modes")
+            .local_flags
+            .contains(nix::sys::termios::LocalFlags::ECHO)
+    }
+
+    /// Sets the terminal's echo, as another program of the job would.
+    pub fn set_terminal_echo(&self, on: bool) {
+        let fd = self.terminal.as_ref().expect("terminal open");
+        let mut modes = nix::sys::termios::tcgetattr(fd).expect("terminal modes");
+        modes
+            .local_flags
+            .set(nix::sys::termios::LocalFlags::ECHO, on);
+        nix::sys::termios::tcsetattr(fd, nix::sys::termios::SetArg::TCSANOW, &modes)
+            .expect("set terminal modes");
+    }
+
     /// Types into the terminal.
     pub fn type_text(&self, text: &str) {
         let fd = self.terminal.as_ref().expect("terminal open");
