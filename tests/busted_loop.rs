@@ -320,6 +320,11 @@ fn a_save_while_a_spec_runs_stops_it_and_runs_it_again_at_once() {
         "spec/s2_spec.lua",
         "describe('s2', function() it('loops', function() print('running s2 loops') io.stdout:flush() while true do end end) end)\n",
     );
+    // A spec before it fails: its failure must not be lost with the stop.
+    project.write(
+        "spec/s1_spec.lua",
+        "describe('s1', function() it('fails', function() print('running s1 failing') assert.are.equal(1, 2) end) end)\n",
+    );
     // Past the longest timeout taken: said, and 60 s is used.
     let mut session = busted(&project, "lua5.4")
         .env("FORKMON_BUSTED_TIMEOUT", "1e12")
@@ -338,7 +343,15 @@ fn a_save_while_a_spec_runs_stops_it_and_runs_it_again_at_once() {
     session.wait_for("spec file 'spec/s2_spec.lua' changed while it ran: stopped it");
     session.wait_for("running s2 fixed");
     session.wait_for("running s3 f1");
-    session.wait_for("2 of 3 spec files ran: 2 ok; waiting for a change");
+    session.wait_for(
+        "3 of 3 spec files ran: 2 ok, 1 failed ('spec/s1_spec.lua'); waiting for a change",
+    );
+    assert_eq!(
+        session.count("running s1 failing"),
+        2,
+        "{}",
+        session.output()
+    );
     // A file the looping spec read stops it too (a fixture: the runner
     // loads the spec files' modules itself, and their change resumes it).
     save(

@@ -121,6 +121,10 @@ impl Standby {
     fn fork(&mut self) -> Option<u64> {
         // Close-on-exec: nothing the program execs may hold the pipe.
         let (read, release) = nix::unistd::pipe2(OFlag::O_CLOEXEC).ok()?;
+        let (read, release) = (
+            sys::above_standard_streams(read),
+            sys::above_standard_streams(release),
+        );
         let holder = nix::unistd::getpid();
         sys::flush_stdio();
         // SAFETY: a holder is a copy of the program at a checkpoint, made

@@ -212,7 +212,9 @@ impl Runner {
                 continue;
             }
             self.say_waiting();
-            let mut next: Option<Instant> = None;
+            // A change still settling when the round ended is looked at
+            // at once (its events were read during the round).
+            let mut next: Option<Instant> = Some(Instant::now());
             loop {
                 let timeout = match next {
                     None => PollTimeout::NONE,
@@ -408,7 +410,11 @@ impl Runner {
             self.plan.started(name);
         }
         let pipe = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
-            Ok(pipe) => pipe,
+            // Not at 0 to 2: a task's print must not go into the reports.
+            Ok((read, write)) => (
+                sys::above_standard_streams(read),
+                sys::above_standard_streams(write),
+            ),
             Err(error) => {
                 warn!("forkmon.each cannot make a pipe ({error}); the tasks do not run");
                 return self.finish_all(batch, Status::Crashed);
@@ -503,12 +509,19 @@ impl Runner {
     }
 
     /// The batch was stopped by a change of `path` while its task at
-    /// `position` ran: those before it finished (as far as forkmon can
-    /// tell), it and those after it run again next.
-    fn stopped_by_a_change(&mut self, batch: &[Vec<u8>], position: usize, path: &[u8]) {
+    /// `position` ran: those before it that did not fail finished (as far
+    /// as forkmon can tell); it, those after it and those that failed (the
+    /// run ended before it told why) run again next.
+    fn stopped_by_a_change(
+        &mut self,
+        batch: &[Vec<u8>],
+        position: usize,
+        failed: &[usize],
+        path: &[u8],
+    ) {
         self.plan.look_at([path], stamp_of, false);
         for (n, name) in batch.iter().enumerate() {
-            if n < position {
+            if n < position && !failed.contains(&n) {
                 self.finish(name, Status::Ok);
             } else {
                 self.results.retain(|r| r.task != *name);
@@ -616,7 +629,7 @@ impl Runner {
                     shown(&at)
                 );
             }
-            return self.stopped_by_a_change(batch, told.current.unwrap_or(0), &path);
+            return self.stopped_by_a_change(batch, told.current.unwrap_or(0), &told.failed, &path);
         }
         let status = match (outcome, told.done) {
             (Some(WaitStatus::Exited(_, _)), Some(0)) => Status::Ok,
