@@ -133,7 +133,14 @@ fn files(function: &str, paths: LuaMultiValue) -> Answer<Vec<AbsolutePath>> {
         };
         let bytes = path.as_bytes();
         match crate::paths::existing_file(&bytes) {
-            Some(file) if crate::paths::is_kernel_path(file.as_bytes()) => {
+            // Through a link too: the watcher follows it.
+            Some(file)
+                if crate::paths::is_kernel_path(file.as_bytes())
+                    || std::fs::canonicalize(std::ffi::OsStr::from_bytes(file.as_bytes()))
+                        .is_ok_and(|real| {
+                            crate::paths::is_kernel_path(real.as_os_str().as_bytes())
+                        }) =>
+            {
                 return fail(
                     function,
                     format!(
