@@ -96,6 +96,19 @@ fn usage_errors_are_one_line_and_exit_status_2() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    // forkmon's library under another name: require looks for forkmon.so
+    // in its folder, and would find another build or none.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_forkmon"))
+        .arg("busted")
+        .env("FORKMON_MODULE", common::library())
+        .output()
+        .expect("run forkmon busted");
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .ends_with("as the forkmon module: its name must be forkmon.so (the name require looks for in its folder)\n"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     // A library that is not one: said, rather than the program run
     // unwatched after the loader's warning.
     for (args, library, message) in [

@@ -158,6 +158,12 @@ fn find_module(version: &str) -> Result<PathBuf, BustedError> {
         // the name forkmon.so (the file may be a link to libforkmon.so).
         let path = PathBuf::from(explicit);
         return match library_file::check(&path) {
+            Ok(_) if path.file_name() != Some(std::ffi::OsStr::new("forkmon.so")) => {
+                Err(BustedError::BadModule {
+                    path: path.display().to_string(),
+                    reason: "its name must be forkmon.so (the name require looks for in its folder)",
+                })
+            }
             Ok(_) => Ok(path),
             Err(reason) => Err(BustedError::BadModule {
                 path: path.display().to_string(),
