@@ -823,7 +823,7 @@ impl Engine {
         // blocked them, or they came since everything was blocked above):
         // each run from this checkpoint gets them again. The holder takes
         // and passes on the ones it holds.
-        let pending = signals::pending_besides(&signals::held_signals());
+        let pending = signals::pending_besides(&signals::not_raised_again());
         let terminal = TerminalModes::read();
         let costs_before = self.costs.before_fork();
         sys::flush_stdio();

@@ -130,6 +130,16 @@ pub fn take_pending(set: &SigSet) -> Vec<Received> {
     }
 }
 
+/// The signals not raised again in a run from a checkpoint where they were
+/// pending: the holder's own (it takes and passes them on), and SIGCONT
+/// (a continue that came then is no state of the program's: each resumed
+/// run's handler would see it again).
+pub fn not_raised_again() -> SigSet {
+    let mut set = held_signals();
+    set.add(Signal::SIGCONT);
+    set
+}
+
 /// The signals pending in this process (and its one thread), but those of
 /// `besides`.
 pub fn pending_besides(besides: &SigSet) -> Vec<i32> {
