@@ -77,7 +77,8 @@ end
 
 function loadfile(filename, ...)
   check_optional_string("loadfile", 1, filename)
-  check_optional_string("loadfile", 2, (...))
+  -- (Lua 5.1's own loadfile takes no mode: it ignores a second argument.)
+  if _VERSION ~= "Lua 5.1" or jit then check_optional_string("loadfile", 2, (...)) end
   if type(filename) == "string" then before_read(filename) end
   return plain_loadfile(filename, ...)
 end
