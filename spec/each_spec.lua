@@ -244,7 +244,7 @@ describe("forkmon.each under " .. interpreter, function()
       -- number as one.)
       "forkmon.each: timeout must be a number of seconds above 0 and at most 1e9, not 4611686018427387904",
       "forkmon.each: timeout must be a number of seconds above 0 and at most 1e9, not 1e308",
-      "forkmon.each: unknown option 'retries' (options: timeout, together, label, after_round)",
+      "forkmon.each: unknown option 'retries' (options: timeout, together, label, after_round, folders)",
       "forkmon.each: the task list function failed: no list",
       "" }, "\n"), out)
     -- No task ran, and the filter ('^$' here) matched nothing: said once,

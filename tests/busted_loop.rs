@@ -384,8 +384,10 @@ fn a_project_without_its_spec_folder_yet_runs_once_it_is_made() {
         .start();
     session.wait_for("Cannot find file or directory: spec");
     session.wait_for("waiting for a change");
-    // Made as an editor or `mkdir -p spec && $EDITOR` would: the folder,
-    // then the file in it.
+    // Made as `mkdir spec`, then an editor's first save would: the
+    // folder, then later the file in it.
+    std::fs::create_dir(project.path("spec")).expect("mkdir spec");
+    session.wait_for("[forkmon] no spec files in 'spec' yet: waiting for one");
     project.write("spec/s1_spec.lua", &spec("s1", "calc.add(2, 2)"));
     session.wait_for("running s1 4");
     session.wait_for("1 of 1 spec file ran: 1 ok; waiting for a change");

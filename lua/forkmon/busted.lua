@@ -50,15 +50,25 @@ package.loaded["busted.modules.test_file_loader"] = function(busted, loaders)
     -- A root that is not there yet (a new project's spec/) is looked for
     -- through forkmon's io.open: its coming resumes from here, and busted
     -- lists it then.
-    local exists = require("pl.path").exists
-    for _, root in ipairs(type(rootFiles) == "table" and rootFiles or { rootFiles }) do
-      if type(root) == "string" and not exists(root) then
+    local path = require("pl.path")
+    local roots = type(rootFiles) == "table" and rootFiles or { rootFiles }
+    local folders = {}
+    for _, root in ipairs(roots) do
+      if type(root) == "string" and not path.exists(root) then
         local probe = io.open(root)
         if probe then probe:close() end
+      elseif type(root) == "string" and path.isdir(root) then
+        folders[#folders + 1] = root
       end
     end
     -- The first listing as busted makes it, errors and all.
     local files = list_files(rootFiles, patterns, options)
+    if #files == 0 and #folders > 0 and #folders == #roots then
+      -- Folders with no spec file yet: the runner waits for one there.
+      io.stderr:write(("[forkmon] no spec files in '%s' yet: waiting for one\n"):format(table.concat(folders, "', '")))
+      session.folders = folders
+      return files
+    end
     if #files == 0 then
       session.list = nil
       return load_all(rootFiles, patterns, options)
@@ -163,7 +173,8 @@ package.loaded["busted.execute"] = function(busted)
       busted.publish({ "exit" })
       io.stdout:flush()
       return failed > 0 and 1 or 0
-    end, { together = true, label = "spec file", timeout = timeout(), after_round = warm })
+    end, { together = true, label = "spec file", timeout = timeout(), after_round = warm,
+           folders = session.folders })
     -- Only with forkmon off: the suite ran once, in its process.
     for _, result in ipairs(results) do
       if result.status ~= "ok" then os.exit(1, true) end

@@ -2,6 +2,7 @@
 //! gives the engine's runner ([`engine::each`]) the Lua side of the work:
 //! listing the tasks, running them in their process, the `after_round` call.
 
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::time::Duration;
 
 use mlua::prelude::*;
@@ -12,7 +13,7 @@ use crate::{engine, warn};
 
 use super::api::{Answer, fail, lua_type};
 
-const OPTIONS: &str = "timeout, together, label, after_round";
+const OPTIONS: &str = "timeout, together, label, after_round, folders";
 
 /// The longest timeout taken (about 31 years): any longer one would
 /// overflow the clock's deadline.
@@ -87,6 +88,7 @@ fn read_options(options: LuaValue, host: &mut LuaHost) -> Answer<Options> {
         timeout: None,
         together: false,
         label: host.label.clone(),
+        folders: Vec::new(),
     };
     let table = match options {
         LuaValue::Nil => return Ok(read),
@@ -127,8 +129,9 @@ fn read_options(options: LuaValue, host: &mut LuaHost) -> Answer<Options> {
             }
             ("together", LuaValue::Boolean(on)) => read.together = on,
             ("label", LuaValue::String(label)) => read.label = label.to_string_lossy(),
+            ("folders", LuaValue::Table(folders)) => read.folders = read_folders(&folders)?,
             ("after_round", LuaValue::Function(after)) => host.after_round = Some(after),
-            ("together" | "label" | "after_round", other) => {
+            ("together" | "label" | "after_round" | "folders", other) => {
                 return fail(
                     "each",
                     format!(
@@ -137,6 +140,7 @@ fn read_options(options: LuaValue, host: &mut LuaHost) -> Answer<Options> {
                         match key.to_string_lossy().as_str() {
                             "together" => "true or false",
                             "label" => "a string",
+                            "folders" => "a list of folders",
                             _ => "a function",
                         },
                         lua_type(&other)
@@ -153,6 +157,34 @@ fn read_options(options: LuaValue, host: &mut LuaHost) -> Answer<Options> {
     }
     host.together = read.together;
     host.label = read.label.clone();
+    Ok(read)
+}
+
+/// The `folders` option: a list of folders, as absolute paths.
+fn read_folders(folders: &LuaTable) -> Answer<Vec<Vec<u8>>> {
+    let mut read = Vec::new();
+    for value in folders.sequence_values::<LuaValue>() {
+        let value = value.or_else(|error| fail("each", error))?;
+        let LuaValue::String(folder) = value else {
+            return fail(
+                "each",
+                format!(
+                    "folders must be a list of paths, not of {}s",
+                    lua_type(&value)
+                ),
+            );
+        };
+        let folder = folder.as_bytes();
+        match std::fs::canonicalize(std::ffi::OsStr::from_bytes(&folder)) {
+            Ok(path) if path.is_dir() => read.push(path.into_os_string().into_vec()),
+            _ => {
+                return fail(
+                    "each",
+                    format!("'{}' is not a folder", crate::log::shown(&folder)),
+                );
+            }
+        }
+    }
     Ok(read)
 }
 

@@ -50,6 +50,9 @@ pub struct Options {
     pub together: bool,
     /// What a task is called in messages ("task", "spec file").
     pub label: String,
+    /// Folders (absolute) where a new file may be a new task, though no
+    /// task is there yet (busted's spec/ before its first spec file).
+    pub folders: Vec<Vec<u8>>,
 }
 
 /// How one task's latest run went.
@@ -197,6 +200,7 @@ fn stamp_of(path: &[u8]) -> Option<FileStamp> {
 
 impl Runner {
     fn watch_loop(&mut self, host: &mut dyn Host) -> ! {
+        let mut first = true;
         loop {
             let settled_in_round = std::mem::take(&mut self.settled_in_round);
             if !settled_in_round.is_empty() {
@@ -205,6 +209,10 @@ impl Runner {
             // Files read meanwhile may have changed before their directory
             // was watched: their stamps tell.
             self.watch_files();
+            if std::mem::take(&mut first) && !self.options.folders.is_empty() {
+                // A task made there before its folder was watched.
+                self.relist(host);
+            }
             let watched: Vec<Vec<u8>> = self.plan.watched().into_iter().collect();
             self.look_at(watched.iter().map(Vec::as_slice), false);
             if self.plan.has_pending() {
@@ -280,6 +288,7 @@ impl Runner {
                 dirs.push(split_parent(absolute.as_bytes()).0.to_vec());
             }
         }
+        dirs.extend(self.options.folders.iter().cloned());
         dirs.sort();
         dirs.dedup();
         for dir in dirs {
