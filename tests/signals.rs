@@ -389,9 +389,48 @@ fn a_ctrl_c_pending_in_the_program_at_a_checkpoint_reaches_the_resumed_side() {
     wait_signal_taken(&session, session.pid(), libc::SIGINT);
     session.type_text("go\n");
     let status = session.wait_exit();
-    // (The new holder passes it on just after its fork: the program may
-    // have unblocked SIGINT, and said "survived", a moment before.)
+    // Pending in the program from its first instruction after the fork:
+    // it dies by it when it unblocks SIGINT, before a word more.
     assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    assert!(
+        !session.output().contains("survived"),
+        "{}",
+        session.output()
+    );
+    session.assert_all_gone();
+}
+
+#[test]
+fn a_sigterm_pending_at_a_checkpoint_runs_the_programs_handler_as_alone() {
+    // `kill -TERM <pid>` while the program blocks SIGTERM: alone, its
+    // handler runs when it unblocks it, and it exits with 9.
+    let dir = Scratch::new("term-pending");
+    let (a, b) = (dir.write("a.txt", "a=1\n"), dir.write("b.txt", "b=1\n"));
+    let mut session = steps!(
+        "read", a, "mark", "TERM", "block", "TERM", "print", "blocked", "input", "read", b,
+        "unblock", "TERM", "marked", "9", "exit", "0"
+    )
+    .start();
+    session.wait_for("blocked");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(session.pid()), Signal::SIGTERM)
+        .expect("kill");
+    // Passed on by the holder of a.txt to the program, where it waits.
+    let bit = 1u64 << (libc::SIGTERM - 1);
+    let start = std::time::Instant::now();
+    while !session.live().iter().any(|process| {
+        std::fs::read_to_string(format!("/proc/{}/status", process.pid))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("SigPnd:") || l.starts_with("ShdPnd:"))
+            .filter_map(|l| u64::from_str_radix(l.split_whitespace().nth(1)?, 16).ok())
+            .any(|set| set & bit != 0)
+    }) {
+        assert!(start.elapsed() < common::DEADLINE, "SIGTERM never pending");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    session.type_text("go\n");
+    let status = session.wait_exit();
+    assert_eq!(status.code(), Some(9), "{status:?}\n{}", session.output());
     session.assert_all_gone();
 }
 

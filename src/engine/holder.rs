@@ -111,8 +111,10 @@ impl Holder {
     pub fn hold(mut self, missed: Vec<Received>) -> ResumeOrder {
         let waited = held_signals();
         for mut signal in missed {
-            // Even the terminal's: the child was not there to get it.
-            signal.from_kernel = false;
+            // The child has it already: it was raised in it at its start
+            // (see `Engine::checkpoint`); here it only makes the tree end
+            // (or stop) as the program does.
+            signal.from_kernel = true;
             self.on_signal(&signal);
         }
         loop {

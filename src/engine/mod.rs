@@ -821,9 +821,12 @@ impl Engine {
         let timers = IntervalTimers::read();
         // A fork's child has none of the signals pending here (the program
         // blocked them, or they came since everything was blocked above):
-        // each run from this checkpoint gets them again. The holder takes
-        // and passes on the ones it holds.
+        // each run from this checkpoint gets them again.
         let pending = signals::pending_besides(&signals::not_raised_again());
+        // Ctrl+C, SIGTERM and the like pending here end or stop the program
+        // once: the first child has them from its first instruction (the
+        // holder only notes them), the runs resumed later do not.
+        let pending_in_resumed = signals::without_passed_on(&pending);
         let terminal = TerminalModes::read();
         let costs_before = self.costs.before_fork();
         sys::flush_stdio();
@@ -865,7 +868,7 @@ impl Engine {
                     terminal,
                 };
                 self.hold(holding)?;
-                signals::raise_each(&pending);
+                signals::raise_each(&pending_in_resumed);
                 self.relook_if_changed_link(path);
                 Ok(())
             }

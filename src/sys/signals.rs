@@ -131,13 +131,26 @@ pub fn take_pending(set: &SigSet) -> Vec<Received> {
 }
 
 /// The signals not raised again in a run from a checkpoint where they were
-/// pending: the holder's own (it takes and passes them on), and SIGCONT
-/// (a continue that came then is no state of the program's: each resumed
-/// run's handler would see it again).
+/// pending: the holder's own (its children's ends, the resume order), and
+/// SIGCONT (a continue that came then is no state of the program's: each
+/// resumed run's handler would see it again).
 pub fn not_raised_again() -> SigSet {
-    let mut set = held_signals();
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGCHLD);
     set.add(Signal::SIGCONT);
-    set
+    with_realtime(set, resume_signal())
+}
+
+/// `signals` but the ones a holder passes on (see [`passed_on_signals`]).
+pub fn without_passed_on(signals: &[i32]) -> Vec<i32> {
+    let passed_on = passed_on_signals();
+    signals
+        .iter()
+        .copied()
+        .filter(|&signal| {
+            Signal::try_from(signal).map_or(true, |signal| !passed_on.contains(signal))
+        })
+        .collect()
 }
 
 /// The signals pending in this process (and its one thread), but those of
