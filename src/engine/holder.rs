@@ -104,17 +104,21 @@ impl Holder {
     }
 
     /// Holds until told to resume; returns the order, in the new child
-    /// only. `missed`: signals this process took while it was still
-    /// the program, in its checkpoint; the child did not get them.
+    /// only. `missed`: the ending and stopping signals pending here after
+    /// the fork; `raised_in_child`: those the child was given at its start
+    /// (pending before the fork).
     /// The engine made this process a child subreaper before the fork, so
     /// orphans of the run are re-parented here, to be killed and reaped.
-    pub fn hold(mut self, missed: Vec<Received>) -> ResumeOrder {
+    pub fn hold(mut self, missed: Vec<Received>, raised_in_child: &[i32]) -> ResumeOrder {
         let waited = held_signals();
         for mut signal in missed {
-            // The child has it already: it was raised in it at its start
-            // (see `Engine::checkpoint`); here it only makes the tree end
-            // (or stop) as the program does.
-            signal.from_kernel = true;
+            // Pending at the fork, the child has it already (raised in it
+            // at its start, see `Engine::checkpoint`): here it only makes
+            // the tree end (or stop) as the program does. One that came
+            // just after the fork is passed on as any other.
+            if raised_in_child.contains(&signal.signal) {
+                signal.from_kernel = true;
+            }
             self.on_signal(&signal);
         }
         loop {

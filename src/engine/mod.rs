@@ -866,6 +866,7 @@ impl Engine {
                     me,
                     elapsed_micros,
                     terminal,
+                    raised_in_child: pending,
                 };
                 self.hold(holding)?;
                 signals::raise_each(&pending_in_resumed);
@@ -896,6 +897,7 @@ impl Engine {
             me,
             elapsed_micros,
             terminal,
+            raised_in_child,
         } = holding;
         // Signals that came while this process was still the program
         // (blocked since `take_over_signals`) were meant for it: the child,
@@ -927,7 +929,7 @@ impl Engine {
         let held = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             Holder::new(child, journal, signals, parent, passing_through)
                 .with_terminal(terminal)
-                .hold(missed)
+                .hold(missed, &raised_in_child)
         }));
         // A panic must not send the holder back into the program.
         let Ok(order) = held else { sys::exit_now(1) };
@@ -986,4 +988,6 @@ struct Holding {
     elapsed_micros: u64,
     /// The terminal's modes at the checkpoint.
     terminal: Option<TerminalModes>,
+    /// The signals pending at the fork, raised in the child at its start.
+    raised_in_child: Vec<i32>,
 }
