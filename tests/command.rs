@@ -84,30 +84,26 @@ fn usage_errors_are_one_line_and_exit_status_2() {
         assert!(stderr.starts_with(message), "{args:?}: {stderr}");
     }
     // The interpreter from FORKMON_LUA: the variable is named.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_forkmon"))
-        .arg("app.lua")
-        .env("FORKMON_LIBRARY", common::library())
-        .env("FORKMON_LUA", "no-such-lua-here")
-        .output()
-        .expect("run forkmon");
+    let (_, stderr) = forkmon_stderr(
+        &["app.lua"],
+        &[
+            ("FORKMON_LIBRARY", common::library().as_os_str()),
+            ("FORKMON_LUA", "no-such-lua-here".as_ref()),
+        ],
+    );
     assert!(
-        String::from_utf8_lossy(&output.stderr)
-            .starts_with("forkmon: cannot run 'no-such-lua-here' (given with FORKMON_LUA): "),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        stderr.starts_with("forkmon: cannot run 'no-such-lua-here' (given with FORKMON_LUA): "),
+        "{stderr}"
     );
     // forkmon's library under another name: require looks for forkmon.so
     // in its folder, and would find another build or none.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_forkmon"))
-        .arg("busted")
-        .env("FORKMON_MODULE", common::library())
-        .output()
-        .expect("run forkmon busted");
+    let (_, stderr) = forkmon_stderr(
+        &["busted"],
+        &[("FORKMON_MODULE", common::library().as_os_str())],
+    );
     assert!(
-        String::from_utf8_lossy(&output.stderr)
-            .ends_with("as the forkmon module: its name must be forkmon.so (the name require looks for in its folder)\n"),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        stderr.ends_with("as the forkmon module: its name must be forkmon.so (the name require looks for in its folder)\n"),
+        "{stderr}"
     );
     // A library that is not one: said, rather than the program run
     // unwatched after the loader's warning.
@@ -145,24 +141,18 @@ fn usage_errors_are_one_line_and_exit_status_2() {
     }
     // The command itself is an ELF file, but not the library (another
     // library would be preloaded, and the program run unwatched).
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_forkmon"))
-        .args(["--library", env!("CARGO_BIN_EXE_forkmon"), "app.lua"])
-        .output()
-        .expect("run forkmon");
+    let (_, stderr) = forkmon_stderr(
+        &["--library", env!("CARGO_BIN_EXE_forkmon"), "app.lua"],
+        &[],
+    );
     assert!(
-        String::from_utf8_lossy(&output.stderr)
-            .ends_with("as forkmon's library: a program, not a shared library\n"),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        stderr.ends_with("as forkmon's library: a program, not a shared library\n"),
+        "{stderr}"
     );
     // A busted module that is not one: require would search on.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_forkmon"))
-        .arg("busted")
-        .env("FORKMON_MODULE", "/etc/passwd")
-        .output()
-        .expect("run forkmon busted");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "{stderr}");
+    let (status, stderr) =
+        forkmon_stderr(&["busted"], &[("FORKMON_MODULE", "/etc/passwd".as_ref())]);
+    assert!(!status.success(), "{stderr}");
     assert_eq!(
         stderr,
         "forkmon: cannot use '/etc/passwd' (given with FORKMON_MODULE) as the forkmon module: \
@@ -174,6 +164,22 @@ fn usage_errors_are_one_line_and_exit_status_2() {
         .expect("help");
     assert!(help.status.success());
     assert!(String::from_utf8_lossy(&help.stdout).contains("forkmon [options] -- PROGRAM"));
+}
+
+/// Runs the command with `args` and `env`; its status and what it said.
+fn forkmon_stderr(
+    args: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> (std::process::ExitStatus, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_forkmon"))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run forkmon");
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 fn tcc_project(name: &str) -> Scratch {

@@ -200,7 +200,11 @@ fn stamp_of(path: &[u8]) -> Option<FileStamp> {
 
 impl Runner {
     fn watch_loop(&mut self, host: &mut dyn Host) -> ! {
-        let mut first = true;
+        if !self.options.folders.is_empty() {
+            // A task made there before its folder was watched.
+            self.watch_files();
+            self.relist(host);
+        }
         loop {
             let settled_in_round = std::mem::take(&mut self.settled_in_round);
             if !settled_in_round.is_empty() {
@@ -209,10 +213,6 @@ impl Runner {
             // Files read meanwhile may have changed before their directory
             // was watched: their stamps tell.
             self.watch_files();
-            if std::mem::take(&mut first) && !self.options.folders.is_empty() {
-                // A task made there before its folder was watched.
-                self.relist(host);
-            }
             let watched: Vec<Vec<u8>> = self.plan.watched().into_iter().collect();
             self.look_at(watched.iter().map(Vec::as_slice), false);
             if self.plan.has_pending() {
