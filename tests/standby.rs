@@ -221,3 +221,37 @@ fn a_signal_the_parked_standby_got_does_not_reach_the_next_run() {
     session.interrupt();
     session.assert_all_gone();
 }
+
+#[test]
+fn a_resumed_run_finds_the_socket_and_the_lock_of_the_killed_run_given_back() {
+    let dir = Scratch::new("standby-given-back");
+    let file = dir.write("a.txt", "a=0\n");
+    let lock = dir.path("app.lock");
+    let name = format!("forkmon-test-{}", std::process::id());
+    // Its heap, shared with its holder, takes the killed run some
+    // milliseconds to tear down before the kernel closes its descriptors;
+    // the socket and the lock come after the checkpoint, as a server's
+    // port and a second-instance guard would.
+    let mut session = Launch::preloaded(common::host_program(), "%.txt$")
+        .args(["heap", "256", "read"])
+        .arg(&file)
+        .args(["listen", &name, "lock"])
+        .arg(&lock)
+        .args(["print", "ready", "sleep", "60000"])
+        .start();
+    session.wait_for("ready");
+    let root = session.pid();
+    for n in 1..=3 {
+        session.wait_for_processes("the standby to be parked", |processes| {
+            parked_standby(processes, root).is_some()
+        });
+        save(&file, &format!("a={n}\n"), Save::RenameOver);
+        session.wait_for(&format!("a={n}"));
+        session.wait_for_count("ready", n + 1);
+    }
+    let output = session.output();
+    assert_eq!(session.count(&format!("listening {name}")), 4, "{output}");
+    assert_eq!(session.count("locked "), 4, "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}

@@ -11,6 +11,7 @@
 #![deny(unsafe_code)]
 
 pub mod each;
+mod given_back;
 mod holder;
 mod standby;
 mod tied;

@@ -6,8 +6,9 @@
 //! heap: 74 ms at 4 GB) nor waiting for the old run's memory to be torn down
 //! (76 ms at 4 GB): the old run is killed, the holder waits only until each
 //! of its processes has begun to exit (so none of them writes anything after
-//! the new run starts), and releases the standby. The old run is reaped
-//! later, as its processes end. The next standby is forked once the tree has
+//! the new run starts) and has given back what the new run may need (a
+//! socket, a lock: see `given_back`), and releases the standby. The old run
+//! is reaped later, as its processes end. The next standby is forked once the tree has
 //! been quiet for [`STANDBY_DELAY`].
 //!
 //! The standby changes nothing the program sees: it waits blocked in a read
@@ -30,10 +31,12 @@ use nix::sys::signal::{SigSet, Signal, kill};
 use nix::unistd::{ForkResult, Pid};
 use rustc_hash::FxHashSet;
 
+use super::given_back;
 use super::trace::ResumeTrace;
 use crate::sys;
 use crate::sys::procfs;
 use crate::sys::signals::{self, Received};
+use crate::warn;
 
 /// How long a holder waits, after it started holding and after each
 /// resume, before it forks its standby: the fork (tens of ms for a big
@@ -202,9 +205,10 @@ fn wait_for_release(read: OwnedFd, holder: Pid) -> u64 {
 
 /// Ends the old run without waiting for its memory to be freed: SIGKILL to
 /// `roots` and everything below them, then waits only until each has begun
-/// to exit, when it can no longer write to the terminal or a file. Processes
-/// forked meanwhile are found by listing the tree again. The holder reaps
-/// them later, as they end.
+/// to exit, when it can no longer write to the terminal or a file, and
+/// until those that held a socket, a lock or a device have closed it.
+/// Processes forked meanwhile are found by listing the tree again. The
+/// holder reaps them later, as they end.
 pub fn kill_run(roots: &[Pid], mut trace: Option<&mut ResumeTrace>) {
     let mut killed: FxHashSet<Pid> = FxHashSet::default();
     // A bound, in case the run forks faster than it is killed.
@@ -233,5 +237,17 @@ pub fn kill_run(roots: &[Pid], mut trace: Option<&mut ResumeTrace>) {
             trace.mark("exiting");
         }
         killed.extend(run);
+    }
+    let killed: Vec<Pid> = killed.into_iter().collect();
+    let still_holding = given_back::wait_given_back(&killed);
+    if let Some(trace) = trace.as_deref_mut() {
+        trace.mark("given-back");
+    }
+    if !still_holding.is_empty() {
+        warn!(
+            "the old run (pid {}) has not closed its sockets, locks or devices {} s after it was killed; the new run starts beside it",
+            still_holding[0],
+            given_back::WAIT_LIMIT.as_secs()
+        );
     }
 }

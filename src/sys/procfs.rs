@@ -80,6 +80,30 @@ pub fn has_begun_to_exit(pid: Pid) -> bool {
     flags.is_none_or(|flags| flags & PF_EXITING != 0)
 }
 
+/// The descriptors `pid` has open now, each with what its `/proc/PID/fd`
+/// link leads to; none if they cannot be read (the process is gone, or has
+/// closed them all as it exits).
+pub fn descriptors(pid: Pid) -> Vec<(i32, std::path::PathBuf)> {
+    let folder = format!("/proc/{pid}/fd");
+    let Ok(entries) = std::fs::read_dir(&folder) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let fd = entry.file_name().to_str()?.parse().ok()?;
+            Some((fd, std::fs::read_link(entry.path()).ok()?))
+        })
+        .collect()
+}
+
+/// Whether descriptor `fd` of `pid` holds a lock (flock, fcntl or OFD): a
+/// `lock:` line in its `/proc/PID/fdinfo` entry.
+pub fn descriptor_holds_lock(pid: Pid, fd: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))
+        .is_ok_and(|info| info.lines().any(|line| line.starts_with("lock:")))
+}
+
 /// This process's resident pages (`/proc/self/statm`).
 pub fn resident_pages() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;

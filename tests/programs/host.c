@@ -52,6 +52,13 @@
  *   open FILE           opens FILE read-only without blocking (a FIFO
  *                       too), closes it, prints "open FILE: ok" or the error
  *   nofile N            lowers its open-file limit (soft) to N
+ *   heap MB             allocates MB megabytes and writes every page
+ *   listen NAME         listens on the abstract Unix socket NAME (only one
+ *                       process at a time can), prints "listening NAME"
+ *                       or "listen NAME: ERROR"
+ *   lock FILE           opens FILE and takes its lock (flock, exclusive,
+ *                       not waiting), prints "locked FILE" or "lock FILE:
+ *                       ERROR"
  *
  * To add a step: write `static void step_NAME(char **args)` and add one row
  * to STEPS. Output is flushed after each step (the tests read it from a
@@ -61,13 +68,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -360,6 +370,37 @@ static void step_nofile(char **args) {
     if (setrlimit(RLIMIT_NOFILE, &limit) != 0) fail("setrlimit", strerror(errno));
 }
 
+/* Kept, so that the compiler does not leave out the allocation. */
+static char *volatile heap = NULL;
+
+static void step_heap(char **args) {
+    size_t size = (size_t)atol(args[0]) << 20;
+    heap = malloc(size);
+    if (!heap) fail("heap", strerror(errno));
+    memset(heap, 1, size);
+}
+
+static void step_listen(char **args) {
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    size_t length = strlen(args[0]);
+    if (length + 1 > sizeof address.sun_path) fail("listen: name too long", args[0]);
+    memcpy(address.sun_path + 1, args[0], length);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    socklen_t size = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + length);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&address, size) != 0 || listen(fd, 8) != 0)
+        printf("listen %s: %s\n", args[0], strerror(errno));
+    else
+        printf("listening %s\n", args[0]);
+}
+
+static void step_lock(char **args) {
+    int fd = open(args[0], O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0)
+        printf("lock %s: %s\n", args[0], strerror(errno));
+    else
+        printf("locked %s\n", args[0]);
+}
+
 static const struct step {
     const char *name;
     int arity;
@@ -381,7 +422,8 @@ static const struct step {
     {"ticks", 1, step_ticks},   {"posixtimer", 0, step_posixtimer},
     {"popen", 1, step_popen},   {"pclose", 0, step_pclose},
     {"chroot", 1, step_chroot}, {"open", 1, step_open},
-    {"nofile", 1, step_nofile},
+    {"nofile", 1, step_nofile}, {"heap", 1, step_heap},
+    {"listen", 1, step_listen}, {"lock", 1, step_lock},
 };
 
 int main(int argc, char **argv) {

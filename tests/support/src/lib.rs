@@ -280,6 +280,13 @@ impl Launch {
         self
     }
 
+    pub fn args<A: AsRef<OsStr>>(mut self, args: impl IntoIterator<Item = A>) -> Launch {
+        for arg in args {
+            self = self.arg(arg);
+        }
+        self
+    }
+
     pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Launch {
         self.command.env(key, value);
         self
