@@ -14,8 +14,8 @@
 mod plan;
 mod report;
 mod settle;
+mod watch;
 
-use std::ffi::OsStr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
@@ -26,7 +26,6 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid};
-use rustc_hash::FxHashMap;
 
 pub use plan::{Reason, Status};
 pub use report::Report;
@@ -38,6 +37,7 @@ use crate::{change, info, warn};
 use plan::Plan;
 use report::Decoder;
 use settle::Settle;
+use watch::{Watch, read_events};
 
 /// How long a writer may keep a changed file open before the change is
 /// taken as it is (as the watcher's).
@@ -141,11 +141,7 @@ impl Watching {
         let delay = crate::config::active()
             .map_or(crate::config::DEFAULT_RESTART_DELAY, |c| c.restart_delay);
         Watching {
-            watch: Watch {
-                inotify,
-                dirs: FxHashMap::default(),
-                watched: Default::default(),
-            },
+            watch: Watch::new(inotify),
             settle: Settle::new(delay, WRITER_WAIT),
             buffer: vec![0u8; 64 * 1024],
         }
@@ -161,36 +157,6 @@ impl Watching {
             Instant::now(),
         );
         self.settle.settled(Instant::now())
-    }
-}
-
-/// The runner's own inotify instance and its directory watches.
-struct Watch {
-    inotify: Inotify,
-    dirs: FxHashMap<i32, Vec<u8>>,
-    watched: rustc_hash::FxHashSet<Vec<u8>>,
-}
-
-impl Watch {
-    fn add_dir(&mut self, dir: &[u8]) {
-        if dir.is_empty() || self.watched.contains(dir) {
-            return;
-        }
-        match self
-            .inotify
-            .watches()
-            .add(OsStr::from_bytes(dir), crate::channel::directory_events())
-        {
-            Ok(watch) => {
-                self.dirs
-                    .insert(watch.get_watch_descriptor_id(), dir.to_vec());
-                self.watched.insert(dir.to_vec());
-            }
-            Err(error) => warn!(
-                "cannot watch '{}' for forkmon.each: {error}",
-                crate::log::shown(dir)
-            ),
-        }
     }
 }
 
@@ -758,34 +724,6 @@ fn end_tree(child: Pid) {
     let _ = kill(child, Signal::SIGKILL);
     for pid in below {
         let _ = kill(pid, Signal::SIGKILL);
-    }
-}
-
-fn read_events(watch: &mut Watch, buffer: &mut [u8], settle: &mut Settle, now: Instant) {
-    loop {
-        let events = match watch.inotify.read_events(buffer) {
-            Ok(events) => events,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return,
-        };
-        let mut any = false;
-        for event in events {
-            any = true;
-            let Some(dir) = watch.dirs.get(&event.wd.get_watch_descriptor_id()) else {
-                continue;
-            };
-            if let (Some(name), Some(kind)) = (event.name, crate::watcher::file_event(event.mask)) {
-                let mut path = dir.clone();
-                if !path.ends_with(b"/") {
-                    path.push(b'/');
-                }
-                path.extend_from_slice(name.as_bytes());
-                settle.event(&path, kind, now);
-            }
-        }
-        if !any {
-            return;
-        }
     }
 }
 
