@@ -240,7 +240,7 @@ pub fn kill_run(roots: &[Pid], mut trace: Option<&mut ResumeTrace>) {
     }
     let killed: Vec<Pid> = killed.into_iter().collect();
     let still_holding = given_back::wait_given_back(&killed);
-    if let Some(trace) = trace.as_deref_mut() {
+    if let Some(trace) = trace {
         trace.mark("given-back");
     }
     if !still_holding.is_empty() {
