@@ -404,3 +404,43 @@ fn lua51_hangs_and_crashes_do_not_stop_the_loop() {
 fn lua54_hangs_and_crashes_do_not_stop_the_loop() {
     hangs_and_crashes_do_not_stop_the_loop("lua5.4");
 }
+
+#[test]
+fn a_spec_folder_removed_or_moved_away_runs_again_once_it_is_back() {
+    let project = project("busted-spec-back");
+    let mut session = busted(&project, "lua5.4")
+        .arg("-o")
+        .arg("plainTerminal")
+        .start();
+    session.wait_for("3 of 3 spec files ran: 3 ok; waiting for a change");
+    let spec_folder = project.path("spec");
+    std::fs::remove_dir_all(&spec_folder).expect("rm -rf spec");
+    session.wait_for("'spec/s3_spec.lua' is gone: dropped");
+    // Back as `git checkout spec` makes it: the folder, then its files.
+    std::fs::create_dir(&spec_folder).expect("mkdir spec");
+    project.write("spec/s1_spec.lua", &spec("s1", "'back'"));
+    session.wait_for("running s1 back");
+    session.wait_for("1 of 1 spec file ran: 1 ok; waiting for a change");
+    project.write("spec/s1_spec.lua", &spec("s1", "'saved'"));
+    session.wait_for("running s1 saved");
+    session.wait_for_count("1 of 1 spec file ran: 1 ok; waiting for a change", 2);
+
+    // Moved away and back: what was written there meanwhile runs once,
+    // when it is back.
+    let away = project.path("spec-away");
+    std::fs::rename(&spec_folder, &away).expect("mv spec spec-away");
+    session.wait_for("'spec/s1_spec.lua' is gone: dropped");
+    project.write("spec-away/s1_spec.lua", &spec("s1", "'away'"));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::rename(&away, &spec_folder).expect("mv spec-away spec");
+    session.wait_for("running s1 away");
+    session.wait_for_count("1 of 1 spec file ran: 1 ok; waiting for a change", 3);
+    let output = session.output();
+    assert_eq!(
+        session.count("running s1 away"),
+        1,
+        "a write in the moved folder ran as a save of spec/:\n{output}"
+    );
+    session.interrupt();
+    session.assert_all_gone();
+}

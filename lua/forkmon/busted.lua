@@ -63,10 +63,12 @@ package.loaded["busted.modules.test_file_loader"] = function(busted, loaders)
     end
     -- The first listing as busted makes it, errors and all.
     local files = list_files(rootFiles, patterns, options)
+    -- A new file there may be a new spec file, also once the folder is
+    -- removed and made again (rm -rf spec; git checkout spec).
+    session.folders = folders
     if #files == 0 and #folders > 0 and #folders == #roots then
       -- Folders with no spec file yet: the runner waits for one there.
       io.stderr:write(("[forkmon] no spec files in '%s' yet: waiting for one\n"):format(table.concat(folders, "', '")))
-      session.folders = folders
       return files
     end
     if #files == 0 then

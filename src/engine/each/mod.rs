@@ -166,19 +166,17 @@ fn stamp_of(path: &[u8]) -> Option<FileStamp> {
 
 impl Runner {
     fn watch_loop(&mut self, host: &mut dyn Host) -> ! {
-        if !self.options.folders.is_empty() {
-            // A task made there before its folder was watched.
-            self.watch_files();
-            self.relist(host);
-        }
         loop {
             let settled_in_round = std::mem::take(&mut self.settled_in_round);
             if !settled_in_round.is_empty() {
                 self.take_settled(host, &settled_in_round);
             }
             // Files read meanwhile may have changed before their directory
-            // was watched: their stamps tell.
-            self.watch_files();
+            // was watched: their stamps tell. A task made in a task folder
+            // before it was watched (first, or again once back) is listed.
+            if self.watch_files() {
+                self.relist(host);
+            }
             let watched: Vec<Vec<u8>> = self.plan.watched().into_iter().collect();
             self.look_at(watched.iter().map(Vec::as_slice), false);
             if self.plan.has_pending() {
@@ -214,6 +212,10 @@ impl Runner {
                     continue;
                 }
                 self.take_settled(host, &settled);
+                // A folder removed is watched from above until it is back.
+                if self.watch_files() {
+                    self.relist(host);
+                }
                 if self.plan.has_pending() {
                     break;
                 }
@@ -237,10 +239,12 @@ impl Runner {
     }
 
     /// Watches the directories of the files the tasks read, and of the
-    /// tasks that are files (a new file there may be a new task).
-    fn watch_files(&mut self) {
+    /// tasks that are files (a new file there may be a new task). Returns
+    /// whether one of the task folders (`folders`) is watched anew: a file
+    /// made there before may be a task.
+    fn watch_files(&mut self) -> bool {
         let Some(watching) = self.watching.as_mut() else {
-            return;
+            return false;
         };
         let watch = &mut watching.watch;
         let mut dirs: Vec<Vec<u8>> = self
@@ -254,12 +258,16 @@ impl Runner {
                 dirs.push(split_parent(absolute.as_bytes()).0.to_vec());
             }
         }
-        dirs.extend(self.options.folders.iter().cloned());
         dirs.sort();
         dirs.dedup();
         for dir in dirs {
-            watch.add_dir(&dir);
+            watch.add_dir_or_above(&dir);
         }
+        let mut anew = false;
+        for folder in &self.options.folders {
+            anew |= watch.add_dir_or_above(folder);
+        }
+        anew
     }
 
     fn relist(&mut self, host: &mut dyn Host) {

@@ -5,11 +5,13 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::time::Instant;
 
-use inotify::Inotify;
+use inotify::{EventMask, Inotify};
 use rustc_hash::FxHashMap;
 
 use super::settle::Settle;
+use crate::paths::split_parent;
 use crate::warn;
+use crate::watcher::watchlist::FileEvent;
 
 /// The runner's own inotify instance and its directory watches.
 pub struct Watch {
@@ -24,6 +26,30 @@ impl Watch {
             inotify,
             dirs: FxHashMap::default(),
             watched: Default::default(),
+        }
+    }
+
+    /// Watches `dir`; while it is missing (removed, moved away), the
+    /// nearest folder above it that exists, where its coming back is a
+    /// change. Returns whether `dir` itself is watched from now on.
+    pub fn add_dir_or_above(&mut self, dir: &[u8]) -> bool {
+        if dir.is_empty() || self.watched.contains(dir) {
+            return false;
+        }
+        let mut missing = dir;
+        while !is_dir(missing) {
+            let above = split_parent(missing).0;
+            if above.is_empty() || above == missing {
+                return false;
+            }
+            missing = above;
+        }
+        if missing == dir {
+            self.add_dir(dir);
+            self.watched.contains(dir)
+        } else {
+            self.add_dir(missing);
+            false
         }
     }
 
@@ -50,6 +76,19 @@ impl Watch {
 }
 
 /// Reads the events waiting, as changes of the paths they name.
+impl Watch {
+    /// The watch `id` is no more.
+    fn forget(&mut self, id: i32) {
+        if let Some(dir) = self.dirs.remove(&id) {
+            self.watched.remove(&dir);
+        }
+    }
+}
+
+fn is_dir(path: &[u8]) -> bool {
+    std::fs::metadata(OsStr::from_bytes(path)).is_ok_and(|meta| meta.is_dir())
+}
+
 pub fn read_events(watch: &mut Watch, buffer: &mut [u8], settle: &mut Settle, now: Instant) {
     loop {
         let events = match watch.inotify.read_events(buffer) {
@@ -60,9 +99,27 @@ pub fn read_events(watch: &mut Watch, buffer: &mut [u8], settle: &mut Settle, no
         let mut any = false;
         for event in events {
             any = true;
-            let Some(dir) = watch.dirs.get(&event.wd.get_watch_descriptor_id()) else {
+            let id = event.wd.get_watch_descriptor_id();
+            let Some(dir) = watch.dirs.get(&id) else {
                 continue;
             };
+            if event
+                .mask
+                .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF)
+            {
+                // Gone from its path: a watch follows the folder, and would
+                // tell what happens in it under a path that is not its own.
+                // Its path counts as changed (the runner lists the tasks
+                // again), and is watched again once it is back.
+                settle.event(&dir.clone(), FileEvent::Removed, now);
+                let _ = watch.inotify.watches().remove(event.wd.clone());
+                watch.forget(id);
+                continue;
+            }
+            if event.mask.contains(EventMask::IGNORED) {
+                watch.forget(id);
+                continue;
+            }
             if let (Some(name), Some(kind)) = (event.name, crate::watcher::file_event(event.mask)) {
                 let mut path = dir.clone();
                 if !path.ends_with(b"/") {
