@@ -206,6 +206,46 @@ fn a_directory_renamed_away_and_back_keeps_working() {
 }
 
 #[test]
+fn a_write_in_a_directory_renamed_away_is_no_edit_of_its_old_path() {
+    // Work before lib/m.lua: it gets a checkpoint of its own.
+    let app = LuaApp::new(
+        "odd-dir-away-write",
+        &[],
+        "local t = os.clock() while os.clock() - t < 0.05 do end\ndofile('lib/m.lua')",
+    );
+    app.dir.write("lib/m.lua", "print('m=1')\n");
+    let session = app.launch().start();
+    session.wait_for("done first");
+    // Once writes in lib/ are watched (at first only names are: a write
+    // made before is found by comparing the file).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !contents_watched(&session, &app.dir.path("lib")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "lib/ never watched: {}",
+            session.output()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::fs::rename(app.dir.path("lib"), app.dir.path("lib.away")).expect("rename away");
+    session.wait_for("was removed; its checkpoint waits for it to come back");
+    save(
+        &app.dir.path("lib.away/m.lua"),
+        "print('m=away')\n",
+        Save::InPlace,
+    );
+    // Time for a resume from that write (it would come within a few ms);
+    // then a new lib/, the one change to resume for.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::create_dir(app.dir.path("lib")).expect("mkdir lib");
+    app.dir.write("lib/m.lua", "print('m=new')\n");
+    session.wait_for("m=new");
+    let output = session.output();
+    assert_eq!(session.count("changed, resuming"), 1, "{output}");
+    assert!(!output.contains("m=away"), "{output}");
+}
+
+#[test]
 fn a_file_the_program_cannot_open_makes_no_checkpoint() {
     // A directory named like a module, then a missing one: both opens fail.
     let app = LuaApp::new(

@@ -312,6 +312,11 @@ fn read_events(inotify: &mut Inotify, buffer: &mut [u8], journal: &Journal) -> V
                 .mask
                 .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF)
             {
+                if event.mask.contains(EventMask::MOVE_SELF) {
+                    // The watch would follow the folder to its new name and
+                    // tell its writes as edits of the files at the old one.
+                    let _ = inotify.watches().remove(event.wd.clone());
+                }
                 read.push(Event::DirectoryGone(watch));
             } else if let (Some(name), Some(kind)) = (event.name, file_event(event.mask)) {
                 read.push(Event::File(watch, name.as_bytes().to_vec(), kind));
