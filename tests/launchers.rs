@@ -484,3 +484,60 @@ fn a_shell_launcher_below_the_current_directory_is_not_a_checkpoint() {
     session.interrupt();
     session.assert_all_gone();
 }
+
+/// A program that starts a helper before it reads a watched file itself
+/// (`system("cat a.txt")`, `popen`): the helper inherits forkmon, but is
+/// not taken for the program (its holder would wait for a change, and the
+/// program for it, forever).
+#[test]
+fn a_helper_the_program_runs_before_its_first_checkpoint_is_not_the_program() {
+    let dir = Scratch::new("launch-helper");
+    dir.write("a.txt", "a=1\n");
+    dir.write("b.txt", "b=1\n");
+    let mut session = Launch::preloaded(common::host_program(), "%.txt$")
+        .args(["popen", "cat a.txt; cat a.txt", "pclose", "read", "b.txt"])
+        .args(["print", "ready", "sleep", "60000"])
+        .dir(&dir.0)
+        .start();
+    session.wait_for("pclose: ok");
+    session.wait_for("ready");
+    session.wait_for("was read by cat (pid ");
+    save(&dir.path("b.txt"), "b=2\n", Save::RenameOver);
+    session.wait_for("b=2");
+    let output = session.output();
+    assert!(
+        output.contains("which host") && output.contains("started before its own first checkpoint"),
+        "{output}"
+    );
+    assert_eq!(
+        session.count("was read by cat"),
+        2,
+        "one line per helper:\n{output}"
+    );
+    assert!(
+        !output.contains(&format!("watch '{}'", dir.path("a.txt").display())),
+        "{output}"
+    );
+    assert_eq!(session.count("changed, resuming"), 1, "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+/// `timeout` starts the program and waits for it: that program is watched.
+#[test]
+fn a_program_started_by_timeout_is_watched() {
+    let dir = Scratch::new("launch-timeout");
+    dir.write("a.txt", "a=1\n");
+    let mut session = Launch::preloaded("timeout", "%.txt$")
+        .args(["600"])
+        .arg(common::host_program())
+        .args(["read", "a.txt", "print", "ready", "sleep", "60000"])
+        .dir(&dir.0)
+        .start();
+    session.wait_for("ready");
+    save(&dir.path("a.txt"), "a=2\n", Save::RenameOver);
+    session.wait_for("a=2");
+    session.wait_for_count("ready", 2);
+    session.interrupt();
+    session.assert_all_gone();
+}

@@ -139,6 +139,17 @@ pub fn at_first_checkpoint(action: fn()) {
     let _ = AT_FIRST_CHECKPOINT.set(action);
 }
 
+static STARTED_BY_A_PROGRAM: OnceLock<fn() -> Option<String>> = OnceLock::new();
+
+/// `check` tells, before this process would make the program's first
+/// checkpoint, whether it is rather a helper the program started (`cat`
+/// run by `system()` before the program read a watched file itself), and
+/// names it and its starter: then it makes none, and says so once. The
+/// first one given stays.
+pub fn refuse_first_checkpoint_if(check: fn() -> Option<String>) {
+    let _ = STARTED_BY_A_PROGRAM.set(check);
+}
+
 fn engine() -> MutexGuard<'static, Option<Engine>> {
     // A panic caught at a hook boundary must not disable the next hooks.
     ENGINE
@@ -644,6 +655,24 @@ impl Engine {
         }
     }
 
+    /// Whether this process, about to make the first checkpoint at `path`,
+    /// is a helper of the program (see [`refuse_first_checkpoint_if`]):
+    /// then it makes no checkpoint (its holder would wait for a change,
+    /// and the program for it, forever), says so once and stops.
+    fn is_a_programs_helper(&mut self, path: &AbsolutePath) -> bool {
+        let Some(helper) = STARTED_BY_A_PROGRAM.get().and_then(|check| check()) else {
+            return false;
+        };
+        self.stopped = true;
+        warn!(
+            "'{}' was read by {helper}: not watched (forkmon watches the program you started, \
+             not what it runs; to watch this one, start forkmon on it, or have its starter \
+             exec it)",
+            crate::log::shown(path.as_bytes())
+        );
+        true
+    }
+
     /// A copy the program forked by itself reads the watched file `path`:
     /// it makes no checkpoints and ties nothing (only the program's own
     /// line of processes is resumed), which is said once per tree rather
@@ -682,6 +711,9 @@ impl Engine {
     /// Whether the program's state has something a fork would not copy
     /// (see [`unforked`]); says so once per kind.
     fn cannot_checkpoint(&mut self, path: &AbsolutePath) -> bool {
+        if self.lineage.is_empty() && (self.stopped || self.is_a_programs_helper(path)) {
+            return true;
+        }
         let Some(obstacle) = Obstacle::now() else {
             return false;
         };

@@ -122,6 +122,101 @@ fn busted_switches_lua(args: &[&[u8]]) -> bool {
         && !options.iter().any(|arg| *arg == b"--ignore-lua")
 }
 
+/// Commands, besides shells, that run another program and wait for it:
+/// the program they start is the one to watch, not a helper of theirs.
+const RUNNERS: &[&str] = &[
+    "timeout",
+    "time",
+    "env",
+    "nice",
+    "nohup",
+    "stdbuf",
+    "setsid",
+    "flock",
+    "xargs",
+    "taskset",
+    "ionice",
+    "chrt",
+    "strace",
+    "ltrace",
+    "valgrind",
+    "script",
+    "sudo",
+    "doas",
+    "su",
+    "runuser",
+    "unshare",
+    "chroot",
+    "firejail",
+    "bwrap",
+    "watch",
+    "make",
+    "entr",
+    "rlwrap",
+    "unbuffer",
+    "expect",
+    "gdb",
+    "perf",
+    "hyperfine",
+    "parallel",
+    "tini",
+    "dumb-init",
+    "catchsegv",
+    "setpriv",
+    "prlimit",
+    "systemd-run",
+    "forkmon",
+];
+
+/// This process, started after the process the user started (`first`)
+/// and about to make the first checkpoint: if it was started by a program
+/// (not through shells and commands like `timeout` alone), it is that
+/// program's helper, named with its starter ("cat (pid 12), which app (pid
+/// 10) started before it made a checkpoint"). An ancestor that cannot be
+/// looked at counts as a launcher.
+pub fn started_by_a_program(first: u32) -> Option<String> {
+    let me = std::process::id();
+    if me == first {
+        return None;
+    }
+    let mut pid = crate::sys::procfs::parent_of(me as i32)?;
+    // A bound, in case /proc changes under the walk.
+    for _ in 0..64 {
+        if pid <= 1 {
+            return None;
+        }
+        let name = executable_name(pid)?;
+        if !is_launcher(pid, &name) {
+            let own = executable_name(me as i32).unwrap_or_else(|| "a process".to_owned());
+            return Some(format!(
+                "{own} (pid {me}), which {name} (pid {pid}) started before its own first checkpoint"
+            ));
+        }
+        if pid as u32 == first {
+            return None;
+        }
+        pid = crate::sys::procfs::parent_of(pid)?;
+    }
+    None
+}
+
+fn executable_name(pid: i32) -> Option<String> {
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+    Some(exe.file_name()?.to_string_lossy().into_owned())
+}
+
+/// Whether `pid`, running the executable `name`, starts the program to
+/// watch rather than being it: a shell, a runner, or busted switching to
+/// another Lua.
+fn is_launcher(pid: i32, name: &str) -> bool {
+    SHELLS.contains(&name)
+        || RUNNERS.contains(&name)
+        || std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|line| {
+            let args: Vec<&[u8]> = line.split(|&b| b == 0).collect();
+            busted_switches_lua(&args)
+        })
+}
+
 /// Shells, by the name of their executable: a shell that runs a script
 /// (not `sh -c`) reads it with the same opens as a Lua host reads its own.
 const SHELLS: [&str; 9] = [

@@ -58,6 +58,9 @@ fn initialise() {
                     gate::set_launcher_script(script);
                 }
                 engine::at_first_checkpoint(leave_at_checkpoint);
+                if let inheritance::FirstProcess::Marked { first: false, .. } = process {
+                    engine::refuse_first_checkpoint_if(started_by_a_program);
+                }
                 if first {
                     nothing_matched::say_at_exit();
                 }
@@ -87,6 +90,14 @@ fn initialise() {
         // SAFETY: as above.
         unsafe { inheritance::leave() };
     }
+}
+
+fn started_by_a_program() -> Option<String> {
+    let first = sys::env_var(inheritance::FIRST_PID)?
+        .to_str()?
+        .parse()
+        .ok()?;
+    inheritance::started_by_a_program(first)
 }
 
 fn leave_at_checkpoint() {
