@@ -410,3 +410,44 @@ fn files_read_after_a_chroot_are_not_taken_for_removed_ones() {
     session.interrupt();
     session.assert_all_gone();
 }
+
+/// A program that made itself a child subreaper before its checkpoint is
+/// one in each run (a fork's child is not), as it would be alone.
+#[test]
+fn a_child_subreaper_stays_one_in_each_run() {
+    let dir = Scratch::new("state-subreaper");
+    dir.write("a.txt", "a=1\n");
+    dir.write("b.txt", "b=1\n");
+    let mut session = host(
+        &dir,
+        &[
+            "subreaper",
+            "read",
+            "a.txt",
+            "reaper",
+            "sleep",
+            "50",
+            "read",
+            "b.txt",
+            "reaper",
+            "print",
+            "ready",
+            "sleep",
+            "60000",
+        ],
+    )
+    .env("FORKMON_MIN_WORK", "0")
+    .start();
+    session.wait_for("ready");
+    save(&dir.path("a.txt"), "a=2\n", Save::RenameOver);
+    session.wait_for("a=2");
+    session.wait_for_count("ready", 2);
+    save(&dir.path("b.txt"), "b=2\n", Save::RenameOver);
+    session.wait_for("b=2");
+    session.wait_for_count("ready", 3);
+    let output = session.output();
+    assert_eq!(session.count("subreaper 1"), 5, "{output}");
+    assert_eq!(session.count("subreaper 0"), 0, "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}

@@ -112,6 +112,10 @@ pub struct Engine {
     /// In a task's process of `forkmon.each`: where its reads are reported
     /// (it makes no checkpoints).
     task_reports: Option<std::os::fd::OwnedFd>,
+    /// Whether the program made itself a child subreaper (as at its
+    /// latest checkpoint): a fork's child is none, so each run is made one
+    /// again.
+    subreaper: bool,
 }
 
 static ENGINE: Mutex<Option<Engine>> = Mutex::new(None);
@@ -178,6 +182,7 @@ pub fn start() {
             costs: weighing::Costs::new(),
             changed_file: None,
             obstacles_said: [false; 2],
+            subreaper: false,
             root: root_identity(),
             task_reports: None,
         });
@@ -782,7 +787,10 @@ impl Engine {
         if matches!(error, EngineError::Watch(WatchError::NotStarted)) {
             return;
         }
-        warn!("{error}; the program runs on without new checkpoints");
+        warn!(
+            "{error}; the program runs on without new checkpoints, and the files it reads from \
+             now on are not watched"
+        );
     }
 
     fn timing(&self) -> Timing {
@@ -848,6 +856,7 @@ impl Engine {
             return Err(error.into());
         }
         // Orphans of the child's run must come here, from its first moment.
+        self.subreaper = nix::sys::prctl::get_child_subreaper().unwrap_or(false);
         let _ = nix::sys::prctl::set_child_subreaper(true);
         // A fork's child has no interval timers: each new child (this
         // first one, and each resumed one) arms what was left of them now.
@@ -869,7 +878,7 @@ impl Engine {
         let forked = unsafe { sys::fork() };
         match forked {
             Err(error) => {
-                let _ = nix::sys::prctl::set_child_subreaper(false);
+                let _ = nix::sys::prctl::set_child_subreaper(self.subreaper);
                 registration.kind = Kind::Withdraw;
                 let _ = watcher.register(&registration);
                 signals::discard_pending(&signals::held_signals());
@@ -984,6 +993,9 @@ impl Engine {
     /// First steps of a child: die with its holder, and remember it.
     fn enter_child(&mut self, link: Link) {
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+        if self.subreaper {
+            let _ = nix::sys::prctl::set_child_subreaper(true);
+        }
         if nix::unistd::getppid() != Pid::from_raw(link.holder) {
             // The holder died before the line above took effect.
             sys::exit_now(1);

@@ -56,6 +56,8 @@
  *   listen NAME         listens on the abstract Unix socket NAME (only one
  *                       process at a time can), prints "listening NAME"
  *                       or "listen NAME: ERROR"
+ *   subreaper           makes itself a child subreaper (prctl)
+ *   reaper              prints "subreaper 1" or "subreaper 0" (its own)
  *   lock FILE           opens FILE and takes its lock (flock, exclusive,
  *                       not waiting), prints "locked FILE" or "lock FILE:
  *                       ERROR"
@@ -73,6 +75,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -401,6 +404,18 @@ static void step_lock(char **args) {
         printf("locked %s\n", args[0]);
 }
 
+static void step_subreaper(char **args) {
+    (void)args;
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) fail("prctl", strerror(errno));
+}
+
+static void step_reaper(char **args) {
+    (void)args;
+    int on = 0;
+    if (prctl(PR_GET_CHILD_SUBREAPER, &on) != 0) fail("prctl", strerror(errno));
+    printf("subreaper %d\n", on);
+}
+
 static const struct step {
     const char *name;
     int arity;
@@ -424,6 +439,7 @@ static const struct step {
     {"chroot", 1, step_chroot}, {"open", 1, step_open},
     {"nofile", 1, step_nofile}, {"heap", 1, step_heap},
     {"listen", 1, step_listen}, {"lock", 1, step_lock},
+    {"subreaper", 0, step_subreaper}, {"reaper", 0, step_reaper},
 };
 
 int main(int argc, char **argv) {
