@@ -451,3 +451,34 @@ fn a_child_subreaper_stays_one_in_each_run() {
     session.interrupt();
     session.assert_all_gone();
 }
+
+/// Bytes waiting in a pipe at a checkpoint are read by one run only: said
+/// once, at the checkpoint.
+#[test]
+fn input_waiting_in_a_pipe_at_a_checkpoint_is_said_once() {
+    let dir = Scratch::new("state-pipe-input");
+    dir.write("a.txt", "a=1\n");
+    let mut session = host(
+        &dir,
+        &[
+            "pipe", "read", "a.txt", "drain", "print", "ready", "sleep", "60000",
+        ],
+    )
+    .start();
+    session.wait_for("ready");
+    save(&dir.path("a.txt"), "a=2\n", Save::RenameOver);
+    session.wait_for("a=2");
+    session.wait_for_count("ready", 2);
+    let output = session.output();
+    let line = format!(
+        "[forkmon] at the checkpoint of '{}' the program has 5 bytes waiting in descriptor 3 \
+         (a pipe): the run going on now reads it, the runs resumed from there will not find it \
+         (said once)",
+        dir.path("a.txt").display()
+    );
+    assert_eq!(session.count(&line), 1, "{output}");
+    assert_eq!(session.count("drained 5"), 1, "{output}");
+    assert_eq!(session.count("drained 0"), 1, "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}

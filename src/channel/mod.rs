@@ -252,6 +252,14 @@ impl WatcherLink {
     }
 
     /// The memory shared with the watcher (its pid is read there).
+    /// forkmon's own descriptors in the program: its inotify instance, its
+    /// end of the socket and, until the watcher has it, the watcher's.
+    pub fn own_descriptors(&self) -> Vec<i32> {
+        let mut own = vec![self.inotify.as_fd().as_raw_fd(), self.socket.as_raw_fd()];
+        own.extend(self.watcher_end.as_ref().map(|end| end.as_raw_fd()));
+        own
+    }
+
     pub fn journal(&self) -> Journal {
         self.journal
     }

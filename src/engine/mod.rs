@@ -13,6 +13,7 @@
 pub mod each;
 mod given_back;
 mod holder;
+mod shared_input;
 mod standby;
 mod tied;
 mod trace;
@@ -116,6 +117,8 @@ pub struct Engine {
     /// latest checkpoint): a fork's child is none, so each run is made one
     /// again.
     subreaper: bool,
+    /// Whether input waiting at a checkpoint was said (once).
+    shared_input_said: bool,
 }
 
 static ENGINE: Mutex<Option<Engine>> = Mutex::new(None);
@@ -183,6 +186,7 @@ pub fn start() {
             changed_file: None,
             obstacles_said: [false; 2],
             subreaper: false,
+            shared_input_said: false,
             root: root_identity(),
             task_reports: None,
         });
@@ -826,6 +830,12 @@ impl Engine {
             return Err(WatchError::NotStarted.into());
         };
         let dir_watch = watcher.watch_dir(split_parent(path).0)?;
+        if !self.shared_input_said
+            && let Some(waiting) = shared_input::Waiting::now(&watcher.own_descriptors())
+        {
+            self.shared_input_said = true;
+            warn!("{}", waiting.describe(&crate::log::shown(path)));
+        }
         let me = nix::unistd::getpid().as_raw();
         let mut lineage = self.lineage.clone();
         lineage.push(Link {

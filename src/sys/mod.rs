@@ -154,6 +154,17 @@ pub fn dup_errno(fd: i32) -> Option<i32> {
     None
 }
 
+/// How many bytes wait to be read on `fd` (a pipe or a socket), without
+/// reading them; `None` if it cannot tell.
+pub fn bytes_waiting(fd: i32) -> Option<u64> {
+    let mut count: libc::c_int = 0;
+    // SAFETY: FIONREAD only writes one int through the pointer, which
+    // points to `count`; on a descriptor that is not open, or that does
+    // not answer FIONREAD, it fails and changes nothing.
+    let answered = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut count) } == 0;
+    answered.then(|| u64::try_from(count).unwrap_or(0))
+}
+
 /// The path an open directory descriptor refers to, without allocating.
 pub fn fd_path(fd: i32, buffer: &mut [u8]) -> Option<&[u8]> {
     let mut link = [0u8; 32];

@@ -104,6 +104,16 @@ pub fn descriptor_holds_lock(pid: Pid, fd: i32) -> bool {
         .is_ok_and(|info| info.lines().any(|line| line.starts_with("lock:")))
 }
 
+/// The count of this process's eventfd `fd` (its `eventfd-count` in
+/// `/proc/self/fdinfo`, in hexadecimal), without reading it away.
+pub fn eventfd_count(fd: i32) -> Option<u64> {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok()?;
+    let line = info
+        .lines()
+        .find_map(|line| line.strip_prefix("eventfd-count:"))?;
+    u64::from_str_radix(line.trim(), 16).ok()
+}
+
 /// This process's resident pages (`/proc/self/statm`).
 pub fn resident_pages() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;

@@ -56,6 +56,9 @@
  *   listen NAME         listens on the abstract Unix socket NAME (only one
  *                       process at a time can), prints "listening NAME"
  *                       or "listen NAME: ERROR"
+ *   pipe                makes a pipe (its read end not blocking) and
+ *                       writes "hello" into it, prints "pipe R W"
+ *   drain               reads what waits in that pipe, prints "drained N"
  *   subreaper           makes itself a child subreaper (prctl)
  *   reaper              prints "subreaper 1" or "subreaper 0" (its own)
  *   lock FILE           opens FILE and takes its lock (flock, exclusive,
@@ -89,6 +92,7 @@
 static pid_t spawned = 0;
 static volatile sig_atomic_t noted = 0;
 static int sockets[2] = {-1, -1};
+static int own_pipe[2] = {-1, -1};
 static volatile sig_atomic_t ticks = 0;
 static FILE *opened_command = NULL;
 static const char *save_file[NSIG];
@@ -404,6 +408,20 @@ static void step_lock(char **args) {
         printf("locked %s\n", args[0]);
 }
 
+static void step_pipe(char **args) {
+    (void)args;
+    if (pipe2(own_pipe, O_NONBLOCK) != 0 || write(own_pipe[1], "hello", 5) != 5)
+        fail("pipe", strerror(errno));
+    printf("pipe %d %d\n", own_pipe[0], own_pipe[1]);
+}
+
+static void step_drain(char **args) {
+    (void)args;
+    char buffer[64];
+    ssize_t n = read(own_pipe[0], buffer, sizeof buffer);
+    printf("drained %zd\n", n < 0 ? (ssize_t)0 : n);
+}
+
 static void step_subreaper(char **args) {
     (void)args;
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) fail("prctl", strerror(errno));
@@ -440,6 +458,7 @@ static const struct step {
     {"nofile", 1, step_nofile}, {"heap", 1, step_heap},
     {"listen", 1, step_listen}, {"lock", 1, step_lock},
     {"subreaper", 0, step_subreaper}, {"reaper", 0, step_reaper},
+    {"pipe", 0, step_pipe},     {"drain", 0, step_drain},
 };
 
 int main(int argc, char **argv) {
