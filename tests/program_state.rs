@@ -482,3 +482,32 @@ fn input_waiting_in_a_pipe_at_a_checkpoint_is_said_once() {
     session.interrupt();
     session.assert_all_gone();
 }
+
+/// A copy the program forks by itself before its first checkpoint reads a
+/// watched file: not watched, and said (it was silent).
+#[test]
+fn a_file_read_by_a_forked_copy_before_any_checkpoint_is_said_not_watched() {
+    let dir = Scratch::new("state-forked-copy-first");
+    dir.write("a.txt", "a=1\n");
+    dir.write("b.txt", "b=1\n");
+    let mut session = host(
+        &dir,
+        &[
+            "forkread", "a.txt", "read", "b.txt", "print", "ready", "sleep", "60000",
+        ],
+    )
+    .start();
+    session.wait_for("ready");
+    let output = session.output();
+    let line = format!(
+        "'{}' was read by a process the program forked (pid ",
+        dir.path("a.txt").display()
+    );
+    assert_eq!(session.count(&line), 1, "{output}");
+    assert!(
+        output.contains("before its first checkpoint: forkmon follows only the program's own"),
+        "{output}"
+    );
+    session.interrupt();
+    session.assert_all_gone();
+}

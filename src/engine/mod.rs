@@ -688,6 +688,15 @@ impl Engine {
     /// than left to look like a missed edit.
     fn say_read_in_a_forked_copy(&self, path: &AbsolutePath) {
         let Some(watcher) = self.watcher.as_ref() else {
+            // Before the first checkpoint nothing is shared to tell the
+            // others: each copy says it (once, as it stops).
+            warn!(
+                "'{}' was read by a process the program forked (pid {}) before its first \
+                 checkpoint: forkmon follows only the program's own process, so what such \
+                 copies read is not watched",
+                crate::log::shown(path.as_bytes()),
+                std::process::id()
+            );
             return;
         };
         if watcher.journal().first_to_tell_forked_read() {

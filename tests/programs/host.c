@@ -56,6 +56,8 @@
  *   listen NAME         listens on the abstract Unix socket NAME (only one
  *                       process at a time can), prints "listening NAME"
  *                       or "listen NAME: ERROR"
+ *   forkread FILE       forks a copy of itself that reads FILE (as `read`)
+ *                       and exits; waits for it
  *   pipe                makes a pipe (its read end not blocking) and
  *                       writes "hello" into it, prints "pipe R W"
  *   drain               reads what waits in that pipe, prints "drained N"
@@ -408,6 +410,19 @@ static void step_lock(char **args) {
         printf("locked %s\n", args[0]);
 }
 
+static void step_read(char **args);
+
+static void step_forkread(char **args) {
+    pid_t copy = fork();
+    if (copy < 0) fail("fork", strerror(errno));
+    if (copy == 0) {
+        step_read(args);
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(copy, NULL, 0);
+}
+
 static void step_pipe(char **args) {
     (void)args;
     if (pipe2(own_pipe, O_NONBLOCK) != 0 || write(own_pipe[1], "hello", 5) != 5)
@@ -459,6 +474,7 @@ static const struct step {
     {"listen", 1, step_listen}, {"lock", 1, step_lock},
     {"subreaper", 0, step_subreaper}, {"reaper", 0, step_reaper},
     {"pipe", 0, step_pipe},     {"drain", 0, step_drain},
+    {"forkread", 1, step_forkread},
 };
 
 int main(int argc, char **argv) {
