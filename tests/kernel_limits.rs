@@ -9,7 +9,7 @@ use forkmon_test_support as common;
 
 use common::{Launch, LuaApp, Scratch, forkmon_lines, host_program};
 
-const RUNS_ON: &str = "; the program runs on without new checkpoints";
+const RUNS_ON: &str = "; the program runs on without new checkpoints, and the files it reads from now on are not watched";
 
 /// `lua5.4 main.lua` of `app`, with forkmon preloaded by `bash -c` after
 /// `setup`, itself run by `wrapper`.
