@@ -541,3 +541,28 @@ fn a_program_started_by_timeout_is_watched() {
     session.interrupt();
     session.assert_all_gone();
 }
+
+/// A Python script that starts the program and waits for it (a dev
+/// server's runner, a test harness): that program is watched.
+#[test]
+fn a_program_started_by_a_python_script_is_watched() {
+    let dir = Scratch::new("launch-python");
+    dir.write("a.txt", "a=1\n");
+    let runner = format!(
+        "import subprocess, sys; sys.exit(subprocess.run([{:?}, 'read', 'a.txt', 'print', 'ready', 'sleep', '60000']).returncode)",
+        common::host_program().display().to_string()
+    );
+    // Debian's, not a version manager's shim (a shell script).
+    // Python looks for a pybuilddir.txt at its start (missing): that would
+    // make Python the program.
+    let mut session = Launch::preloaded("/usr/bin/python3", "/a%.txt$")
+        .args(["-c", &runner])
+        .dir(&dir.0)
+        .start();
+    session.wait_for("ready");
+    save(&dir.path("a.txt"), "a=2\n", Save::RenameOver);
+    session.wait_for("a=2");
+    session.wait_for_count("ready", 2);
+    session.interrupt();
+    session.assert_all_gone();
+}

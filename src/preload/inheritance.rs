@@ -124,6 +124,11 @@ fn busted_switches_lua(args: &[&[u8]]) -> bool {
 
 /// Commands, besides shells, that run another program and wait for it:
 /// the program they start is the one to watch, not a helper of theirs.
+/// Build tools and the interpreters of other languages count among them
+/// (`cargo run`, `npm start`, a Python script that starts your Lua
+/// program): a process of theirs that has read no watched file yet and
+/// starts one that does is most likely a launcher. A program in C, or in
+/// Lua, is not: what it starts before its first checkpoint is its helper.
 const RUNNERS: &[&str] = &[
     "timeout",
     "time",
@@ -151,6 +156,7 @@ const RUNNERS: &[&str] = &[
     "bwrap",
     "watch",
     "make",
+    "gmake",
     "entr",
     "rlwrap",
     "unbuffer",
@@ -166,7 +172,41 @@ const RUNNERS: &[&str] = &[
     "prlimit",
     "systemd-run",
     "forkmon",
+    "tmux",
+    "screen",
+    "cargo",
+    "go",
+    "zig",
+    "ninja",
+    "meson",
+    "cmake",
+    "bazel",
+    "just",
+    "task",
+    "npm",
+    "npx",
+    "yarn",
+    "pnpm",
+    "bun",
+    "deno",
+    "node",
+    "nodejs",
+    "ruby",
+    "perl",
+    "php",
+    "java",
+    "dotnet",
+    "bundle",
+    "rake",
+    "poetry",
+    "uv",
+    "pipenv",
+    "watchexec",
+    "reflex",
 ];
+
+/// Executable names that start with these are runners too (`python3.11`).
+const RUNNER_PREFIXES: &[&str] = &["python", "pypy"];
 
 /// This process, started after the process the user started (`first`)
 /// and about to make the first checkpoint: if it was started by a program
@@ -209,12 +249,20 @@ fn executable_name(pid: i32) -> Option<String> {
 /// watch rather than being it: a shell, a runner, or busted switching to
 /// another Lua.
 fn is_launcher(pid: i32, name: &str) -> bool {
-    SHELLS.contains(&name)
-        || RUNNERS.contains(&name)
+    is_launcher_name(name)
         || std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|line| {
             let args: Vec<&[u8]> = line.split(|&b| b == 0).collect();
             busted_switches_lua(&args)
         })
+}
+
+/// Whether the executable `name` is a shell or a runner.
+fn is_launcher_name(name: &str) -> bool {
+    SHELLS.contains(&name)
+        || RUNNERS.contains(&name)
+        || RUNNER_PREFIXES
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
 }
 
 /// Shells, by the name of their executable: a shell that runs a script
@@ -328,6 +376,25 @@ mod tests {
         // Another script, or --lua given to the program busted runs.
         assert!(!switches(&["lua5.4", "app.lua", "--lua=lua5.4"]));
         assert!(!switches(&["lua5.4", "-e", "x", "busted", "--lua=lua5.4"]));
+    }
+
+    #[test]
+    fn shells_runners_and_other_languages_launch_and_programs_do_not() {
+        for name in [
+            "dash",
+            "bash",
+            "timeout",
+            "env",
+            "make",
+            "cargo",
+            "npm",
+            "python3.11",
+        ] {
+            assert!(is_launcher_name(name), "{name}");
+        }
+        for name in ["lua5.4", "luajit", "cat", "host", "my-game", "tcc", "nelua"] {
+            assert!(!is_launcher_name(name), "{name}");
+        }
     }
 
     #[test]
