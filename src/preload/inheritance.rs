@@ -203,6 +203,14 @@ const RUNNERS: &[&str] = &[
     "pipenv",
     "watchexec",
     "reflex",
+    "coreutils",
+    "tclsh",
+    "rr",
+    "lldb",
+    "dbus-run-session",
+    "systemd-inhibit",
+    "bmake",
+    "nodemon",
 ];
 
 /// Executable names that start with these are runners too (`python3.11`).
