@@ -495,7 +495,14 @@ fn a_helper_the_program_runs_before_its_first_checkpoint_is_not_the_program() {
     dir.write("a.txt", "a=1\n");
     dir.write("b.txt", "b=1\n");
     let mut session = Launch::preloaded(common::host_program(), "%.txt$")
-        .args(["popen", "cat a.txt; cat a.txt", "pclose", "read", "b.txt"])
+        // Their output is not read by the program (that is said otherwise).
+        .args([
+            "popen",
+            "cat a.txt >/dev/null; cat a.txt >/dev/null",
+            "pclose",
+            "read",
+            "b.txt",
+        ])
         .args(["print", "ready", "sleep", "60000"])
         .dir(&dir.0)
         .start();
@@ -563,6 +570,38 @@ fn a_program_started_by_a_python_script_is_watched() {
     save(&dir.path("a.txt"), "a=2\n", Save::RenameOver);
     session.wait_for("a=2");
     session.wait_for_count("ready", 2);
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+/// A launcher that reads a file below the current directory through a
+/// command substitution (`v=$(cat VERSION)`), under the command's default
+/// filter: the `cat` is no program (its holder would wait for a change,
+/// and the launcher for its output, forever); the program it starts is.
+#[test]
+fn a_launchers_command_substitution_is_not_the_program() {
+    let dir = Scratch::new("launch-substitution");
+    dir.write("VERSION", "1.2\n");
+    dir.write("app.lua", "print('app ' .. ... .. ' a=1')\n");
+    let launcher = dir.write(
+        "launch",
+        "#!/bin/sh\nv=$(cat VERSION)\necho \"version $v\"\nlua5.4 app.lua \"$v\"\n",
+    );
+    make_executable(&launcher);
+    let mut session = command().arg("./launch").dir(&dir.0).start();
+    session.wait_for("app 1.2 a=1");
+    save(
+        &dir.path("app.lua"),
+        "print('app ' .. ... .. ' a=2')\n",
+        Save::RenameOver,
+    );
+    session.wait_for("app 1.2 a=2");
+    let output = session.output();
+    assert!(
+        output.contains("was read by cat (pid ") && output.contains(" reads: not watched"),
+        "{output}"
+    );
+    assert_eq!(session.count("version 1.2"), 1, "{output}");
     session.interrupt();
     session.assert_all_gone();
 }

@@ -674,9 +674,8 @@ impl Engine {
         };
         self.stopped = true;
         warn!(
-            "'{}' was read by {helper}: not watched (forkmon watches the program you started, \
-             not what it runs; to watch this one, start forkmon on it, or have its starter \
-             exec it)",
+            "'{}' was read by {helper}: not watched (forkmon watches the program, not its \
+             helpers)",
             crate::log::shown(path.as_bytes())
         );
         true

@@ -227,7 +227,18 @@ pub fn started_by_a_program(first: u32) -> Option<String> {
     if me == first {
         return None;
     }
-    let mut pid = crate::sys::procfs::parent_of(me as i32)?;
+    let own = || executable_name(me as i32).unwrap_or_else(|| "a process".to_owned());
+    let parent = crate::sys::procfs::parent_of(me as i32)?;
+    // `$(cat VERSION)` in a launcher, `io.popen`: what the starter reads
+    // the output of is its helper, whatever the starter is.
+    if reads_my_output(parent) {
+        let name = executable_name(parent).unwrap_or_else(|| "its starter".to_owned());
+        return Some(format!(
+            "{} (pid {me}), whose output {name} (pid {parent}) reads",
+            own()
+        ));
+    }
+    let mut pid = parent;
     // A bound, in case /proc changes under the walk.
     for _ in 0..64 {
         if pid <= 1 {
@@ -235,9 +246,9 @@ pub fn started_by_a_program(first: u32) -> Option<String> {
         }
         let name = executable_name(pid)?;
         if !is_launcher(pid, &name) {
-            let own = executable_name(me as i32).unwrap_or_else(|| "a process".to_owned());
             return Some(format!(
-                "{own} (pid {me}), which {name} (pid {pid}) started before its own first checkpoint"
+                "{} (pid {me}), which {name} (pid {pid}) started before its own first checkpoint",
+                own()
             ));
         }
         if pid as u32 == first {
@@ -246,6 +257,22 @@ pub fn started_by_a_program(first: u32) -> Option<String> {
         pid = crate::sys::procfs::parent_of(pid)?;
     }
     None
+}
+
+/// Whether this process's standard output is a pipe that `parent` holds
+/// too: `parent` reads what it writes (a command substitution, `popen`).
+/// A shell closes its copies of a pipeline's pipes, so `app | tee log`
+/// in a launcher is not taken for that.
+fn reads_my_output(parent: i32) -> bool {
+    let Ok(output) = std::fs::read_link("/proc/self/fd/1") else {
+        return false;
+    };
+    if !output.as_os_str().as_encoded_bytes().starts_with(b"pipe:") {
+        return false;
+    }
+    crate::sys::procfs::descriptors(nix::unistd::Pid::from_raw(parent))
+        .into_iter()
+        .any(|(_, target)| target == output)
 }
 
 fn executable_name(pid: i32) -> Option<String> {
