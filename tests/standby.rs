@@ -222,22 +222,22 @@ fn a_signal_the_parked_standby_got_does_not_reach_the_next_run() {
     session.assert_all_gone();
 }
 
-#[test]
-fn a_resumed_run_finds_the_socket_and_the_lock_of_the_killed_run_given_back() {
-    let dir = Scratch::new("standby-given-back");
+/// `steps` after a 256 MB heap and the read of a.txt, in a program whose
+/// run is killed and resumed by the standby three times: each run prints
+/// `expected` once.
+fn each_run_after_a_kill_finds(test: &str, before: &[&str], after: &[&str], expected: &[&str]) {
+    let dir = Scratch::new(test);
     let file = dir.write("a.txt", "a=0\n");
-    let lock = dir.path("app.lock");
-    let name = format!("forkmon-test-{}", std::process::id());
     // Its heap, shared with its holder, takes the killed run some
-    // milliseconds to tear down before the kernel closes its descriptors;
-    // the socket and the lock come after the checkpoint, as a server's
-    // port and a second-instance guard would.
+    // milliseconds to tear down before the kernel closes its descriptors.
     let mut session = Launch::preloaded(common::host_program(), "%.txt$")
-        .args(["heap", "256", "read"])
+        .args(["heap", "256"])
+        .args(before)
+        .arg("read")
         .arg(&file)
-        .args(["listen", &name, "lock"])
-        .arg(&lock)
+        .args(after)
         .args(["print", "ready", "sleep", "60000"])
+        .dir(&dir.0)
         .start();
     session.wait_for("ready");
     let root = session.pid();
@@ -250,8 +250,34 @@ fn a_resumed_run_finds_the_socket_and_the_lock_of_the_killed_run_given_back() {
         session.wait_for_count("ready", n + 1);
     }
     let output = session.output();
-    assert_eq!(session.count(&format!("listening {name}")), 4, "{output}");
-    assert_eq!(session.count("locked "), 4, "{output}");
+    for line in expected {
+        assert_eq!(session.count(line), 4, "{line}:\n{output}");
+    }
     session.interrupt();
     session.assert_all_gone();
+}
+
+/// A socket and a lock taken after the checkpoint, as a server's port and
+/// a second-instance guard would.
+#[test]
+fn a_resumed_run_finds_the_socket_and_the_lock_of_the_killed_run_given_back() {
+    let name = format!("forkmon-test-{}", std::process::id());
+    each_run_after_a_kill_finds(
+        "standby-given-back",
+        &[],
+        &["listen", &name, "lock", "app.lock"],
+        &[&format!("listening {name}\n"), "locked app.lock\n"],
+    );
+}
+
+/// A process's fcntl lock, on a file open since before the checkpoint
+/// (SQLite's database): the new run has the file, not the lock.
+#[test]
+fn a_resumed_run_finds_the_fcntl_lock_of_the_killed_run_given_back() {
+    each_run_after_a_kill_finds(
+        "standby-given-back-fcntl",
+        &["keep", "app.db"],
+        &["fcntl"],
+        &["fcntl locked\n"],
+    );
 }

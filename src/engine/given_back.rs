@@ -7,10 +7,11 @@
 //! process's descriptors only after its memory is gone: the new run would
 //! find the port in use, the lock taken. A program started again by hand
 //! would not, since the old one had ended. So the holder waits for the
-//! processes of the old run that hold such a descriptor, one the holder
-//! does not hold itself (the new run has that one too), until they have
-//! closed them. Pipes, event and timer descriptors, files without a lock
-//! and the terminal are nobody's alone: for them nothing waits.
+//! processes of the old run that hold such a thing, until they have closed
+//! it. The rest is nobody's alone, and nothing waits for it: pipes, event
+//! and timer descriptors, sockets with no address (a connection to a
+//! display or sound server, a socket pair), files without a lock, the
+//! terminal, and what the new run inherits from the checkpoint as well.
 
 #![forbid(unsafe_code)]
 
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
 
-use crate::sys::procfs;
+use crate::sys::{descriptors, procfs};
 
 /// How long the holder waits for the old run to give back what it holds,
 /// before it lets the new run go on beside it (and says so).
@@ -29,55 +30,143 @@ pub const WAIT_LIMIT: Duration = Duration::from_secs(5);
 /// How often the holder looks again meanwhile.
 const POLL: Duration = Duration::from_micros(200);
 
-/// Devices any number of processes may have open.
-const SHARED_DEVICES: &[&[u8]] = &[
-    b"null", b"zero", b"full", b"random", b"urandom", b"tty", b"ptmx", b"console",
+/// Devices one process at a time may have open: sound cards, cameras,
+/// serial lines, raw USB and HID devices.
+const EXCLUSIVE_DEVICES: &[&[u8]] = &[
+    b"snd/",
+    b"video",
+    b"ttyS",
+    b"ttyUSB",
+    b"ttyACM",
+    b"hidraw",
+    b"bus/usb/",
+    b"dsp",
+    b"sg",
 ];
 
-/// Whether a descriptor leading to `target` (its `/proc/PID/fd` link) may
-/// hold something the next run needs for itself; `locked` tells whether it
-/// holds a lock, asked only of files.
-pub fn may_be_needed(target: &Path, locked: impl FnOnce() -> bool) -> bool {
-    let bytes = target.as_os_str().as_bytes();
-    if bytes.starts_with(b"socket:") {
-        return true;
-    }
-    if bytes.starts_with(b"pipe:") || bytes.starts_with(b"anon_inode:") {
-        return false;
-    }
-    if let Some(device) = bytes.strip_prefix(b"/dev/") {
-        let shared = SHARED_DEVICES.contains(&device)
-            || device.starts_with(b"pts/")
-            || device.starts_with(b"tty") && device[3..].iter().all(u8::is_ascii_digit);
-        return !shared;
-    }
-    locked()
+/// What a descriptor leads to, as far as the next run may need it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Held {
+    /// A socket: needed if it listens or has an address.
+    Socket,
+    /// A regular file (or one of `/dev/shm`): needed if it is locked.
+    File,
+    /// A device one process at a time may open.
+    ExclusiveDevice,
+    /// Nobody's alone.
+    Shared,
 }
 
-/// Whether `run` (a process of the old run) holds a descriptor that may be
-/// needed and that is not one of `own` (the holder's, by number and target:
-/// inherited, so the new run holds it too).
-pub fn holds_what_is_needed(run: Pid, own: &[(i32, PathBuf)]) -> bool {
-    procfs::descriptors(run).into_iter().any(|(fd, target)| {
-        !own.iter().any(|(n, t)| *n == fd && *t == target)
-            && may_be_needed(&target, || procfs::descriptor_holds_lock(run, fd))
-    })
+impl Held {
+    /// The kind of a descriptor leading to `target` (its `/proc` link).
+    pub fn of(target: &Path) -> Held {
+        let bytes = target.as_os_str().as_bytes();
+        if bytes.starts_with(b"socket:") {
+            return Held::Socket;
+        }
+        if bytes.starts_with(b"pipe:") || bytes.starts_with(b"anon_inode:") {
+            return Held::Shared;
+        }
+        if let Some(device) = bytes.strip_prefix(b"/dev/") {
+            if device.starts_with(b"shm/") {
+                return Held::File;
+            }
+            return if EXCLUSIVE_DEVICES
+                .iter()
+                .any(|prefix| device.starts_with(prefix))
+            {
+                Held::ExclusiveDevice
+            } else {
+                Held::Shared
+            };
+        }
+        if bytes.starts_with(b"/") {
+            Held::File
+        } else {
+            Held::Shared
+        }
+    }
 }
 
-/// Waits until no process of `run` holds a descriptor that the next run
-/// may need (they have ended, or closed it), for at most [`WAIT_LIMIT`].
-/// Returns those still holding one then.
+/// Whether a lock of kind `kind` (as fdinfo names it) on a descriptor
+/// stays the next run's too when the descriptor is `inherited`: a flock or
+/// OFD lock belongs to the open file, which the checkpoint holds as well; a
+/// POSIX (fcntl) lock belongs to the process that took it.
+pub fn lock_is_given_back(kind: &str, inherited: bool) -> bool {
+    kind == "POSIX" || !inherited
+}
+
+/// The holder's view: its own descriptors, to tell what the new run
+/// inherits.
+pub struct Holder {
+    pid: Pid,
+    descriptors: Vec<(i32, PathBuf)>,
+}
+
+impl Holder {
+    pub fn now() -> Holder {
+        let pid = nix::unistd::getpid();
+        Holder {
+            pid,
+            descriptors: procfs::descriptors(pid),
+        }
+    }
+
+    /// Whether descriptor `fd` of `run` (leading to `target`) is one the
+    /// holder has too, at the same number: the same open file, inherited.
+    fn shares(&self, run: Pid, fd: i32, target: &Path) -> bool {
+        self.descriptors
+            .iter()
+            .any(|(n, t)| *n == fd && t == target)
+            && descriptors::same_open_file(run, fd, self.pid, fd).unwrap_or(true)
+    }
+
+    /// Whether `run` (a process of the old run) holds something the next
+    /// run may need.
+    pub fn holds_what_is_needed(&self, run: Pid) -> bool {
+        let (thread, listed) = procfs::descriptors_of_any_thread(run);
+        listed
+            .iter()
+            .any(|(fd, target)| self.is_needed(run, thread, *fd, target))
+    }
+
+    fn is_needed(&self, run: Pid, thread: Pid, fd: i32, target: &Path) -> bool {
+        match Held::of(target) {
+            Held::Shared => false,
+            Held::ExclusiveDevice => !self.shares(thread, fd, target),
+            Held::Socket => {
+                !self.shares(thread, fd, target)
+                    && procfs::socket_inode(target.as_os_str().as_bytes())
+                        .and_then(|inode| procfs::socket_takes_an_address(run, inode))
+                        .unwrap_or(true)
+            }
+            Held::File => {
+                let locks = procfs::descriptor_locks(thread, fd);
+                !locks.is_empty() && {
+                    let inherited = self.shares(thread, fd, target);
+                    locks.iter().any(|kind| lock_is_given_back(kind, inherited))
+                }
+            }
+        }
+    }
+}
+
+/// Waits until no process of `run` holds what the next run may need, for
+/// at most [`WAIT_LIMIT`]; returns those still holding it then. A process
+/// holds it until it has ended: its descriptors leave `/proc` as it exits,
+/// but the kernel releases what they held (a socket's address, a lock) only
+/// at the end of the exit, with the work it deferred.
 pub fn wait_given_back(run: &[Pid]) -> Vec<Pid> {
-    let own = procfs::descriptors(nix::unistd::getpid());
+    let holder = Holder::now();
     let mut holding: Vec<Pid> = run
         .iter()
         .copied()
-        .filter(|pid| holds_what_is_needed(*pid, &own))
+        .filter(|pid| holder.holds_what_is_needed(*pid))
         .collect();
     let deadline = Instant::now() + WAIT_LIMIT;
     while !holding.is_empty() && Instant::now() < deadline {
         std::thread::sleep(POLL);
-        holding.retain(|pid| holds_what_is_needed(*pid, &own));
+        holding.retain(|pid| !procfs::has_ended(*pid));
     }
     holding
 }
@@ -86,49 +175,45 @@ pub fn wait_given_back(run: &[Pid]) -> Vec<Pid> {
 mod tests {
     use super::*;
 
-    fn needed(target: &str, locked: bool) -> bool {
-        may_be_needed(Path::new(target), || locked)
+    fn held(target: &str) -> Held {
+        Held::of(Path::new(target))
     }
 
     #[test]
-    fn sockets_locked_files_and_private_devices_may_be_needed() {
-        assert!(needed("socket:[5154786]", false));
-        assert!(needed("/home/you/app.db", true));
-        assert!(needed("/dev/snd/pcmC0D0p", false));
-        assert!(needed("/dev/ttyUSB0", false));
-        assert!(needed("/dev/dri/card0", false));
-    }
-
-    #[test]
-    fn pipes_event_descriptors_open_files_and_the_terminal_are_not() {
-        assert!(!needed("pipe:[5155890]", true));
-        assert!(!needed("anon_inode:[eventfd]", true));
-        assert!(!needed("anon_inode:inotify", true));
-        assert!(!needed("/home/you/log.txt", false));
-        assert!(!needed("/home/you/log.txt (deleted)", false));
+    fn sockets_files_and_private_devices_are_looked_at_the_rest_is_shared() {
+        assert_eq!(held("socket:[5154786]"), Held::Socket);
+        assert_eq!(held("/home/you/app.db"), Held::File);
+        assert_eq!(held("/home/you/log.txt (deleted)"), Held::File);
+        assert_eq!(held("/dev/shm/app-cache"), Held::File);
         for device in [
-            "/dev/null",
-            "/dev/urandom",
-            "/dev/tty",
-            "/dev/pts/3",
-            "/dev/tty2",
+            "/dev/snd/pcmC0D0p",
+            "/dev/ttyUSB0",
+            "/dev/video0",
+            "/dev/hidraw1",
         ] {
-            assert!(!needed(device, false), "{device}");
+            assert_eq!(held(device), Held::ExclusiveDevice, "{device}");
+        }
+        for shared in [
+            "pipe:[5155890]",
+            "anon_inode:[eventfd]",
+            "anon_inode:inotify",
+            "/dev/null",
+            "/dev/pts/3",
+            "/dev/tty",
+            "/dev/dri/renderD128",
+            "/dev/input/event3",
+        ] {
+            assert_eq!(held(shared), Held::Shared, "{shared}");
         }
     }
 
     #[test]
-    fn a_file_is_asked_for_its_lock_only_when_nothing_else_tells() {
-        let mut asked = false;
-        may_be_needed(Path::new("socket:[1]"), || {
-            asked = true;
-            true
-        });
-        assert!(!asked);
-        assert!(may_be_needed(Path::new("/tmp/lock"), || {
-            asked = true;
-            true
-        }));
-        assert!(asked);
+    fn a_process_lock_is_given_back_an_inherited_open_files_lock_stays() {
+        assert!(lock_is_given_back("POSIX", true));
+        assert!(lock_is_given_back("POSIX", false));
+        assert!(lock_is_given_back("FLOCK", false));
+        assert!(lock_is_given_back("OFDLCK", false));
+        assert!(!lock_is_given_back("FLOCK", true));
+        assert!(!lock_is_given_back("OFDLCK", true));
     }
 }

@@ -1,6 +1,7 @@
 //! The few raw system calls that nix does not wrap, and `fork`. Each unsafe
 //! block says why it holds; everything above this module is safe Rust.
 
+pub mod descriptors;
 pub mod identity;
 pub mod pidfd;
 pub mod procfs;

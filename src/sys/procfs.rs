@@ -97,11 +97,108 @@ pub fn descriptors(pid: Pid) -> Vec<(i32, std::path::PathBuf)> {
         .collect()
 }
 
-/// Whether descriptor `fd` of `pid` holds a lock (flock, fcntl or OFD): a
-/// `lock:` line in its `/proc/PID/fdinfo` entry.
-pub fn descriptor_holds_lock(pid: Pid, fd: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))
-        .is_ok_and(|info| info.lines().any(|line| line.starts_with("lock:")))
+/// Whether process `pid` has ended: gone, or every thread of it a zombie
+/// (then the kernel has run all of its exit, releasing what its files
+/// held).
+pub fn has_ended(pid: Pid) -> bool {
+    let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return true;
+    };
+    threads.filter_map(Result::ok).all(|thread| {
+        std::fs::read_to_string(thread.path().join("stat")).map_or(true, |stat| {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_none_or(|state| matches!(state, "Z" | "X"))
+        })
+    })
+}
+
+/// The descriptors of `pid` as [`descriptors`] lists them, with the
+/// thread they were read through: the table is the process's until its
+/// last thread ends, while `/proc/PID/fd` is empty once the first thread
+/// has left it (a server whose main thread ended before its workers).
+pub fn descriptors_of_any_thread(pid: Pid) -> (Pid, Vec<(i32, std::path::PathBuf)>) {
+    let listed = descriptors(pid);
+    if !listed.is_empty() {
+        return (pid, listed);
+    }
+    let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return (pid, listed);
+    };
+    threads
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .map(Pid::from_raw)
+        .filter(|thread| *thread != pid)
+        .map(|thread| (thread, descriptors(thread)))
+        .find(|(_, listed)| !listed.is_empty())
+        .unwrap_or((pid, listed))
+}
+
+/// Whether the socket with inode `inode`, in the network namespace of
+/// `pid`, takes an address another socket may want: it listens (TCP, a
+/// Unix socket), is a bound UDP socket, or a Unix socket with a name.
+/// A connection and a socket pair do not. `None` if it is in none of the
+/// tables (another family).
+pub fn socket_takes_an_address(pid: Pid, inode: u64) -> Option<bool> {
+    let table = |name: &str| std::fs::read_to_string(format!("/proc/{pid}/net/{name}")).ok();
+    if let Some(unix) = table("unix") {
+        // Num RefCount Protocol Flags Type St Inode [Path]; flag 0x10000:
+        // listening.
+        for line in unix.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.get(6).and_then(|f| f.parse::<u64>().ok()) == Some(inode) {
+                let listening =
+                    u64::from_str_radix(fields.get(3)?, 16).is_ok_and(|flags| flags & 0x10000 != 0);
+                return Some(listening || fields.len() > 7);
+            }
+        }
+    }
+    for (name, stream) in [
+        ("tcp", true),
+        ("tcp6", true),
+        ("udp", false),
+        ("udp6", false),
+    ] {
+        let Some(sockets) = table(name) else {
+            continue;
+        };
+        // sl local_address rem_address st ... inode (field 9).
+        for line in sockets.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.get(9).and_then(|f| f.parse::<u64>().ok()) == Some(inode) {
+                let bound = fields
+                    .get(1)
+                    .and_then(|local| local.rsplit(':').next())
+                    .is_some_and(|port| port != "0000");
+                return Some(if stream {
+                    fields.get(3) == Some(&"0A")
+                } else {
+                    bound
+                });
+            }
+        }
+    }
+    None
+}
+
+/// The inode of a socket, from its `/proc` link (`socket:[123]`).
+pub fn socket_inode(target: &[u8]) -> Option<u64> {
+    std::str::from_utf8(target.strip_prefix(b"socket:[")?.strip_suffix(b"]")?)
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// The kinds of lock descriptor `fd` of `pid` holds (`POSIX`, `FLOCK`,
+/// `OFDLCK`): the `lock:` lines of its `/proc/PID/fdinfo` entry.
+pub fn descriptor_locks(pid: Pid, fd: i32) -> Vec<String> {
+    let Ok(info) = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")) else {
+        return Vec::new();
+    };
+    info.lines()
+        .filter_map(|line| line.strip_prefix("lock:"))
+        .filter_map(|lock| lock.split_whitespace().nth(1).map(str::to_owned))
+        .collect()
 }
 
 /// The count of this process's eventfd `fd` (its `eventfd-count` in

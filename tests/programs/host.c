@@ -61,6 +61,9 @@
  *   pipe                makes a pipe (its read end not blocking) and
  *                       writes "hello" into it, prints "pipe R W"
  *   drain               reads what waits in that pipe, prints "drained N"
+ *   keep FILE           opens FILE (read-write, made if missing) and keeps it
+ *   fcntl               takes a write lock (fcntl, F_SETLK) on the kept file,
+ *                       prints "fcntl locked" or "fcntl: ERROR"
  *   subreaper           makes itself a child subreaper (prctl)
  *   reaper              prints "subreaper 1" or "subreaper 0" (its own)
  *   lock FILE           opens FILE and takes its lock (flock, exclusive,
@@ -95,6 +98,7 @@ static pid_t spawned = 0;
 static volatile sig_atomic_t noted = 0;
 static int sockets[2] = {-1, -1};
 static int own_pipe[2] = {-1, -1};
+static int kept = -1;
 static volatile sig_atomic_t ticks = 0;
 static FILE *opened_command = NULL;
 static const char *save_file[NSIG];
@@ -437,6 +441,20 @@ static void step_drain(char **args) {
     printf("drained %zd\n", n < 0 ? (ssize_t)0 : n);
 }
 
+static void step_keep(char **args) {
+    kept = open(args[0], O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (kept < 0) fail("keep", strerror(errno));
+}
+
+static void step_fcntl(char **args) {
+    (void)args;
+    struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(kept, F_SETLK, &lock) != 0)
+        printf("fcntl: %s\n", strerror(errno));
+    else
+        printf("fcntl locked\n");
+}
+
 static void step_subreaper(char **args) {
     (void)args;
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) fail("prctl", strerror(errno));
@@ -474,7 +492,8 @@ static const struct step {
     {"listen", 1, step_listen}, {"lock", 1, step_lock},
     {"subreaper", 0, step_subreaper}, {"reaper", 0, step_reaper},
     {"pipe", 0, step_pipe},     {"drain", 0, step_drain},
-    {"forkread", 1, step_forkread},
+    {"forkread", 1, step_forkread}, {"keep", 1, step_keep},
+    {"fcntl", 0, step_fcntl},
 };
 
 int main(int argc, char **argv) {
