@@ -217,6 +217,20 @@ describe("forkmon.each under " .. interpreter, function()
     run.stop()
   end)
 
+  it("runs the tasks once and returns their results with forkmon off", function()
+    -- An option forkmon cannot apply turns it off: the tasks still tell
+    -- their runner how they ended.
+    local script = [=[
+      local forkmon = require "forkmon"
+      local results = forkmon.each({ "x", "y" }, function(task) return task == "x" end)
+      for _, r in ipairs(results) do print(r.task .. " " .. r.status) end
+    ]=]
+    local out = sh(string.format("FORKMON_FILTER='[a' LUA_CPATH=%q %s -e %q 2>&1", cpath, interpreter, script))
+    assert.matches("forkmon is off and the program runs unwatched", out, 1, true)
+    assert.matches("x ok\ny failed\n", out)
+    assert.is_nil(out:find("crashed", 1, true), out)
+  end)
+
   it("needs a list of tasks and a function", function()
     -- (In a child interpreter: this busted process has its own forkmon.)
     local script = [=[

@@ -307,6 +307,9 @@ pub fn is_tied(path: &[u8]) -> bool {
 /// watched files it opens are reported through `reports`, and it makes no
 /// checkpoints.
 pub fn enter_task(reports: std::os::fd::OwnedFd) {
+    // With forkmon off (an option it could not apply), the task still
+    // tells its runner how it ended.
+    start();
     with_engine(|engine| {
         engine.task_reports = Some(reports);
         engine.pid = nix::unistd::getpid().as_raw();
