@@ -72,3 +72,31 @@ fn a_missing_config_file_makes_the_first_checkpoint_and_resumes_once_it_appears(
     session.interrupt();
     session.assert_all_gone();
 }
+
+/// `forkmon app.lua` before app.lua is written: its coming resumes, and so
+/// does each save after it, in place too (only names were watched where it
+/// was missing, and its writes went unseen).
+#[test]
+fn a_script_written_after_the_start_resumes_at_each_save() {
+    let dir = Scratch::new("missing-script");
+    let mut session = Launch::preloaded("lua5.4", "%.lua$")
+        .arg("app.lua")
+        .dir(&dir.0)
+        .start();
+    session.wait_for("cannot open app.lua");
+    session.wait_for("waiting for a change");
+    save(&dir.path("app.lua"), "print('v1')\n", Save::RenameOver);
+    session.wait_for("v1");
+    session.wait_for(&format!("watch '{}'", dir.path("app.lua").display()));
+    for n in 2..=3 {
+        session.wait_for_count("program exited with status 0", n - 1);
+        save(
+            &dir.path("app.lua"),
+            &format!("print('v{n}')\n"),
+            Save::InPlace,
+        );
+        session.wait_for(&format!("v{n}"));
+    }
+    session.interrupt();
+    session.assert_all_gone();
+}

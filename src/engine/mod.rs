@@ -712,18 +712,28 @@ impl Engine {
     }
 
     /// In a run resumed from the checkpoint of `path`, which it is about to
-    /// read again: if `path` is the file whose change started the run and a
-    /// symbolic link, it is tied anew, so that the watcher looks at where
-    /// it points now (`ln -sfn v2/mod.lua mod.lua` changed the link, and
-    /// the new target must be watched too). The files the run reads after
-    /// it are tied anew anyway.
-    fn relook_if_changed_link(&mut self, path: &[u8]) {
+    /// read again, if `path` is the file whose change started the run, it
+    /// is tied anew: if it is a symbolic link, so that the watcher looks at
+    /// where it points now (`ln -sfn v2/mod.lua mod.lua` changed the link,
+    /// and the new target must be watched too); if it was `missing` at the
+    /// checkpoint (a script not written yet), with what it is now, so that
+    /// the watcher watches its writes from now on. The files the run reads
+    /// after it are tied anew anyway.
+    fn relook_if_changed(&mut self, path: &[u8], missing: bool) {
         if self.changed_file != Some(resume_order::mark(path)) {
             return;
         }
-        let is_link = nix::sys::stat::lstat(path)
-            .is_ok_and(|stat| stat.st_mode & libc::S_IFMT == libc::S_IFLNK);
-        if is_link && let Err(error) = self.attach(path, None) {
+        let Ok(stat) = nix::sys::stat::lstat(path) else {
+            return;
+        };
+        let result = if stat.st_mode & libc::S_IFMT == libc::S_IFLNK {
+            self.attach(path, None)
+        } else if missing {
+            self.attach(path, Some(FileStamp::of(&stat)))
+        } else {
+            Ok(())
+        };
+        if let Err(error) = result {
             self.stop(error);
         }
     }
@@ -933,7 +943,7 @@ impl Engine {
                 };
                 self.hold(holding)?;
                 signals::raise_each(&pending_in_resumed);
-                self.relook_if_changed_link(path);
+                self.relook_if_changed(path, stamp.is_none());
                 Ok(())
             }
         }

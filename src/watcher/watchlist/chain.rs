@@ -205,10 +205,13 @@ impl Watchlist {
                 // A resumed run attaches again what the replaced run attached:
                 // what it read now is what a comparison must start from.
                 let known = places.into_iter().find(|&&(d, _)| d == depth).copied();
+                // A file that was missing when tied, where only names were
+                // watched, is compared (and its writes watched) from now.
+                let contents_watched = self.contents_watched.contains(&file.dir_watch);
                 match (known, self.checkpoints.last_mut()) {
                     (Some((_, n)), Some(last)) => {
                         if let Some(watched) = last.files.get_mut(n) {
-                            if watched.unverified.is_some() {
+                            if watched.unverified.is_some() || !contents_watched {
                                 watched.unverified = file.unverified;
                             }
                             // Tied by this run now, as it found it.
