@@ -9,7 +9,7 @@ OTHER_LUAS := lua53:lua5.3 lua52:lua5.2 lua51:lua5.1 luajit:luajit
 
 # Those of them installed here: a Lua loads only a module built for it
 # (lua5.1 with the 5.4 build fails in the loader: undefined symbol
-# lua_rawgetp). Each gets target/<feature>/release/forkmon.so.
+# lua_rawlen). Each gets target/<feature>/release/forkmon.so.
 FOUND_LUAS := $(foreach pair,$(OTHER_LUAS),$(if $(shell command -v $(lastword $(subst :, ,$(pair))) 2>/dev/null),$(pair)))
 
 .PHONY: all modules check-modules test spec spec-matrix example clean FORCE

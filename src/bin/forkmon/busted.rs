@@ -22,7 +22,7 @@ pub enum BustedError {
     #[error("cannot run '{0}' to ask its Lua version")]
     NoLua(String),
     #[error(
-        "cannot find the forkmon module built for {version} (looked at: {looked}); build it (make spec-matrix builds target/<lua>/release/forkmon.so) or give it with FORKMON_MODULE=/path/forkmon.so"
+        "cannot find the forkmon module built for {version} (looked at: {looked}); build it (make, or make modules, builds target/<lua>/release/forkmon.so for each Lua installed) or give it with FORKMON_MODULE=/path/forkmon.so"
     )]
     NoModule { version: String, looked: String },
     #[error("cannot use '{path}' (given with FORKMON_MODULE) as the forkmon module: {reason}")]
