@@ -444,3 +444,38 @@ fn a_spec_folder_removed_or_moved_away_runs_again_once_it_is_back() {
     session.interrupt();
     session.assert_all_gone();
 }
+
+#[test]
+fn a_nested_spec_folder_moved_away_and_copied_back_runs_its_saves() {
+    let project = project("busted-spec-nested");
+    project.write("spec/unit/s4_spec.lua", &spec("s4", "'v1'"));
+    let mut session = busted(&project, "lua5.4")
+        .arg("-o")
+        .arg("plainTerminal")
+        .start();
+    session.wait_for("4 of 4 spec files ran: 4 ok; waiting for a change");
+    // Moved out of the project, then a copy put back (a restore from a
+    // backup): the moved spec/unit's watch must not stand for the copy.
+    let away = Scratch::new("busted-spec-nested-away");
+    std::fs::rename(project.path("spec"), away.path("spec")).expect("mv spec away");
+    session.wait_for("'spec/unit/s4_spec.lua' is gone: dropped");
+    for name in [
+        "s1_spec.lua",
+        "s2_spec.lua",
+        "s3_spec.lua",
+        "fixture.txt",
+        "unit/s4_spec.lua",
+    ] {
+        let text = std::fs::read_to_string(away.path(&format!("spec/{name}"))).expect("read");
+        project.write(&format!("spec/{name}"), &text);
+    }
+    session.wait_for_count("4 of 4 spec files ran: 4 ok; waiting for a change", 2);
+    save(
+        &project.path("spec/unit/s4_spec.lua"),
+        &spec("s4", "'v2'"),
+        Save::InPlace,
+    );
+    session.wait_for("running s4 v2");
+    session.interrupt();
+    session.assert_all_gone();
+}

@@ -246,6 +246,44 @@ fn a_write_in_a_directory_renamed_away_is_no_edit_of_its_old_path() {
 }
 
 #[test]
+fn a_write_below_a_folder_moved_away_is_no_edit_of_its_old_path() {
+    // lib/sub/m.lua: its folder moves away with lib, and only lib's name
+    // changes where the watcher sees it.
+    let app = LuaApp::new(
+        "odd-nested-away-write",
+        &[],
+        "local t = os.clock() while os.clock() - t < 0.05 do end\ndofile('lib/sub/m.lua')",
+    );
+    app.dir.write("lib/sub/m.lua", "print('m=1')\n");
+    let session = app.launch().start();
+    session.wait_for("done first");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !contents_watched(&session, &app.dir.path("lib/sub")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "lib/sub never watched: {}",
+            session.output()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::fs::rename(app.dir.path("lib"), app.dir.path("lib.away")).expect("rename away");
+    session.wait_for("was removed; its checkpoint waits for it to come back");
+    save(
+        &app.dir.path("lib.away/sub/m.lua"),
+        "print('m=away')\n",
+        Save::InPlace,
+    );
+    // Time for a resume from that write (it would come within a few ms);
+    // then a new lib/sub, the one change to resume for.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    app.dir.write("lib/sub/m.lua", "print('m=new')\n");
+    session.wait_for("m=new");
+    let output = session.output();
+    assert_eq!(session.count("changed, resuming"), 1, "{output}");
+    assert!(!output.contains("m=away"), "{output}");
+}
+
+#[test]
 fn a_file_the_program_cannot_open_makes_no_checkpoint() {
     // A directory named like a module, then a missing one: both opens fail.
     let app = LuaApp::new(

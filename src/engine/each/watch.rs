@@ -83,6 +83,24 @@ impl Watch {
             self.watched.remove(&dir);
         }
     }
+
+    /// Drops the watches of the folders below `dir`.
+    fn forget_below(&mut self, dir: &[u8]) {
+        let below: Vec<i32> = self
+            .dirs
+            .iter()
+            .filter(|(_, path)| {
+                path.strip_prefix(dir)
+                    .is_some_and(|rest| rest.starts_with(b"/"))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in below {
+            if let Some(path) = self.dirs.remove(&id) {
+                self.watched.remove(&path);
+            }
+        }
+    }
 }
 
 fn is_dir(path: &[u8]) -> bool {
@@ -111,9 +129,13 @@ pub fn read_events(watch: &mut Watch, buffer: &mut [u8], settle: &mut Settle, no
                 // tell what happens in it under a path that is not its own.
                 // Its path counts as changed (the runner lists the tasks
                 // again), and is watched again once it is back.
-                settle.event(&dir.clone(), FileEvent::Removed, now);
+                let dir = dir.clone();
+                settle.event(&dir, FileEvent::Removed, now);
                 let _ = watch.inotify.watches().remove(event.wd.clone());
                 watch.forget(id);
+                // The folders below it moved with it (or went): their
+                // watches follow them and are no longer of their paths.
+                watch.forget_below(&dir);
                 continue;
             }
             if event.mask.contains(EventMask::IGNORED) {

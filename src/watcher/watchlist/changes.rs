@@ -59,6 +59,12 @@ impl Watchlist {
         if self.ignore_until.is_some_and(|until| now < until) {
             return;
         }
+        // The directory of an ended watch is gone from its path (a folder
+        // above it moved away): what its watch still tells happens under
+        // another name, until the path is watched again.
+        if self.ended.contains(&dir_watch) {
+            return;
+        }
         let names = self.index.by_event.get(&dir_watch);
         let (place, event) = match names.and_then(|names| names.get(name)) {
             Some(&place) => (place, event),

@@ -23,11 +23,13 @@ impl Watchlist {
             .filter(|f| f.dir_watch == dir_watch)
             .map(|f| f.name().to_vec())
             .collect();
+        // Said gone before the watch counts as ended (after which what it
+        // tells is not taken).
+        for name in &names {
+            self.file_event(dir_watch, name, FileEvent::Removed, now);
+        }
         if !names.is_empty() && !self.ended.contains(&dir_watch) {
             self.ended.push(dir_watch);
-        }
-        for name in names {
-            self.file_event(dir_watch, &name, FileEvent::Removed, now);
         }
     }
 
