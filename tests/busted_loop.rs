@@ -479,3 +479,29 @@ fn a_nested_spec_folder_moved_away_and_copied_back_runs_its_saves() {
     session.interrupt();
     session.assert_all_gone();
 }
+
+/// `spec` a symbolic link to the folder of the spec files: its folder is
+/// watched through both names, and a save through either runs the spec.
+#[test]
+fn a_spec_folder_that_is_a_link_runs_its_saves() {
+    let project = Scratch::new("busted-spec-link");
+    project.write(
+        "src/calc.lua",
+        "return { add = function(a, b) return a + b end }\n",
+    );
+    project.write("specs-a/s1_spec.lua", &spec("s1", "'v1'"));
+    std::os::unix::fs::symlink("specs-a", project.path("spec")).expect("ln -s");
+    let mut session = busted(&project, "lua5.4")
+        .arg("-o")
+        .arg("plainTerminal")
+        .start();
+    session.wait_for("1 of 1 spec file ran: 1 ok; waiting for a change");
+    save(
+        &project.path("spec/s1_spec.lua"),
+        &spec("s1", "'v2'"),
+        Save::InPlace,
+    );
+    session.wait_for("running s1 v2");
+    session.interrupt();
+    session.assert_all_gone();
+}

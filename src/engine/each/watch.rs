@@ -16,7 +16,10 @@ use crate::watcher::watchlist::FileEvent;
 /// The runner's own inotify instance and its directory watches.
 pub struct Watch {
     pub inotify: Inotify,
-    dirs: FxHashMap<i32, Vec<u8>>,
+    /// The paths each watch was asked for: one folder reached by several
+    /// paths (`spec` a link to `specs`) is one watch, and an event in it
+    /// is a change under each of them.
+    dirs: FxHashMap<i32, Vec<Vec<u8>>>,
     watched: rustc_hash::FxHashSet<Vec<u8>>,
 }
 
@@ -64,7 +67,9 @@ impl Watch {
         {
             Ok(watch) => {
                 self.dirs
-                    .insert(watch.get_watch_descriptor_id(), dir.to_vec());
+                    .entry(watch.get_watch_descriptor_id())
+                    .or_default()
+                    .push(dir.to_vec());
                 self.watched.insert(dir.to_vec());
             }
             Err(error) => warn!(
@@ -73,13 +78,10 @@ impl Watch {
             ),
         }
     }
-}
 
-/// Reads the events waiting, as changes of the paths they name.
-impl Watch {
     /// The watch `id` is no more.
     fn forget(&mut self, id: i32) {
-        if let Some(dir) = self.dirs.remove(&id) {
+        for dir in self.dirs.remove(&id).unwrap_or_default() {
             self.watched.remove(&dir);
         }
     }
@@ -89,16 +91,16 @@ impl Watch {
         let below: Vec<i32> = self
             .dirs
             .iter()
-            .filter(|(_, path)| {
-                path.strip_prefix(dir)
-                    .is_some_and(|rest| rest.starts_with(b"/"))
+            .filter(|(_, paths)| {
+                paths.iter().any(|path| {
+                    path.strip_prefix(dir)
+                        .is_some_and(|rest| rest.starts_with(b"/"))
+                })
             })
             .map(|(id, _)| *id)
             .collect();
         for id in below {
-            if let Some(path) = self.dirs.remove(&id) {
-                self.watched.remove(&path);
-            }
+            self.forget(id);
         }
     }
 }
@@ -107,6 +109,7 @@ fn is_dir(path: &[u8]) -> bool {
     std::fs::metadata(OsStr::from_bytes(path)).is_ok_and(|meta| meta.is_dir())
 }
 
+/// Reads the events waiting, as changes of the paths they name.
 pub fn read_events(watch: &mut Watch, buffer: &mut [u8], settle: &mut Settle, now: Instant) {
     loop {
         let events = match watch.inotify.read_events(buffer) {
@@ -118,7 +121,7 @@ pub fn read_events(watch: &mut Watch, buffer: &mut [u8], settle: &mut Settle, no
         for event in events {
             any = true;
             let id = event.wd.get_watch_descriptor_id();
-            let Some(dir) = watch.dirs.get(&id) else {
+            let Some(dirs) = watch.dirs.get(&id) else {
                 continue;
             };
             if event
@@ -128,14 +131,16 @@ pub fn read_events(watch: &mut Watch, buffer: &mut [u8], settle: &mut Settle, no
                 // Gone from its path: a watch follows the folder, and would
                 // tell what happens in it under a path that is not its own.
                 // Its path counts as changed (the runner lists the tasks
-                // again), and is watched again once it is back.
-                let dir = dir.clone();
-                settle.event(&dir, FileEvent::Removed, now);
+                // again), and is watched again once it is back. The folders
+                // below it moved with it (or went): their watches follow
+                // them and are no longer of their paths either.
+                let dirs = dirs.clone();
                 let _ = watch.inotify.watches().remove(event.wd.clone());
                 watch.forget(id);
-                // The folders below it moved with it (or went): their
-                // watches follow them and are no longer of their paths.
-                watch.forget_below(&dir);
+                for dir in &dirs {
+                    settle.event(dir, FileEvent::Removed, now);
+                    watch.forget_below(dir);
+                }
                 continue;
             }
             if event.mask.contains(EventMask::IGNORED) {
@@ -143,12 +148,14 @@ pub fn read_events(watch: &mut Watch, buffer: &mut [u8], settle: &mut Settle, no
                 continue;
             }
             if let (Some(name), Some(kind)) = (event.name, crate::watcher::file_event(event.mask)) {
-                let mut path = dir.clone();
-                if !path.ends_with(b"/") {
-                    path.push(b'/');
+                for dir in dirs {
+                    let mut path = dir.clone();
+                    if !path.ends_with(b"/") {
+                        path.push(b'/');
+                    }
+                    path.extend_from_slice(name.as_bytes());
+                    settle.event(&path, kind, now);
                 }
-                path.extend_from_slice(name.as_bytes());
-                settle.event(&path, kind, now);
             }
         }
         if !any {
