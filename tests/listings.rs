@@ -258,3 +258,37 @@ fn a_file_the_program_appends_to_in_a_folder_it_listed_still_counts_when_removed
     session.interrupt();
     session.assert_all_gone();
 }
+
+/// `sed -i` and emacs make scratch files beside the file they edit, in a
+/// folder the program listed: no change of the listing, so a save resumes
+/// from the file's own checkpoint, not from before the listing.
+#[test]
+fn an_editors_scratch_file_in_a_listed_folder_is_no_change_of_the_listing() {
+    let dir = Scratch::new("listing-scratch");
+    dir.write(
+        "main.lua",
+        &format!(
+            "{LISTER}\nlocal t = os.clock() while os.clock() - t < 0.05 do end\n\
+             print('a says ' .. dofile('spec/a.lua'))\n"
+        ),
+    );
+    dir.write("spec/a.lua", "return 'a1'\n");
+    let mut session = lua_in(&dir).start();
+    session.wait_for("a says a1");
+    session.wait_for("waiting for a change");
+    let sed = std::process::Command::new("sed")
+        .args(["-i", "s/a1/a2/", "spec/a.lua"])
+        .current_dir(&dir.0)
+        .status()
+        .expect("sed");
+    assert!(sed.success());
+    session.wait_for("a says a2");
+    let output = session.output();
+    assert_eq!(
+        session.count("listed a.lua"),
+        1,
+        "resumed from before the listing:\n{output}"
+    );
+    session.interrupt();
+    session.assert_all_gone();
+}

@@ -266,4 +266,12 @@ fn changes_listing(name: &[u8], event: FileEvent) -> bool {
         && !name.starts_with(b".")
         && !name.ends_with(b"~")
         && name != b"4913"
+        && !is_sed_scratch(name)
+        && !(name.starts_with(b"#") && name.ends_with(b"#"))
+}
+
+/// `sed -i`'s scratch file: "sed" and six letters or digits, renamed over
+/// the file it edits.
+fn is_sed_scratch(name: &[u8]) -> bool {
+    name.len() == 9 && name.starts_with(b"sed") && name[3..].iter().all(u8::is_ascii_alphanumeric)
 }
