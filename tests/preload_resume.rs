@@ -3,7 +3,7 @@
 
 use forkmon_test_support as common;
 
-use common::{ALL_SAVES, Launch, LuaApp, Save, Scratch, chain, inotify_fds, save};
+use common::{ALL_SAVES, LuaApp, Save, chain, inotify_fds, save};
 
 #[test]
 fn an_edit_resumes_from_the_changed_file_without_rerunning_what_came_before() {
@@ -538,39 +538,4 @@ fn an_edit_made_while_the_program_still_reads_files_resumes_once() {
         session.interrupt();
         session.assert_all_gone();
     }
-}
-
-/// A module the program stopped requiring (tied to the checkpoint before
-/// it by the run a resume replaced) resumes nothing when saved.
-#[test]
-fn a_module_no_longer_required_resumes_nothing() {
-    let dir = Scratch::new("resume-dropped-module");
-    dir.write(
-        "main.lua",
-        "local t = os.clock() while os.clock() - t < 0.1 do end\n\
-         print('OUT a=' .. require 'a')\n",
-    );
-    // d.lua is read at once after a.lua: tied to a.lua's checkpoint.
-    dir.write("a.lua", "return 'a1' .. require 'd'\n");
-    dir.write("d.lua", "return 'd1'\n");
-    let mut session = Launch::preloaded("lua5.4", "%.lua$")
-        .env("FORKMON_MIN_WORK", "20")
-        .arg("main.lua")
-        .dir(&dir.0)
-        .start();
-    session.wait_for("OUT a=a1d1");
-    save(&dir.path("a.lua"), "return 'a2'\n", Save::RenameOver);
-    session.wait_for("OUT a=a2");
-    session.wait_for_count("program exited", 2);
-    save(&dir.path("d.lua"), "return 'd2'\n", Save::RenameOver);
-    // Time for a resume from that save (it would come within a few ms),
-    // then one that must come.
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    save(&dir.path("a.lua"), "return 'a3'\n", Save::RenameOver);
-    session.wait_for("OUT a=a3");
-    let output = session.output();
-    assert_eq!(session.count("changed, resuming"), 2, "{output}");
-    assert_eq!(session.count("OUT a=a2"), 1, "{output}");
-    session.interrupt();
-    session.assert_all_gone();
 }

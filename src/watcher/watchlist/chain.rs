@@ -280,11 +280,8 @@ impl Watchlist {
         if untied.is_empty() {
             return;
         }
-        for (depth, mut file) in untied {
+        for (depth, file) in untied {
             if let Some(checkpoint) = self.checkpoints.get_mut(depth) {
-                // The run going on now read it (its checkpoint there was
-                // withdrawn, not the read): its tie now.
-                file.tied_by = checkpoint.link.generation;
                 checkpoint.files.push(file);
             }
         }

@@ -83,9 +83,6 @@ impl Watchlist {
             },
         };
         let (depth, n) = place;
-        if self.tied_by_a_replaced_run(depth, n) {
-            return;
-        }
         let writer_wait = self.timing.writer_wait;
         let Some(file) = self.file_mut(depth, n) else {
             return;
@@ -104,22 +101,6 @@ impl Watchlist {
         file.change
             .get_or_insert_with(|| Change::new(now))
             .record(event, now);
-    }
-
-    /// Whether file `n` of checkpoint `depth` was tied by a run a resume
-    /// from that checkpoint has replaced, and not read again by the run
-    /// going on now (which would have tied it anew): its change needs no
-    /// resume. That run reads the new file when it comes to it, or never
-    /// reads it (a module it no longer requires). A checkpoint's own file
-    /// (the first) is always its own.
-    fn tied_by_a_replaced_run(&self, depth: usize, n: usize) -> bool {
-        n > 0
-            && self.checkpoints.get(depth).is_some_and(|checkpoint| {
-                checkpoint
-                    .files
-                    .get(n)
-                    .is_some_and(|file| file.tied_by != checkpoint.link.generation)
-            })
     }
 
     /// Decides, at `now`, whether to resume. `size` tells a file's size now,

@@ -985,33 +985,3 @@ fn a_name_above_tied_folders_that_goes_or_comes_counts_as_those_folders_gone() {
         ]
     );
 }
-
-#[test]
-fn a_file_only_a_replaced_run_read_resumes_nothing_until_read_again() {
-    // d.lua was tied to a.lua's checkpoint by the first run; a.lua changed
-    // and its new run no longer reads d.lua (it stopped requiring it).
-    let mut list = a_with(b"/app/d.lua");
-    let t0 = Instant::now();
-    list.file_event(1, b"a.lua", MovedIn, t0);
-    let resume = list.settle(t0 + 20 * MS, always).resume.expect("a.lua");
-    list.drop_replaced();
-    list.file_event(1, b"d.lua", MovedIn, t0 + 100 * MS);
-    let outcome = list.settle(t0 + 120 * MS, always);
-    assert!(outcome.resume.is_none(), "{outcome:?}");
-    // Once the run going on reads it again, its changes resume.
-    list.register(Registration {
-        kind: Kind::Attach,
-        lineage: vec![Link {
-            holder: 100,
-            generation: resume.number,
-        }],
-        dir_watch: 1,
-        path: b"/app/d.lua".to_vec(),
-        elapsed_micros: 0,
-        stamp: None,
-    })
-    .expect("the run's");
-    list.file_event(1, b"d.lua", MovedIn, t0 + 200 * MS);
-    let resume = list.settle(t0 + 220 * MS, always).resume.expect("d.lua");
-    assert_eq!((resume.holder, resume.depth), (100, 0));
-}
