@@ -3,7 +3,7 @@
 
 use forkmon_test_support as common;
 
-use common::{ALL_SAVES, LuaApp, Save, chain, inotify_fds, save};
+use common::{ALL_SAVES, Launch, LuaApp, Save, Scratch, chain, inotify_fds, save};
 
 #[test]
 fn an_edit_resumes_from_the_changed_file_without_rerunning_what_came_before() {
@@ -538,4 +538,42 @@ fn an_edit_made_while_the_program_still_reads_files_resumes_once() {
         session.interrupt();
         session.assert_all_gone();
     }
+}
+
+/// A module tied to a checkpoint by the first run, read again by a resumed
+/// run after a checkpoint of its own: its saves resume (a change that
+/// ignored ties of replaced runs missed them, as its events still went to
+/// the first run's tie).
+#[test]
+fn a_module_read_again_after_a_new_checkpoint_resumes_when_saved() {
+    let dir = Scratch::new("resume-retied-module");
+    dir.write(
+        "main.lua",
+        "function busy(ms) local t = os.clock() while os.clock() - t < ms / 1000 do end end\n\
+         busy(100)\n\
+         require 'a'\n\
+         print('d says ' .. require('d'))\n",
+    );
+    dir.write("a.lua", "return 1\n");
+    dir.write("d.lua", "return 'd1'\n");
+    dir.write("x.lua", "return 1\n");
+    let mut session = Launch::preloaded("lua5.4", "%.lua$")
+        .env("FORKMON_MIN_WORK", "20")
+        .arg("main.lua")
+        .dir(&dir.0)
+        .start();
+    session.wait_for("d says d1");
+    // d.lua was read at once after a.lua: tied to a.lua's checkpoint. The
+    // new a.lua works, then requires x.lua, which gets a checkpoint.
+    save(
+        &dir.path("a.lua"),
+        "busy(60) require 'x' return 2\n",
+        Save::RenameOver,
+    );
+    session.wait_for_count("d says d1", 2);
+    session.wait_for_count("program exited", 2);
+    save(&dir.path("d.lua"), "return 'd2'\n", Save::RenameOver);
+    session.wait_for("d says d2");
+    session.interrupt();
+    session.assert_all_gone();
 }
