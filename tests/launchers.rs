@@ -605,3 +605,30 @@ fn a_launchers_command_substitution_is_not_the_program() {
     session.interrupt();
     session.assert_all_gone();
 }
+
+/// A launcher whose output goes into a pipe (`forkmon ./launch | cat`)
+/// holds the writing end of the pipe its program writes to: the program is
+/// no helper whose output the launcher reads.
+#[test]
+fn a_launchers_program_writing_into_a_pipe_is_watched() {
+    let dir = Scratch::new("launch-piped");
+    dir.write("app.lua", "print('app a=1')\n");
+    let launcher = dir.write(
+        "launch",
+        "#!/bin/sh\necho launcher start\nlua5.4 app.lua\necho launcher end\n",
+    );
+    make_executable(&launcher);
+    let forkmon = env!("CARGO_BIN_EXE_forkmon");
+    let mut session = Launch::plain("sh")
+        .env("FORKMON_LIBRARY", common::library())
+        .args(["-c", &format!("'{forkmon}' ./launch | cat")])
+        .dir(&dir.0)
+        .start();
+    session.wait_for("app a=1");
+    save(&dir.path("app.lua"), "print('app a=2')\n", Save::RenameOver);
+    session.wait_for("app a=2");
+    let output = session.output();
+    assert!(!output.contains("not watched"), "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}

@@ -511,3 +511,29 @@ fn a_file_read_by_a_forked_copy_before_any_checkpoint_is_said_not_watched() {
     session.interrupt();
     session.assert_all_gone();
 }
+
+/// The program's own output not read yet by a slow reader of its pipe is
+/// no input waiting (the writing end of a pipe counts its bytes too).
+#[test]
+fn output_a_slow_reader_has_not_read_is_not_said_to_be_waiting_input() {
+    let dir = Scratch::new("state-pipe-output");
+    dir.write("a.txt", "a=1\n");
+    let host = host_program();
+    let mut session = Launch::plain("sh")
+        .env("LD_PRELOAD", common::library())
+        .env("FORKMON_FILTER", "%.txt$")
+        .args([
+            "-c",
+            &format!(
+                "'{}' print before read a.txt print ready sleep 60000 | (sleep 1; cat)",
+                host.display()
+            ),
+        ])
+        .dir(&dir.0)
+        .start();
+    session.wait_for("ready");
+    let output = session.output();
+    assert!(!output.contains("waiting in descriptor"), "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}

@@ -1,5 +1,5 @@
 //! Input a fork does not copy: bytes waiting in a pipe or socket the
-//! program holds, or an eventfd's count, at a checkpoint. The holder and
+//! program reads, or an eventfd's count, at a checkpoint. The holder and
 //! every run from the checkpoint share the one pipe: the first run reads
 //! what waits there, and a run resumed later finds it gone (and may wait
 //! for it forever). forkmon cannot give it back; it says so, once.
@@ -23,9 +23,12 @@ impl Waiting {
     /// with input waiting; terminals are left out (what is typed is for
     /// the run in front).
     pub fn now(own: &[i32]) -> Option<Waiting> {
-        sys::procfs::descriptors(nix::unistd::getpid())
+        let me = nix::unistd::getpid();
+        sys::procfs::descriptors(me)
             .into_iter()
-            .filter(|(fd, _)| !own.contains(fd))
+            // The end of a pipe the program writes holds what its reader
+            // has not read yet (its own output): only ends that read.
+            .filter(|(fd, _)| !own.contains(fd) && sys::procfs::descriptor_reads(me, *fd))
             .find_map(|(fd, target)| {
                 let target = target.as_os_str().as_encoded_bytes();
                 let kind = kind_of(target)?;

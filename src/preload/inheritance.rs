@@ -270,9 +270,13 @@ fn reads_my_output(parent: i32) -> bool {
     if !output.as_os_str().as_encoded_bytes().starts_with(b"pipe:") {
         return false;
     }
-    crate::sys::procfs::descriptors(nix::unistd::Pid::from_raw(parent))
+    // Both ends of a pipe have one inode: the parent must hold the end that
+    // reads (a launcher whose own output goes into the same pipe, `| tee`,
+    // holds the writing end).
+    let parent = nix::unistd::Pid::from_raw(parent);
+    crate::sys::procfs::descriptors(parent)
         .into_iter()
-        .any(|(_, target)| target == output)
+        .any(|(fd, target)| target == output && crate::sys::procfs::descriptor_reads(parent, fd))
 }
 
 fn executable_name(pid: i32) -> Option<String> {

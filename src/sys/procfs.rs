@@ -143,13 +143,17 @@ pub fn socket_takes_an_address(pid: Pid, inode: u64) -> Option<bool> {
     let table = |name: &str| std::fs::read_to_string(format!("/proc/{pid}/net/{name}")).ok();
     if let Some(unix) = table("unix") {
         // Num RefCount Protocol Flags Type St Inode [Path]; flag 0x10000:
-        // listening.
+        // listening; type 0001: stream; state 03: connected. A connection a
+        // named socket accepted shows its name too, and takes nothing.
         for line in unix.lines().skip(1) {
             let fields: Vec<&str> = line.split_whitespace().collect();
             if fields.get(6).and_then(|f| f.parse::<u64>().ok()) == Some(inode) {
                 let listening =
                     u64::from_str_radix(fields.get(3)?, 16).is_ok_and(|flags| flags & 0x10000 != 0);
-                return Some(listening || fields.len() > 7);
+                let named = fields.len() > 7;
+                let connected_stream =
+                    fields.get(4) == Some(&"0001") && fields.get(5) == Some(&"03");
+                return Some(listening || (named && !connected_stream));
             }
         }
     }
@@ -187,6 +191,18 @@ pub fn socket_inode(target: &[u8]) -> Option<u64> {
         .ok()?
         .parse()
         .ok()
+}
+
+/// Whether descriptor `fd` of `pid` was opened for reading (its `flags`
+/// in fdinfo, octal): of a pipe's two ends, which have one inode, the one
+/// that reads.
+pub fn descriptor_reads(pid: Pid, fd: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).is_ok_and(|info| {
+        info.lines()
+            .find_map(|line| line.strip_prefix("flags:"))
+            .and_then(|flags| u32::from_str_radix(flags.trim(), 8).ok())
+            .is_some_and(|flags| flags & libc::O_ACCMODE as u32 != libc::O_WRONLY as u32)
+    })
 }
 
 /// The kinds of lock descriptor `fd` of `pid` holds (`POSIX`, `FLOCK`,
