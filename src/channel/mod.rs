@@ -251,7 +251,6 @@ impl WatcherLink {
         Err(WatchError::StartTimedOut)
     }
 
-    /// The memory shared with the watcher (its pid is read there).
     /// forkmon's own descriptors in the program: its inotify instance, its
     /// end of the socket and, until the watcher has it, the watcher's.
     pub fn own_descriptors(&self) -> Vec<i32> {
@@ -260,6 +259,7 @@ impl WatcherLink {
         own
     }
 
+    /// The memory shared with the watcher (its pid is read there).
     pub fn journal(&self) -> Journal {
         self.journal
     }

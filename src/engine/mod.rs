@@ -728,7 +728,7 @@ impl Engine {
         };
         let result = if stat.st_mode & libc::S_IFMT == libc::S_IFLNK {
             self.attach(path, None)
-        } else if missing {
+        } else if missing && stat.st_mode & libc::S_IFMT == libc::S_IFREG {
             self.attach(path, Some(FileStamp::of(&stat)))
         } else {
             Ok(())

@@ -26,12 +26,16 @@ impl Waiting {
         let me = nix::unistd::getpid();
         sys::procfs::descriptors(me)
             .into_iter()
-            // The end of a pipe the program writes holds what its reader
-            // has not read yet (its own output): only ends that read.
-            .filter(|(fd, _)| !own.contains(fd) && sys::procfs::descriptor_reads(me, *fd))
+            .filter(|(fd, _)| !own.contains(fd))
             .find_map(|(fd, target)| {
                 let target = target.as_os_str().as_encoded_bytes();
                 let kind = kind_of(target)?;
+                // The end of a pipe the program writes holds what its
+                // reader has not read yet (its own output): only ends that
+                // read.
+                if kind == "a pipe" && !sys::procfs::descriptor_reads(me, fd) {
+                    return None;
+                }
                 let amount = if kind == "an eventfd" {
                     sys::procfs::eventfd_count(fd)?
                 } else {

@@ -6,10 +6,10 @@
 //! heap: 74 ms at 4 GB) nor waiting for the old run's memory to be torn down
 //! (76 ms at 4 GB): the old run is killed, the holder waits only until each
 //! of its processes has begun to exit (so none of them writes anything after
-//! the new run starts) and has given back what the new run may need (a
-//! socket, a lock: see `given_back`), and releases the standby. The old run
-//! is reaped later, as its processes end. The next standby is forked once the tree has
-//! been quiet for [`STANDBY_DELAY`].
+//! the new run starts), and those that held what the new run may need (a
+//! socket's address, a lock: see `given_back`) have ended, and releases the
+//! standby. The old run is reaped later, as its processes end. The next
+//! standby is forked once the tree has been quiet for [`STANDBY_DELAY`].
 //!
 //! The standby changes nothing the program sees: it waits blocked in a read
 //! of its own pipe, with the holder's signal mask, away from the terminal;
@@ -206,7 +206,8 @@ fn wait_for_release(read: OwnedFd, holder: Pid) -> u64 {
 /// Ends the old run without waiting for its memory to be freed: SIGKILL to
 /// `roots` and everything below them, then waits only until each has begun
 /// to exit, when it can no longer write to the terminal or a file, and
-/// until those that held a socket, a lock or a device have closed it.
+/// until those that held a socket's address, a lock or a device have
+/// ended.
 /// Processes forked meanwhile are found by listing the tree again. The
 /// holder reaps them later, as they end.
 pub fn kill_run(roots: &[Pid], mut trace: Option<&mut ResumeTrace>) {
@@ -245,7 +246,7 @@ pub fn kill_run(roots: &[Pid], mut trace: Option<&mut ResumeTrace>) {
     }
     if !still_holding.is_empty() {
         warn!(
-            "the old run (pid {}) has not closed its sockets, locks or devices {} s after it was killed; the new run starts beside it",
+            "a process of the old run (pid {}) that holds a socket, a lock or a device has not ended {} s after it was killed; the new run starts beside it",
             still_holding[0],
             given_back::WAIT_LIMIT.as_secs()
         );
