@@ -408,6 +408,14 @@ fn a_bash_script_that_sources_a_watched_file_resumes_from_it() {
         lines[1].contains("changed, resuming from it (resume #1"),
         "{output}"
     );
+    // Ctrl+C once the run is `sleep`: while bash waits for /bin/true, a
+    // Ctrl+C that /bin/true outlives is bash's to ignore (alone too), and
+    // the sleep after it would run on.
+    session.wait_for_processes("the resumed run to be sleep", |processes| {
+        processes
+            .iter()
+            .any(|p| p.name == "sleep" && p.state == 'S')
+    });
     session.interrupt();
     session.assert_all_gone();
 }
