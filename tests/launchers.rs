@@ -538,23 +538,29 @@ fn a_helper_the_program_runs_before_its_first_checkpoint_is_not_the_program() {
     session.assert_all_gone();
 }
 
-/// `timeout` starts the program and waits for it: that program is watched.
-#[test]
-fn a_program_started_by_timeout_is_watched() {
-    let dir = Scratch::new("launch-timeout");
-    dir.write("a.txt", "a=1\n");
-    let mut session = Launch::preloaded("timeout", "%.txt$")
-        .args(["600"])
-        .arg(common::host_program())
-        .args(["read", "a.txt", "print", "ready", "sleep", "60000"])
-        .dir(&dir.0)
-        .start();
+/// The host program, reading a.txt in `dir` then sleeping, is watched: a
+/// save of a.txt resumes it, and Ctrl+C ends everything.
+fn the_host_resumes_at_a_save_of_a_txt(mut session: common::Session, dir: &Scratch) {
     session.wait_for("ready");
     save(&dir.path("a.txt"), "a=2\n", Save::RenameOver);
     session.wait_for("a=2");
     session.wait_for_count("ready", 2);
     session.interrupt();
     session.assert_all_gone();
+}
+
+/// `timeout` starts the program and waits for it: that program is watched.
+#[test]
+fn a_program_started_by_timeout_is_watched() {
+    let dir = Scratch::new("launch-timeout");
+    dir.write("a.txt", "a=1\n");
+    let session = Launch::preloaded("timeout", "%.txt$")
+        .args(["600"])
+        .arg(common::host_program())
+        .args(["read", "a.txt", "print", "ready", "sleep", "60000"])
+        .dir(&dir.0)
+        .start();
+    the_host_resumes_at_a_save_of_a_txt(session, &dir);
 }
 
 /// A Python script that starts the program and waits for it (a dev
@@ -570,16 +576,11 @@ fn a_program_started_by_a_python_script_is_watched() {
     // Debian's, not a version manager's shim (a shell script).
     // Python looks for a pybuilddir.txt at its start (missing): that would
     // make Python the program.
-    let mut session = Launch::preloaded("/usr/bin/python3", "/a%.txt$")
+    let session = Launch::preloaded("/usr/bin/python3", "/a%.txt$")
         .args(["-c", &runner])
         .dir(&dir.0)
         .start();
-    session.wait_for("ready");
-    save(&dir.path("a.txt"), "a=2\n", Save::RenameOver);
-    session.wait_for("a=2");
-    session.wait_for_count("ready", 2);
-    session.interrupt();
-    session.assert_all_gone();
+    the_host_resumes_at_a_save_of_a_txt(session, &dir);
 }
 
 /// A launcher that reads a file below the current directory through a

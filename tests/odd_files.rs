@@ -205,40 +205,46 @@ fn a_directory_renamed_away_and_back_keeps_working() {
     session.wait_for("m=2");
 }
 
-#[test]
-fn a_write_in_a_directory_renamed_away_is_no_edit_of_its_old_path() {
-    // Work before lib/m.lua: it gets a checkpoint of its own.
-    let app = LuaApp::new(
-        "odd-dir-away-write",
-        &[],
-        "local t = os.clock() while os.clock() - t < 0.05 do end\ndofile('lib/m.lua')",
-    );
-    app.dir.write("lib/m.lua", "print('m=1')\n");
-    let session = app.launch().start();
-    session.wait_for("done first");
-    // Once writes in lib/ are watched (at first only names are: a write
-    // made before is found by comparing the file).
+/// Waits until the watcher watches the writes in `dir` (at first it
+/// watches only names there: a write made before is found by comparing).
+fn wait_contents_watched(session: &common::Session, dir: &std::path::Path) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !contents_watched(&session, &app.dir.path("lib")) {
+    while !contents_watched(session, dir) {
         assert!(
             std::time::Instant::now() < deadline,
-            "lib/ never watched: {}",
+            "the watcher never watched the contents of {}: {}",
+            dir.display(),
             session.output()
         );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+}
+
+/// `lib/<below>m.lua`, read after some work (a checkpoint of its own),
+/// then lib renamed away: a write in the moved copy is no edit of the old
+/// path; a new file there is the one change to resume for.
+fn a_write_in_a_moved_folder_resumes_nothing(test: &str, below: &str) {
+    let module = format!("lib/{below}m.lua");
+    let app = LuaApp::new(
+        test,
+        &[],
+        &format!("local t = os.clock() while os.clock() - t < 0.05 do end\ndofile('{module}')"),
+    );
+    app.dir.write(&module, "print('m=1')\n");
+    let session = app.launch().start();
+    session.wait_for("done first");
+    wait_contents_watched(&session, &app.dir.path(&format!("lib/{below}")));
     std::fs::rename(app.dir.path("lib"), app.dir.path("lib.away")).expect("rename away");
     session.wait_for("was removed; its checkpoint waits for it to come back");
     save(
-        &app.dir.path("lib.away/m.lua"),
+        &app.dir.path(&format!("lib.away/{below}m.lua")),
         "print('m=away')\n",
         Save::InPlace,
     );
     // Time for a resume from that write (it would come within a few ms);
-    // then a new lib/, the one change to resume for.
+    // then a new file at the old path.
     std::thread::sleep(std::time::Duration::from_millis(300));
-    std::fs::create_dir(app.dir.path("lib")).expect("mkdir lib");
-    app.dir.write("lib/m.lua", "print('m=new')\n");
+    app.dir.write(&module, "print('m=new')\n");
     session.wait_for("m=new");
     let output = session.output();
     assert_eq!(session.count("changed, resuming"), 1, "{output}");
@@ -246,41 +252,15 @@ fn a_write_in_a_directory_renamed_away_is_no_edit_of_its_old_path() {
 }
 
 #[test]
+fn a_write_in_a_directory_renamed_away_is_no_edit_of_its_old_path() {
+    a_write_in_a_moved_folder_resumes_nothing("odd-dir-away-write", "");
+}
+
+#[test]
 fn a_write_below_a_folder_moved_away_is_no_edit_of_its_old_path() {
-    // lib/sub/m.lua: its folder moves away with lib, and only lib's name
-    // changes where the watcher sees it.
-    let app = LuaApp::new(
-        "odd-nested-away-write",
-        &[],
-        "local t = os.clock() while os.clock() - t < 0.05 do end\ndofile('lib/sub/m.lua')",
-    );
-    app.dir.write("lib/sub/m.lua", "print('m=1')\n");
-    let session = app.launch().start();
-    session.wait_for("done first");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !contents_watched(&session, &app.dir.path("lib/sub")) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "lib/sub never watched: {}",
-            session.output()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    std::fs::rename(app.dir.path("lib"), app.dir.path("lib.away")).expect("rename away");
-    session.wait_for("was removed; its checkpoint waits for it to come back");
-    save(
-        &app.dir.path("lib.away/sub/m.lua"),
-        "print('m=away')\n",
-        Save::InPlace,
-    );
-    // Time for a resume from that write (it would come within a few ms);
-    // then a new lib/sub, the one change to resume for.
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    app.dir.write("lib/sub/m.lua", "print('m=new')\n");
-    session.wait_for("m=new");
-    let output = session.output();
-    assert_eq!(session.count("changed, resuming"), 1, "{output}");
-    assert!(!output.contains("m=away"), "{output}");
+    // lib/sub moves away with lib: only lib's name changes where the
+    // watcher sees it.
+    a_write_in_a_moved_folder_resumes_nothing("odd-nested-away-write", "sub/");
 }
 
 #[test]
@@ -364,16 +344,7 @@ fn a_fifo_opened_where_the_contents_are_watched_already_is_not_watched() {
     )
     .start();
     session.wait_for("open a.txt: ok");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !contents_watched(&session, &dir.0) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the watcher never watched the contents of {}: {}",
-            dir.0.display(),
-            session.output()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    wait_contents_watched(&session, &dir.0);
     session.type_text("go\n");
     session.wait_for("done");
     session.wait_for(&format!("watch '{}'", dir.path("b.txt").display()));
