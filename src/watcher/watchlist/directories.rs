@@ -8,10 +8,12 @@ use super::chain::{Checkpoint, Index};
 use super::{CONTENTS_WAIT, FileEvent, Io, REWATCH_INTERVAL, Watchlist};
 use crate::stamp::FileStamp;
 
-/// A file compared with its stamp, and the edit found, if any.
+/// A file compared with its stamp, the stamp it was compared with, and the
+/// edit found, if any.
 #[derive(Debug)]
 pub struct Compared {
     path: Vec<u8>,
+    read: FileStamp,
     edit: Option<FileEvent>,
 }
 
@@ -171,6 +173,7 @@ impl Watchlist {
             };
             compared.push(Compared {
                 path: file.path.clone(),
+                read,
                 edit,
             });
         }
@@ -179,16 +182,21 @@ impl Watchlist {
 
     /// Takes in what [`Watchlist::compare_stamps`] found: a difference is an
     /// edit the watch came too late to see, and counts as a finished save.
+    /// A file the program read again since the comparison (a resumed run
+    /// attached it anew, read after the save that resumed it) is compared
+    /// next time, with what it read last: the old comparison's difference
+    /// was the save that run already has.
     pub fn apply_comparisons(&mut self, compared: Vec<Compared>, now: Instant) {
-        for Compared { path, edit } in compared {
+        for Compared { path, read, edit } in compared {
             let places = self.index.by_path.get(&path).cloned().unwrap_or_default();
             for (depth, n) in places {
                 let Some(file) = self.file_mut(depth, n) else {
                     continue;
                 };
-                if file.unverified.take().is_none() {
+                if file.unverified != Some(read) {
                     continue;
                 }
+                file.unverified = None;
                 if let Some(event) = edit {
                     let (watch, name) = (file.dir_watch, file.name().to_vec());
                     self.file_event(watch, &name, event, now);

@@ -552,6 +552,39 @@ fn a_file_attached_again_is_compared_with_what_was_read_last() {
     assert_eq!(list.settle(t0 + 20 * MS, always), Outcome::default());
 }
 
+#[test]
+fn a_file_read_again_after_its_comparison_is_no_edit_of_the_run_that_read_it() {
+    let mut list = read_before_the_contents_were_watched();
+    list.watching_fully(1);
+    // b.lua was saved (size 12); the look compares it with the first read...
+    let saved = |path: &[u8]| Some(stamp(if path == b"/app/b.lua" { 12 } else { 10 }));
+    let compared = list.compare_stamps(saved);
+    // ...and the journal of the same look brings the run the save resumed,
+    // which read b.lua again as it is now.
+    list.register(Registration {
+        kind: Kind::Attach,
+        lineage: vec![Link {
+            holder: 100,
+            generation: 0,
+        }],
+        dir_watch: 1,
+        path: b"/app/b.lua".to_vec(),
+        elapsed_micros: 0,
+        stamp: Some(stamp(12)),
+    })
+    .expect("fresh");
+    let t0 = Instant::now();
+    list.apply_comparisons(compared, t0);
+    assert_eq!(list.settle(t0 + 20 * MS, always), Outcome::default());
+    // Compared at the next look with what it read last: a later save shows.
+    assert!(list.awaits_comparison());
+    let saved_again = |path: &[u8]| Some(stamp(if path == b"/app/b.lua" { 14 } else { 10 }));
+    let compared = list.compare_stamps(saved_again);
+    list.apply_comparisons(compared, t0 + 30 * MS);
+    let resume = list.settle(t0 + 60 * MS, always).resume.expect("b.lua");
+    assert_eq!(resume.changed, vec![b"/app/b.lua".to_vec()]);
+}
+
 /// The system as a test sets it: journal records to hand out, files with
 /// their size and stamp, link targets, and the watches it was asked for.
 struct FakeIo {
