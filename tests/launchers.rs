@@ -615,6 +615,46 @@ fn a_launchers_command_substitution_is_not_the_program() {
     session.assert_all_gone();
 }
 
+/// A launcher's tools that read a file below the current directory, under
+/// the command's default filter, without their output going back to it
+/// (`grep -q`, `cat | tr`): no program (the launcher waited for the first
+/// forever); the program the launcher execs after them is.
+#[test]
+fn a_launchers_tools_reading_its_files_are_not_the_program() {
+    let dir = Scratch::new("launch-tools");
+    dir.write("VERSION", "1.2\n");
+    dir.write("app.lua", "print('app a=1')\n");
+    let launcher = dir.write(
+        "launch",
+        "#!/bin/sh\n\
+         if grep -q 1 VERSION; then echo has one; fi\n\
+         cat VERSION | tr . _\n\
+         exec lua5.4 app.lua\n",
+    );
+    make_executable(&launcher);
+    let mut session = command().arg("./launch").dir(&dir.0).start();
+    session.wait_for("app a=1");
+    save(&dir.path("app.lua"), "print('app a=2')\n", Save::RenameOver);
+    session.wait_for("app a=2");
+    let output = session.output();
+    for tool in ["grep", "cat"] {
+        assert!(
+            output.contains(&format!("was read by {tool} (pid ")) && output.contains(", a tool "),
+            "{output}"
+        );
+    }
+    assert!(
+        session.program_output().contains("has one\n1_2\napp a=1\n"),
+        "{output}"
+    );
+    assert!(
+        !output.contains(&format!("watch '{}'", dir.path("VERSION").display())),
+        "{output}"
+    );
+    session.interrupt();
+    session.assert_all_gone();
+}
+
 /// A launcher whose output goes into a pipe (`forkmon ./launch | cat`)
 /// holds the writing end of the pipe its program writes to: the program is
 /// no helper whose output the launcher reads.

@@ -218,8 +218,8 @@ const RUNNER_PREFIXES: &[&str] = &["python", "pypy"];
 
 /// This process, started after the process the user started (`first`)
 /// and about to make the first checkpoint: if it was started by a program
-/// (not through shells and commands like `timeout` alone), it is that
-/// program's helper, named with its starter ("cat (pid 12), which app (pid
+/// (not through shells and commands like `timeout` alone), or is a tool
+/// (`grep`, `cat`: [`TOOLS`]), it is a helper, named with its starter ("cat (pid 12), which app (pid
 /// 10) started before it made a checkpoint"). An ancestor that cannot be
 /// looked at counts as a launcher.
 pub fn started_by_a_program(first: u32) -> Option<String> {
@@ -238,6 +238,25 @@ pub fn started_by_a_program(first: u32) -> Option<String> {
             own()
         ));
     }
+    if let Some((name, pid)) = program_above(parent, first) {
+        return Some(format!(
+            "{} (pid {me}), which {name} (pid {pid}) started before its own first checkpoint",
+            own()
+        ));
+    }
+    // Started through launchers alone: `grep -q 1 VERSION`, `cat VERSION |
+    // tr`, `cp` in a launcher, a tool it runs on its files and waits for.
+    let tool = tool_name(me as i32)?;
+    let starter = executable_name(parent).unwrap_or_else(|| "its starter".to_owned());
+    Some(format!(
+        "{tool} (pid {me}), a tool {starter} (pid {parent}) ran"
+    ))
+}
+
+/// The first process from `parent` up to the process the user started
+/// (`first`) that is no launcher, with its executable's name. An ancestor
+/// that cannot be looked at counts as a launcher.
+fn program_above(parent: i32, first: u32) -> Option<(String, i32)> {
     let mut pid = parent;
     // A bound, in case /proc changes under the walk.
     for _ in 0..64 {
@@ -246,10 +265,7 @@ pub fn started_by_a_program(first: u32) -> Option<String> {
         }
         let name = executable_name(pid)?;
         if !is_launcher(pid, &name) {
-            return Some(format!(
-                "{} (pid {me}), which {name} (pid {pid}) started before its own first checkpoint",
-                own()
-            ));
+            return Some((name, pid));
         }
         if pid as u32 == first {
             return None;
@@ -258,6 +274,33 @@ pub fn started_by_a_program(first: u32) -> Option<String> {
     }
     None
 }
+
+/// The name of the tool `pid` runs, if it is one of [`TOOLS`], by its
+/// executable or its process name (busybox and coreutils' multicall binary
+/// run all of them from one executable).
+fn tool_name(pid: i32) -> Option<String> {
+    let is_tool = |name: &str| TOOLS.contains(&name);
+    if let Some(name) = executable_name(pid).filter(|name| is_tool(name)) {
+        return Some(name);
+    }
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    let comm = comm.trim_end_matches('\n');
+    is_tool(comm).then(|| comm.to_owned())
+}
+
+/// Tools that read files for a launcher (a test, a copy, a checksum, a
+/// version): started by a launcher, they are not the program to watch,
+/// whose holder would wait for a change and the launcher for it, forever.
+/// The process the user started still is (`forkmon awk -f report.awk`).
+#[rustfmt::skip]
+const TOOLS: &[&str] = &[
+    "grep", "egrep", "fgrep", "rg", "cat", "tac", "head", "tail", "cut", "paste",
+    "tr", "wc", "sort", "uniq", "comm", "join", "fold", "nl", "md5sum", "sha1sum", "sha224sum",
+    "sha256sum", "sha384sum", "sha512sum", "b2sum", "cksum", "cmp", "diff", "patch", "stat",
+    "file", "od", "xxd", "hexdump", "base64", "strings", "cp", "mv", "ln", "install", "rsync",
+    "touch", "dd", "tee", "tar", "gzip", "zcat", "xz", "zip", "unzip", "ls", "find", "du", "jq",
+    "git", "sed", "awk", "gawk", "mawk", "nawk",
+];
 
 /// Whether this process's standard output is a pipe that `parent` holds
 /// too: `parent` reads what it writes (a command substitution, `popen`).
