@@ -497,6 +497,51 @@ fn the_programs_own_writes_to_a_watched_file_are_no_edit() {
     }
 }
 
+/// A program that writes a module and then requires it (a config or
+/// generated code): the read may tie the file before the watcher sees the
+/// write's events, which are the program's all the same. (One run in five
+/// resumed itself at least once.)
+#[test]
+fn a_file_the_program_writes_and_then_requires_is_no_edit() {
+    let dir = Scratch::new("write-then-require");
+    dir.write(
+        "main.lua",
+        "package.path = './?.lua;' .. package.path\n\
+         local t = os.clock() while os.clock() - t < 0.05 do end\n\
+         for i = 1, 20 do\n\
+           local f = io.open('c' .. i .. '.lua', 'w') f:write('return ' .. i .. '\\n') f:close()\n\
+           require('c' .. i)\n\
+           local t = os.clock() while os.clock() - t < 0.002 do end\n\
+         end\n\
+         print('generated')\n\
+         require 'z'\n\
+         print('done ' .. (os.getenv('FORKMON_RESTART_TICKS') or 'first'))\n",
+    );
+    dir.write("z.lua", "print('z=1')\n");
+    let session = Launch::preloaded("lua5.4", "%.lua$")
+        .arg("main.lua")
+        .dir(&dir.0)
+        .start();
+    session.wait_for("done first");
+    // A barrier: the save of z.lua comes after the writes' events.
+    save(&dir.path("z.lua"), "print('z=2')\n", Save::InPlace);
+    session.wait_for("done 1");
+    // Again from the start: the run writes files the replaced run tied,
+    // and each gets its own checkpoint anew.
+    save(
+        &dir.path("main.lua"),
+        &std::fs::read_to_string(dir.path("main.lua")).expect("main.lua"),
+        Save::RenameOver,
+    );
+    session.wait_for("done 2");
+    save(&dir.path("z.lua"), "print('z=3')\n", Save::InPlace);
+    session.wait_for("done 3");
+    let output = session.output();
+    assert_eq!(session.count("changed, resuming"), 3, "{output}");
+    assert_eq!(session.count("generated"), 2, "{output}");
+    assert!(output.contains("z=3\ndone 3"), "{output}");
+}
+
 #[test]
 fn an_edit_made_while_the_program_still_reads_files_resumes_once() {
     // The watcher watches a directory's file contents only once the

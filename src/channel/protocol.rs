@@ -29,6 +29,10 @@ pub enum Kind {
     /// "Tie `path`, which I looked for and did not find": its coming
     /// resumes, its absence is no news.
     AttachMissing = 5,
+    /// "I am about to write `path`, tied to no checkpoint, in the directory
+    /// watched as `dir_watch`": should I tie it before the write's events
+    /// come (a config generated, then required), they are no edit.
+    OwnWriteUntied = 6,
 }
 
 /// A message to the watcher: `lineage` ends with the (new) holder;
@@ -107,6 +111,7 @@ impl Registration {
             [3] => Kind::Attach,
             [4] => Kind::OwnWrite,
             [5] => Kind::AttachMissing,
+            [6] => Kind::OwnWriteUntied,
             _ => return None,
         };
         let count = u32::from_le_bytes(reader.take()?) as usize;

@@ -519,13 +519,33 @@ impl Engine {
         let listed = !tied
             && self.listed_directory_of(path)
             && nix::sys::stat::lstat(path.as_c_str()).is_err();
-        if !(tied || listed) || nix::unistd::getpid().as_raw() != self.pid || self.root_changed() {
+        if !(tied || listed || matched)
+            || nix::unistd::getpid().as_raw() != self.pid
+            || self.root_changed()
+        {
             return;
         }
         let Some(watcher) = self.watcher.as_mut() else {
             return;
         };
         let dir = path.split_parent().0;
+        if !(tied || listed) {
+            // A file it writes, then reads (a config it generates, then
+            // requires): the read may tie it before the watcher sees the
+            // write's events, which are still no edit. Where its directory
+            // is not watched, none come.
+            if let Some(dir_watch) = watcher.known_dir_watch(dir) {
+                let _ = watcher.register(&Message {
+                    kind: Kind::OwnWriteUntied,
+                    lineage: &self.lineage,
+                    dir_watch,
+                    path: path.as_bytes(),
+                    elapsed_micros: 0,
+                    stamp: None,
+                });
+            }
+            return;
+        }
         // A file it makes in a directory it listed is no change of the
         // listing: the watcher learns the name, by the directory's watch.
         let dir_watch = match listed {

@@ -150,11 +150,13 @@ impl Watchlist {
             checkpoints.len() == links.len()
                 && checkpoints.iter().map(|c| c.link).eq(links.iter().copied())
         };
+        let name = crate::paths::split_parent(&registration.path).1;
+        let own_write = self.own_writes.since(registration.dir_watch, name);
         let file = WatchedFile {
             dir_watch: registration.dir_watch,
             path: registration.path,
             change: None,
-            own_write: None,
+            own_write,
             // The generation of the end of the lineage: the holder an attach
             // ties to, or the new holder for a checkpoint's own file (which
             // is never untied).
@@ -194,8 +196,15 @@ impl Watchlist {
                         watched.own_write = Some(now);
                         // The program's own write makes what it read moot.
                         watched.unverified = None;
+                        let dir_watch = watched.dir_watch;
+                        let name = crate::paths::split_parent(&file.path).1;
+                        self.own_writes.add(dir_watch, name, now);
                     }
                 }
+            }
+            Kind::OwnWriteUntied if chain_is(&registration.lineage, &self.checkpoints) => {
+                let name = crate::paths::split_parent(&file.path).1;
+                self.own_writes.add(file.dir_watch, name, Instant::now());
             }
             Kind::Attach | Kind::AttachMissing
                 if chain_is(&registration.lineage, &self.checkpoints) =>
@@ -214,6 +223,7 @@ impl Watchlist {
                             if watched.unverified.is_some() || !contents_watched {
                                 watched.unverified = file.unverified;
                             }
+                            watched.own_write = watched.own_write.or(file.own_write);
                             // Tied by this run now, as it found it.
                             watched.tied_by = file.tied_by;
                             watched.missing_when_tied = file.missing_when_tied;
@@ -326,6 +336,7 @@ impl Watchlist {
     pub(super) fn start_resume(&mut self, depth: usize, now: Instant, outcome: &mut Outcome) {
         self.resumes += 1;
         self.own_entries.clear();
+        self.own_writes.clear();
         if self.checkpoints.len() > depth + 1 {
             self.replaced_from = Some(depth + 1);
         }

@@ -65,6 +65,9 @@ impl Watchlist {
         if self.ended.contains(&dir_watch) {
             return;
         }
+        if event == FileEvent::Closed {
+            self.own_writes.closed(dir_watch, name);
+        }
         let names = self.index.by_event.get(&dir_watch);
         let (place, event) = match names.and_then(|names| names.get(name)) {
             Some(&place) => (place, event),

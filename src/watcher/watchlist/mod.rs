@@ -176,6 +176,9 @@ pub struct Watchlist {
     /// Names the run made itself in directories it listed, by directory
     /// watch (see [`OwnEntries`]).
     own_entries: OwnEntries,
+    /// Files the run is writing whose close has not been seen (see
+    /// [`OwnWrites`]).
+    own_writes: OwnWrites,
 }
 
 /// Names the program created itself (opened for writing) in a directory it
@@ -216,6 +219,42 @@ impl OwnEntries {
     }
 }
 
+/// Files the run is writing itself, by directory watch and name, with when
+/// it said so, until inotify tells their close. A file the program ties
+/// meanwhile (it writes a config, then requires it; or the file it edits
+/// gets its own checkpoint) takes the write as its own: the events the
+/// watcher sees after the tie are the program's, not an edit. Kept for the
+/// run that wrote (a resume forgets them), up to [`MAX_OWN_WRITES`].
+#[derive(Debug, Default)]
+pub(super) struct OwnWrites(HashMap<(i32, Vec<u8>), Instant>);
+
+const MAX_OWN_WRITES: usize = 10_000;
+
+impl OwnWrites {
+    pub(super) fn add(&mut self, dir_watch: i32, name: &[u8], now: Instant) {
+        if dir_watch != 0 && self.0.len() < MAX_OWN_WRITES {
+            self.0.insert((dir_watch, name.to_vec()), now);
+        }
+    }
+
+    pub(super) fn since(&self, dir_watch: i32, name: &[u8]) -> Option<Instant> {
+        if self.0.is_empty() {
+            return None;
+        }
+        self.0.get(&(dir_watch, name.to_vec())).copied()
+    }
+
+    pub(super) fn closed(&mut self, dir_watch: i32, name: &[u8]) {
+        if !self.0.is_empty() {
+            self.0.remove(&(dir_watch, name.to_vec()));
+        }
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub struct Stale;
 
@@ -234,6 +273,7 @@ impl Watchlist {
             contents_unwatched_since: None,
             untied: Vec::new(),
             own_entries: OwnEntries::default(),
+            own_writes: OwnWrites::default(),
         }
     }
 

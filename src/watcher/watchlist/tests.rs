@@ -585,6 +585,48 @@ fn a_file_read_again_after_its_comparison_is_no_edit_of_the_run_that_read_it() {
     assert_eq!(resume.changed, vec![b"/app/b.lua".to_vec()]);
 }
 
+#[test]
+fn a_file_written_then_tied_takes_the_writes_events_as_the_programs() {
+    let t0 = Instant::now();
+    for tie in [Kind::Attach, Kind::Checkpoint] {
+        let mut list = three();
+        let lineage = holders_of_three();
+        let record = |kind, lineage: Vec<Link>| Registration {
+            kind,
+            lineage,
+            dir_watch: 1,
+            path: b"/app/config.lua".to_vec(),
+            elapsed_micros: 0,
+            stamp: None,
+        };
+        // The program writes config.lua, then reads it: both records come
+        // before the write's events.
+        list.register(record(Kind::OwnWriteUntied, lineage.clone()))
+            .expect("fresh");
+        let mut tied_by = lineage.clone();
+        if tie == Kind::Checkpoint {
+            tied_by.push(Link {
+                holder: 103,
+                generation: 0,
+            });
+        }
+        list.register(record(tie, tied_by)).expect("fresh");
+        list.file_event(1, b"config.lua", Written, t0);
+        list.file_event(1, b"config.lua", Closed, t0);
+        assert_eq!(
+            list.settle(t0 + 50 * MS, always),
+            Outcome::default(),
+            "{tie:?}"
+        );
+        // A later save is an edit.
+        list.file_event(1, b"config.lua", MovedIn, t0 + 60 * MS);
+        assert!(
+            list.settle(t0 + 100 * MS, always).resume.is_some(),
+            "{tie:?}"
+        );
+    }
+}
+
 /// The system as a test sets it: journal records to hand out, files with
 /// their size and stamp, link targets, and the watches it was asked for.
 struct FakeIo {
