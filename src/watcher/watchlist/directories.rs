@@ -231,6 +231,53 @@ impl Watchlist {
         missing.then(|| now + REWATCH_INTERVAL)
     }
 
+    /// Tied files created (`created`: watch and name) where only names are
+    /// watched: the writer's close cannot be seen there, and each such save
+    /// would wait `writer_wait` (a second) before it counted as done (a
+    /// script or module the program looked for, written at last). Their
+    /// directories' contents are watched at once: what the writer did
+    /// before that counts as done, what it does after is seen.
+    pub(super) fn watch_contents_where_created(
+        &mut self,
+        created: &[(i32, Vec<u8>)],
+        io: &mut impl Io,
+        now: Instant,
+    ) {
+        for (watch, name) in created {
+            if self.contents_watched.contains(watch) || self.ended.contains(watch) {
+                continue;
+            }
+            let Some(&(depth, n)) = self
+                .index
+                .by_event
+                .get(watch)
+                .and_then(|names| names.get(name.as_slice()))
+            else {
+                continue;
+            };
+            let Some(dir) = self
+                .file_mut(depth, n)
+                .map(|file| crate::paths::split_parent(&file.path).0.to_vec())
+            else {
+                continue;
+            };
+            // Another watch: the directory at that path is another one now,
+            // which the look for ended watches takes care of.
+            if io.watch_directory(&dir) != Some(*watch) {
+                continue;
+            }
+            self.watching_fully(*watch);
+            for file in self.checkpoints.iter_mut().flat_map(|c| c.files.iter_mut()) {
+                if file.dir_watch == *watch
+                    && let Some(change) = file.change.as_mut().filter(|c| c.writing)
+                {
+                    change.writing = false;
+                    change.last = now;
+                }
+            }
+        }
+    }
+
     /// A checkpointing process watches a new directory only for names
     /// coming and going: a watch on file contents would tax every open,
     /// read and close the program makes in there (inotify's parent check,

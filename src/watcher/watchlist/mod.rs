@@ -299,12 +299,16 @@ impl Watchlist {
         let now = io.now();
         let mut overflowed = false;
         let mut entries = Vec::new();
+        let mut created = Vec::new();
         for event in events {
             match event {
                 Event::Overflow => overflowed = true,
                 Event::DirectoryGone(watch) => self.directory_gone(watch, now),
                 Event::File(watch, name, kind) => {
                     self.file_event(watch, &name, kind, now);
+                    if kind == FileEvent::Created {
+                        created.push((watch, name.clone()));
+                    }
                     if matches!(
                         kind,
                         FileEvent::Created | FileEvent::MovedIn | FileEvent::Removed
@@ -315,6 +319,7 @@ impl Watchlist {
             }
         }
         self.entries_above_tied_directories(&entries, now);
+        self.watch_contents_where_created(&created, io, now);
         self.apply_comparisons(compared, now);
         let mut retry_at = self.rewatch(io, now);
         self.watch_contents(io, batching, now);

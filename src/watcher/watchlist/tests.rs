@@ -635,6 +635,9 @@ struct FakeIo {
     links: Vec<(Vec<u8>, Vec<u8>)>,
     not_files: Vec<Vec<u8>>,
     watched_dirs: Vec<Vec<u8>>,
+    /// Directories already watched, with their watch (inotify gives it
+    /// again); any other gets a new one.
+    known_watches: Vec<(Vec<u8>, i32)>,
     now: Instant,
 }
 
@@ -646,6 +649,7 @@ impl FakeIo {
             links: Vec::new(),
             not_files: Vec::new(),
             watched_dirs: Vec::new(),
+            known_watches: Vec::new(),
             now,
         }
     }
@@ -663,6 +667,9 @@ impl Io for FakeIo {
     }
     fn watch_directory(&mut self, dir: &[u8]) -> Option<i32> {
         self.watched_dirs.push(dir.to_vec());
+        if let Some((_, watch)) = self.known_watches.iter().find(|(known, _)| known == dir) {
+            return Some(*watch);
+        }
         Some(50 + self.watched_dirs.len() as i32)
     }
     fn watch_replaced(&mut self, _old: i32) {}
@@ -724,6 +731,52 @@ fn a_step_registers_the_journal_before_it_applies_the_events_of_the_same_look() 
     let resume = step.outcome.resume.expect("the edit was taken in");
     assert_eq!(resume.holder, 100);
     assert!(!step.batching);
+}
+
+#[test]
+fn a_file_created_where_only_names_are_watched_resumes_without_waiting_for_its_writer() {
+    let t0 = Instant::now();
+    let mut list = Watchlist::new(timing());
+    let mut io = FakeIo::new(t0);
+    io.known_watches.push((b"/app".to_vec(), 1));
+    // app.lua was looked for and missing; /app's contents are not watched.
+    io.records
+        .push(checkpoint_record(100, "/app/main.lua", None));
+    io.records
+        .push(attach_record(Kind::AttachMissing, "/app/app.lua"));
+    list.step(Vec::new(), &mut io);
+    assert!(io.watched_dirs.is_empty(), "still in the program's burst");
+    // `echo 'print(1)' > app.lua`: created, written and closed, of which
+    // only the creation shows where names alone are watched.
+    io.files.push((b"/app/app.lua".to_vec(), stamp(9)));
+    io.now = t0 + 200 * MS;
+    let events = vec![Event::File(1, b"app.lua".to_vec(), Created)];
+    let step = list.step(events, &mut io);
+    assert!(step.outcome.resume.is_none(), "the quiet window first");
+    assert_eq!(
+        io.watched_dirs,
+        [b"/app".to_vec()],
+        "contents watched at once"
+    );
+    io.now = t0 + 220 * MS;
+    let step = list.step(Vec::new(), &mut io);
+    let resume = step
+        .outcome
+        .resume
+        .expect("app.lua came, well before the writer wait");
+    assert_eq!(resume.changed, [b"/app/app.lua".to_vec()]);
+    // A writer still at work is seen from then on: its next write waits
+    // for its close.
+    list.drop_replaced();
+    io.now = t0 + 300 * MS;
+    let events = vec![Event::File(1, b"app.lua".to_vec(), Written)];
+    list.step(events, &mut io);
+    io.now = t0 + 400 * MS;
+    assert!(list.step(Vec::new(), &mut io).outcome.resume.is_none());
+    let events = vec![Event::File(1, b"app.lua".to_vec(), Closed)];
+    list.step(events, &mut io);
+    io.now = t0 + 420 * MS;
+    assert!(list.step(Vec::new(), &mut io).outcome.resume.is_some());
 }
 
 #[test]
