@@ -72,6 +72,8 @@ pub enum UsageError {
     Unknown(String),
     #[error("{0} needs a value")]
     MissingValue(&'static str),
+    #[error("{} takes no value (given '{}')", .0, forkmon::log::one_line(.1))]
+    UnexpectedValue(String, String),
     #[error("no program given: forkmon app.lua, or forkmon -- PROGRAM")]
     NoProgram,
     #[error("{0}")]
@@ -106,6 +108,25 @@ pub fn parse(arguments: impl Iterator<Item = OsString>) -> Result<Parsed, UsageE
                 .or_else(|| arguments.next())
                 .ok_or(UsageError::MissingValue(option))
         };
+        // `--quiet=no` must not quietly mean `--quiet`.
+        let switch = matches!(
+            name,
+            "-h" | "--help"
+                | "-V"
+                | "--version"
+                | "-q"
+                | "--quiet"
+                | "--no-color"
+                | "--no-colour"
+                | "-c"
+                | "--clear"
+        );
+        if let (true, Some(given)) = (switch, &inline) {
+            return Err(UsageError::UnexpectedValue(
+                name.to_owned(),
+                given.to_string_lossy().into_owned(),
+            ));
+        }
         match name {
             "--" => {
                 explicit_program = true;
@@ -170,6 +191,21 @@ mod tests {
             Ok(Parsed::Run(invocation)) => invocation,
             other => panic!("{line}: {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_switch_given_a_value_is_refused_not_taken() {
+        for line in [
+            "--quiet=no app.lua",
+            "--clear=0 app.lua",
+            "--no-color=1 app.lua",
+            "--help=x",
+            "--version=2",
+        ] {
+            let error = parse_line(line).expect_err(line).to_string();
+            assert!(error.contains("takes no value (given '"), "{line}: {error}");
+        }
+        assert!(matches!(parse_line("--quiet app.lua"), Ok(Parsed::Run(_))));
     }
 
     #[test]
@@ -396,6 +432,10 @@ mod tests {
                             UsageError::MissingValue(_) => {
                                 let last = argv.last().and_then(|a| a.to_str()).unwrap_or_default();
                                 prop_assert!(VALUE_OPTIONS.contains(&last), "{:?}", argv);
+                            }
+                            UsageError::UnexpectedValue(switch, value) => {
+                                let given = format!("{switch}={value}");
+                                prop_assert!(argv.iter().any(|a| a.to_str() == Some(given.as_str())), "{:?}", argv);
                             }
                             UsageError::NoProgram | UsageError::BadValue(_) => {}
                         }
