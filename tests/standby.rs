@@ -281,3 +281,57 @@ fn a_resumed_run_finds_the_fcntl_lock_of_the_killed_run_given_back() {
         &["fcntl locked\n"],
     );
 }
+
+/// A run that started a setuid program (`sudo`, here a helper that makes
+/// itself root) holds a process forkmon may not kill: the resume says so
+/// and starts the new run beside it (it waited for that process to exit,
+/// spinning, forever). Needs root, to make the helper setuid root and run
+/// the program as nobody.
+#[test]
+fn a_process_of_the_run_forkmon_may_not_kill_is_said_and_the_resume_goes_on() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root (to make a setuid helper)");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Scratch::new("not-permitted");
+    let mode = |path: &std::path::Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    mode(&dir.0, 0o777);
+    let helper = dir.compile_c(
+        "root-helper",
+        "#include <unistd.h>\n#include <stdio.h>\n\
+         int main(void) { if (setuid(0) != 0) return 1; fputs(\"helper is root\\n\", stderr); \
+         for (;;) pause(); }\n",
+    );
+    mode(&helper, 0o4755);
+    // Copies the user nobody may run, wherever the build is.
+    let host = dir.path("host");
+    std::fs::copy(common::host_program(), &host).expect("copy host");
+    let library = dir.path("forkmon.so");
+    std::fs::copy(common::library(), &library).expect("copy library");
+    dir.write("a.conf", "a=1\n");
+    let mut session = Launch::preloaded("setpriv", "%.conf$")
+        .env("LD_PRELOAD", &library)
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&host)
+        .args(["read", "a.conf", "popen", "./root-helper", "print", "ready"])
+        .args(["sleep", "60000"])
+        .dir(&dir.0)
+        .start();
+    session.wait_for("helper is root");
+    session.wait_for("ready");
+    save(&dir.path("a.conf"), "a=2\n", Save::RenameOver);
+    session.wait_for("a=2");
+    session.wait_for_count("ready", 2);
+    let output = session.output();
+    assert!(
+        output.contains(
+            "(a setuid program, such as sudo, that the run started); the new run starts beside it"
+        ),
+        "{output}"
+    );
+    session.interrupt();
+    session.assert_all_gone();
+}

@@ -14,7 +14,7 @@
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{ForkResult, Pid};
 
-use super::standby::{self, Standby, Waited};
+use super::standby::{self, LeftAlive, Standby, Waited};
 use super::trace::{self, ResumeTrace};
 use crate::channel::journal::{Journal, WatcherState};
 use crate::channel::resume_order::ResumeOrder;
@@ -413,27 +413,28 @@ impl Holder {
         // level dies; so is anything forked after the tree was read. Each
         // round kills and reaps the children found now.
         let watcher = self.watcher();
+        let mut left = LeftAlive::default();
         for _ in 0..10_000 {
             let Ok(children) = procfs::children() else {
-                return;
+                break;
             };
-            let run: Vec<Pid> = children
+            let mut run: Vec<Pid> = children
                 .into_iter()
-                .filter(|pid| Some(*pid) != watcher)
+                .filter(|pid| Some(*pid) != watcher && !left.contains(*pid))
                 .collect();
             if run.is_empty() {
                 if let Some(trace) = trace {
                     trace.mark("reap-rest");
                 }
-                return;
+                break;
             }
-            for pid in &run {
-                let _ = kill(*pid, Signal::SIGKILL);
-            }
+            // One forkmon may not signal is reaped as it ends by itself.
+            run.retain(|pid| left.kill(*pid));
             for pid in &run {
                 let _ = wait::wait_end(*pid);
             }
         }
+        left.say();
     }
 }
 

@@ -47,7 +47,59 @@ pub const STANDBY_DELAY: Duration = Duration::from_millis(100);
 /// A parked standby's process name (`comm`).
 pub const STANDBY_NAME: &std::ffi::CStr = c"forkmon-standby";
 
-/// A holder's standby, or when the next is due.
+/// How long a resume waits for a killed process of the old run to begin
+/// its exit: one that waits in the kernel (a hung network mount, a
+/// device) may take longer, and the new run then starts beside it.
+const EXIT_START_LIMIT: Duration = Duration::from_secs(1);
+
+/// The old run's processes a resume could not end: those forkmon may not
+/// signal (they run as another user: a setuid program such as `sudo` the
+/// run started), and those that had not begun to exit by
+/// [`EXIT_START_LIMIT`]. They are said, and never waited for.
+#[derive(Default)]
+pub struct LeftAlive {
+    not_permitted: Vec<Pid>,
+    slow: Vec<Pid>,
+}
+
+impl LeftAlive {
+    /// Sends SIGKILL to `pid`; whether it may be waited for.
+    pub fn kill(&mut self, pid: Pid) -> bool {
+        match kill(pid, Signal::SIGKILL) {
+            Err(nix::errno::Errno::EPERM) => {
+                self.not_permitted.push(pid);
+                false
+            }
+            _ => true,
+        }
+    }
+
+    pub fn contains(&self, pid: Pid) -> bool {
+        self.not_permitted.contains(&pid) || self.slow.contains(&pid)
+    }
+
+    /// One line for what was left, if anything.
+    pub fn say(&self) {
+        let name = |pid: Pid| procfs::command_name(pid).unwrap_or_else(|| "a process".to_owned());
+        if let Some(&pid) = self.not_permitted.first() {
+            warn!(
+                "{} (pid {pid}) of the old run cannot be ended by forkmon: it runs as another user \
+                 (a setuid program, such as sudo, that the run started); the new run starts beside it",
+                name(pid)
+            );
+        }
+        if let Some(&pid) = self.slow.first() {
+            warn!(
+                "{} (pid {pid}) of the old run has not begun to exit {} s after it was killed (it \
+                 waits in the kernel); the new run starts beside it",
+                name(pid),
+                EXIT_START_LIMIT.as_secs()
+            );
+        }
+    }
+}
+
+/// A holder's standby, or when the next is due./// A holder's standby, or when the next is due.
 pub struct Standby {
     parked: Option<Parked>,
     due: Option<Instant>,
@@ -212,6 +264,8 @@ fn wait_for_release(read: OwnedFd, holder: Pid) -> u64 {
 /// holder reaps them later, as they end.
 pub fn kill_run(roots: &[Pid], mut trace: Option<&mut ResumeTrace>) {
     let mut killed: FxHashSet<Pid> = FxHashSet::default();
+    let mut left = LeftAlive::default();
+    let deadline = Instant::now() + EXIT_START_LIMIT;
     // A bound, in case the run forks faster than it is killed.
     for _ in 0..100 {
         let mut run: Vec<Pid> = Vec::new();
@@ -219,26 +273,29 @@ pub fn kill_run(roots: &[Pid], mut trace: Option<&mut ResumeTrace>) {
             run.push(*root);
             run.extend(procfs::descendants(*root));
         }
-        run.retain(|pid| !killed.contains(pid));
+        run.retain(|pid| !killed.contains(pid) && !left.contains(*pid));
         if run.is_empty() {
             break;
         }
-        for pid in &run {
-            let _ = kill(*pid, Signal::SIGKILL);
-        }
+        run.retain(|pid| left.kill(*pid));
         if let Some(trace) = trace.as_deref_mut() {
             trace.mark("kill");
         }
         for pid in &run {
             while !procfs::has_begun_to_exit(*pid) {
+                if Instant::now() >= deadline {
+                    left.slow.push(*pid);
+                    break;
+                }
                 std::thread::yield_now();
             }
         }
         if let Some(trace) = trace.as_deref_mut() {
             trace.mark("exiting");
         }
-        killed.extend(run);
+        killed.extend(run.into_iter().filter(|pid| !left.slow.contains(pid)));
     }
+    left.say();
     let killed: Vec<Pid> = killed.into_iter().collect();
     let still_holding = given_back::wait_given_back(&killed);
     if let Some(trace) = trace {

@@ -80,6 +80,12 @@ pub fn has_begun_to_exit(pid: Pid) -> bool {
     flags.is_none_or(|flags| flags & PF_EXITING != 0)
 }
 
+/// The command name of `pid` (`comm`), if it can be read.
+pub fn command_name(pid: Pid) -> Option<String> {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some(comm.trim_end_matches('\n').to_owned())
+}
+
 /// The descriptors `pid` has open now, each with what its `/proc/PID/fd`
 /// link leads to; none if they cannot be read (the process is gone, or has
 /// closed them all as it exits).
