@@ -512,6 +512,49 @@ fn a_file_read_by_a_forked_copy_before_any_checkpoint_is_said_not_watched() {
     session.assert_all_gone();
 }
 
+/// vfork's child shares the program's memory until it execs or exits: a
+/// watched file it opens (a redirection before the exec) must not mark
+/// the program itself as a copy, which left every later read unwatched,
+/// silently, before the first checkpoint and after it.
+#[test]
+fn a_vfork_child_opening_a_watched_file_leaves_the_program_watched() {
+    let dir = Scratch::new("state-vfork");
+    for name in ["a.txt", "b.txt", "c.txt"] {
+        dir.write(name, &format!("{}=1\n", &name[..1]));
+    }
+    let mut session = host(
+        &dir,
+        &[
+            "vforkread",
+            "b.txt",
+            "read",
+            "a.txt",
+            "vforkread",
+            "b.txt",
+            "read",
+            "c.txt",
+            "print",
+            "ready",
+            "sleep",
+            "60000",
+        ],
+    )
+    .start();
+    session.wait_for("ready");
+    save(&dir.path("c.txt"), "c=2\n", Save::RenameOver);
+    session.wait_for("c=2");
+    save(&dir.path("a.txt"), "a=2\n", Save::RenameOver);
+    session.wait_for("a=2");
+    let output = session.output();
+    assert!(
+        output.contains(&format!("watch '{}'", dir.path("c.txt").display())),
+        "{output}"
+    );
+    assert_eq!(session.count("changed, resuming"), 2, "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}
+
 /// The program's own output not read yet by a slow reader of its pipe is
 /// no input waiting (the writing end of a pipe counts its bytes too).
 #[test]

@@ -376,7 +376,7 @@ impl Engine {
             return 0;
         }
         if nix::unistd::getpid().as_raw() != self.pid {
-            self.stopped = true;
+            self.stop_in_a_copy();
             return 0;
         }
         for (path, _) in &fresh {
@@ -457,7 +457,7 @@ impl Engine {
             return;
         }
         if !self.is_own_process() || nix::unistd::getpid().as_raw() != self.pid {
-            self.stopped = true;
+            self.stop_in_a_copy();
             return;
         }
         if self.root_changed() {
@@ -621,10 +621,10 @@ impl Engine {
         {
             return self.tie_after_open(path);
         }
-        // A copy made without fork handlers (a raw clone) shows here, where
-        // a fork follows anyway.
+        // A copy made without fork handlers (a raw clone, vfork's child)
+        // shows here, where a fork follows anyway.
         if nix::unistd::getpid().as_raw() != self.pid {
-            self.stopped = true;
+            self.stop_in_a_copy();
             return None;
         }
         let stamp = match readable(path) {
@@ -803,6 +803,18 @@ impl Engine {
 
     /// Whether this is the process the engine's state belongs to, not a copy
     /// the program forked by itself.
+    /// This process is a copy of the program's (its pid is another): it
+    /// makes no checkpoints and ties nothing from now on. Unless it was
+    /// made without fork handlers (vfork's child, a raw clone): vfork's
+    /// child shares the program's memory until it execs or exits, so
+    /// marking it would stop the program itself, silently. Such a copy is
+    /// looked at again at each file (one `getpid`).
+    fn stop_in_a_copy(&mut self) {
+        if !self.is_own_process() {
+            self.stopped = true;
+        }
+    }
+
     fn is_own_process(&self) -> bool {
         match self.forks {
             Some(forks) => sys::forks() == forks,

@@ -427,6 +427,20 @@ static void step_forkread(char **args) {
     waitpid(copy, NULL, 0);
 }
 
+/* vfork's child opens a file, as a child about to exec with its input
+   redirected does, and exits: the program's memory is its own again. */
+static void step_vforkread(char **args) {
+    pid_t copy = vfork();
+    if (copy < 0) fail("vfork", strerror(errno));
+    if (copy == 0) {
+        int fd = open(args[0], O_RDONLY);
+        if (fd >= 0) close(fd);
+        _exit(0);
+    }
+    waitpid(copy, NULL, 0);
+    printf("vfork child %s\n", "done");
+}
+
 static void step_pipe(char **args) {
     (void)args;
     if (pipe2(own_pipe, O_NONBLOCK) != 0 || write(own_pipe[1], "hello", 5) != 5)
@@ -493,7 +507,7 @@ static const struct step {
     {"subreaper", 0, step_subreaper}, {"reaper", 0, step_reaper},
     {"pipe", 0, step_pipe},     {"drain", 0, step_drain},
     {"forkread", 1, step_forkread}, {"keep", 1, step_keep},
-    {"fcntl", 0, step_fcntl},
+    {"fcntl", 0, step_fcntl},   {"vforkread", 1, step_vforkread},
 };
 
 int main(int argc, char **argv) {
