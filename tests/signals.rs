@@ -520,3 +520,72 @@ fn ctrl_c_ends_the_tree_though_the_programs_handler_changes_a_watched_folder() {
     assert_eq!(session.count("ready"), 1, "{}", session.output());
     session.assert_all_gone();
 }
+
+/// `kill -HUP` asks a server to reload: the program takes it and goes on,
+/// as alone. (The second was taken for a second Ctrl+C and ended the tree;
+/// the first left it ending at the program's next exit.)
+#[test]
+fn a_sighup_sent_to_reload_reaches_the_program_and_ends_nothing() {
+    let dir = Scratch::new("hup-reload");
+    let a = dir.write("a.txt", "a=1\n");
+    let mut session = steps!(
+        "reload", "HUP", "read", a, "print", "ready", "input", "exit", "0"
+    )
+    .start();
+    session.wait_for("ready");
+    // From another process, as `kill -HUP` in another terminal (the
+    // test, which started the program, is its shell).
+    let reload = |session: &common::Session| {
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &session.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    };
+    for n in 1..=2 {
+        reload(&session);
+        session.wait_for_count("reloaded", n);
+    }
+    session.type_text("go\n");
+    session.wait_for("program exited with status 0; waiting for a change");
+    save(&a, "a=2\n", Save::RenameOver);
+    session.wait_for("a=2");
+    reload(&session);
+    session.wait_for_count("reloaded", 3);
+    session.type_text("go\n");
+    session.wait_for_count("program exited with status 0; waiting for a change", 2);
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+/// `timeout` sends SIGTERM to the program's pid, then to its process
+/// group: the first holder gets both, which are one request, not a second
+/// that ends the tree while the program's handler still runs.
+#[test]
+fn sigterm_to_the_pid_and_then_to_the_group_lets_the_handler_finish() {
+    for round in 0..3 {
+        let dir = Scratch::new("term-twice");
+        let a = dir.write("a.txt", "a=1\n");
+        let saved = dir.path("saved");
+        let mut session = steps!(
+            "on", "TERM", "save", saved, "0", "read", a, "print", "ready", "wait"
+        )
+        .start();
+        session.wait_for("ready");
+        let root = nix::unistd::Pid::from_raw(session.pid());
+        let group = nix::unistd::getpgid(Some(root)).expect("group");
+        nix::sys::signal::kill(root, Signal::SIGTERM).expect("pid");
+        // On a busy machine, the first holder has taken the first by then.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        nix::sys::signal::killpg(group, Signal::SIGTERM).expect("group");
+        let status = session.wait_exit();
+        let output = session.output();
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "round {round}: {status:?}\n{output}"
+        );
+        assert_eq!(wait_for_file(&saved, &session), "saved\n", "{output}");
+        session.assert_all_gone();
+    }
+}

@@ -14,6 +14,7 @@
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{ForkResult, Pid};
 
+use super::end_requests::{EndRequests, Request, Verdict};
 use super::standby::{self, LeftAlive, Standby, Waited};
 use super::trace::{self, ResumeTrace};
 use crate::channel::journal::{Journal, WatcherState};
@@ -44,10 +45,10 @@ pub struct Holder {
     /// An ending signal came while the child ran: this holder ends as the
     /// child ends, instead of waiting for a change.
     ending: bool,
-    /// How many ending signals came from outside the chain of holders
-    /// while the child ran: a second one ends the run (the program ignored
-    /// or survived the first, and the user means it).
-    asked_to_end: u32,
+    /// The ending signals that came from outside the chain of holders
+    /// while the child ran: a second one soon after the first ends the run
+    /// (the program ignored or survived the first, and the user means it).
+    asked_to_end: EndRequests,
     /// When the last ending signal came while the child ran.
     ending_since: Option<std::time::Instant>,
     /// No watcher could be started: no resume will come, and the holder
@@ -81,7 +82,7 @@ impl Holder {
             signals,
             parent,
             ending: false,
-            asked_to_end: 0,
+            asked_to_end: EndRequests::default(),
             ending_since: None,
             passing_through,
             trace: trace::enabled(),
@@ -147,7 +148,7 @@ impl Holder {
                     }
                     self.ending = false;
                     self.ending_since = None;
-                    self.asked_to_end = 0;
+                    self.asked_to_end.forget();
                     self.journal.set_ending(false);
                     if released {
                         continue;
@@ -264,23 +265,53 @@ impl Holder {
             self.end_run(None);
             wait::die_by(signal as i32);
         };
+        let ignored = signal == Signal::SIGHUP && self.signals.ignored(signal);
+        let reload = signal == Signal::SIGHUP && self.is_a_reload(received, passed_down);
+        let verdict = if ignored || reload {
+            Verdict::Repeat
+        } else {
+            let request = Request {
+                signal: signal as i32,
+                sender: received.sender,
+                from_kernel: received.from_kernel,
+                passed_down,
+            };
+            self.asked_to_end.take(request, std::time::Instant::now())
+        };
+        // Told before the signal goes down: a holder below decides by it.
+        if verdict == Verdict::PassOn {
+            self.ending = true;
+            self.ending_since = Some(std::time::Instant::now());
+            self.journal.set_ending(true);
+        }
         if !received.from_kernel || (signal == Signal::SIGHUP && is_session_leader()) {
             // Not reaped yet, so this pid is still the child's.
             let _ = kill(child, signal);
         }
-        if signal == Signal::SIGHUP && self.signals.ignored(signal) {
-            return;
-        }
-        self.ending = true;
-        self.ending_since = Some(std::time::Instant::now());
-        self.journal.set_ending(true);
-        if !passed_down {
-            self.asked_to_end += 1;
-        }
-        if self.asked_to_end >= 2 {
+        if verdict == Verdict::EndAll {
             self.end_run(None);
             wait::die_by(signal as i32);
         }
+    }
+
+    /// Whether a SIGHUP a process sent asks the program to reload (`kill
+    /// -HUP`, a service manager): the program has it, and goes on (or ends)
+    /// as it would alone, and forkmon as after any end of the program. A
+    /// closed terminal's comes from the kernel, or from the shell that
+    /// leads the session or that started the program, as that exits: it
+    /// ends the tree. One passed down by the holder above is what that
+    /// holder took it for.
+    fn is_a_reload(&self, received: &Received, passed_down: bool) -> bool {
+        if received.from_kernel {
+            return false;
+        }
+        if passed_down {
+            return !self.journal.is_ending();
+        }
+        let sender = Pid::from_raw(received.sender);
+        let from_the_shell = nix::unistd::getsid(None).is_ok_and(|sid| sid == sender)
+            || nix::unistd::getppid() == sender;
+        !from_the_shell
     }
 
     /// A resume order came while the child was taking an ending signal

@@ -11,6 +11,7 @@
 #![deny(unsafe_code)]
 
 pub mod each;
+mod end_requests;
 mod given_back;
 mod holder;
 mod shared_input;

@@ -194,6 +194,20 @@ static void step_on(char **args) {
     sigaction(signal, &action, NULL);
 }
 
+static void reloaded(int signal) {
+    (void)signal;
+    say("reloaded\n");
+}
+
+/* A server's reload on SIG (SIGHUP, as a rule): it says so and goes on. */
+static void step_reload(char **args) {
+    struct sigaction action = {0};
+    action.sa_handler = reloaded;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    sigaction(signal_number(args[0]), &action, NULL);
+}
+
 static void step_ignore(char **args) { signal(signal_number(args[0]), SIG_IGN); }
 
 static void step_block(char **args) {
@@ -508,6 +522,7 @@ static const struct step {
     {"pipe", 0, step_pipe},     {"drain", 0, step_drain},
     {"forkread", 1, step_forkread}, {"keep", 1, step_keep},
     {"fcntl", 0, step_fcntl},   {"vforkread", 1, step_vforkread},
+    {"reload", 1, step_reload},
 };
 
 int main(int argc, char **argv) {
