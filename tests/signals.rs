@@ -589,3 +589,34 @@ fn sigterm_to_the_pid_and_then_to_the_group_lets_the_handler_finish() {
         session.assert_all_gone();
     }
 }
+
+/// Alone, the program leads its job's process group, where `setsid` fails
+/// and `setpgid(0, 0)` changes nothing; a run is the first holder's child,
+/// where both took it out of the terminal's foreground group (Ctrl+C no
+/// longer reached it; reading the terminal stopped it).
+#[test]
+fn a_run_tries_to_leave_its_group_as_the_leader_it_would_be_alone() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = Scratch::new("setsid");
+    let a = dir.write("a.txt", "a=1\n");
+    let steps = ["setsid", "setpgid", "print", "ready", "input"];
+    let mut alone = Launch::plain(host_program()).args(steps).start();
+    alone.wait_for("ready");
+    alone.interrupt();
+    alone.wait_exit();
+    let alone = alone.program_output();
+    let mut session = steps!("read", a, "setsid", "setpgid", "print", "ready", "input").start();
+    session.wait_for("ready");
+    let output = session.program_output();
+    // The terminal's session is the program's own here, so setpgid fails
+    // too.
+    let calls = "setsid: Operation not permitted\nsetpgid: Operation not permitted\n";
+    assert!(alone.contains(calls), "{alone}");
+    assert!(output.contains(calls), "{output}");
+    session.type_text("typed\n");
+    session.wait_for("got typed");
+    session.interrupt();
+    let status = session.wait_exit();
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    session.assert_all_gone();
+}

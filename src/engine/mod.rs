@@ -133,6 +133,28 @@ pub fn root_hooked() {
     ROOT_HOOKED.store(true, Ordering::SeqCst);
 }
 
+/// Whether this process is a run of the program (not a copy it forked)
+/// whose first holder leads its process group: alone, the program would be
+/// that leader (a shell makes each job's first process one), where
+/// `setsid` fails and `setpgid(0, 0)` changes nothing. A run is the first
+/// holder's child, where both would take it out of the terminal's
+/// foreground group (Ctrl+C would not reach it, a read of the terminal
+/// would stop it).
+pub fn stands_in_for_its_group_leader() -> bool {
+    let engine = engine();
+    let Some(engine) = engine.as_ref() else {
+        return false;
+    };
+    let Some(first) = engine.lineage.first() else {
+        return false;
+    };
+    if !engine.is_own_process() {
+        return false;
+    }
+    let group = nix::unistd::getpgrp();
+    group.as_raw() == first.holder && nix::unistd::getpid() != group
+}
+
 /// The program called chroot (or is about to).
 pub fn root_may_have_changed() {
     ROOT_MAY_HAVE_CHANGED.store(true, Ordering::SeqCst);

@@ -336,6 +336,75 @@ detour! {
     }
 }
 
+/// Whether a run stands in for the group leader the program would be
+/// alone (see [`crate::engine::stands_in_for_its_group_leader`]), outside
+/// any re-entry, with `errno` and panics kept from the host.
+fn stands_in_for_its_group_leader() -> bool {
+    if !gate::is_on() {
+        return false;
+    }
+    let Some(_bypass) = Bypass::enter() else {
+        return false;
+    };
+    let saved_errno = sys::errno();
+    let standing_in =
+        std::panic::catch_unwind(crate::engine::stands_in_for_its_group_leader).unwrap_or(false);
+    sys::set_errno(saved_errno);
+    standing_in
+}
+
+detour! {
+    /// setsid(2): fails for a group leader, as the program would be alone.
+    fn setsid() -> libc::pid_t;
+    missing: missing_int();
+    |real| {
+        if stands_in_for_its_group_leader() {
+            sys::set_errno(libc::EPERM);
+            return -1;
+        }
+        real()
+    }
+}
+
+detour! {
+    /// setpgid(2): a leader's own group again changes nothing, as alone
+    /// (and fails for a session's leader).
+    fn setpgid(pid: libc::pid_t, group: libc::pid_t) -> c_int;
+    missing: missing_int();
+    |real| {
+        let me = || nix::unistd::getpid().as_raw();
+        let own = |id: libc::pid_t| id == 0 || id == me();
+        if own(pid) && own(group) && stands_in_for_its_group_leader() {
+            return as_the_leader_would();
+        }
+        real(pid, group)
+    }
+}
+
+detour! {
+    /// setpgrp(2): `setpgid(0, 0)`, which glibc calls inside, unseen.
+    fn setpgrp() -> c_int;
+    missing: missing_int();
+    |real| {
+        if stands_in_for_its_group_leader() {
+            return as_the_leader_would();
+        }
+        real()
+    }
+}
+
+/// What `setpgid(0, 0)` gives the leader of the run's group, which the
+/// program would be: nothing to do, or EPERM if it leads its session too
+/// (started by `setsid`, or by a terminal directly).
+fn as_the_leader_would() -> c_int {
+    let group = nix::unistd::getpgrp();
+    if nix::unistd::getsid(None).is_ok_and(|session| session == group) {
+        sys::set_errno(libc::EPERM);
+        return -1;
+    }
+    0
+}
+
 /// Asks the gate about a directory the program is about to list, outside
 /// any re-entry, with `errno` and panics kept from the host.
 ///

@@ -208,6 +208,19 @@ static void step_reload(char **args) {
     sigaction(signal_number(args[0]), &action, NULL);
 }
 
+/* A program that tries to leave its terminal's session, or to lead a
+   group of its own (both fail or change nothing for a job's leader). */
+static void step_setsid(char **args) {
+    (void)args;
+    printf("setsid: %s\n", setsid() == -1 ? strerror(errno) : "ok");
+}
+
+static void step_setpgid(char **args) {
+    (void)args;
+    printf("setpgid: %s\n", setpgid(0, 0) == -1 ? strerror(errno) : "ok");
+    printf("leads its group: %s\n", getpgrp() == getpid() ? "yes" : "no");
+}
+
 static void step_ignore(char **args) { signal(signal_number(args[0]), SIG_IGN); }
 
 static void step_block(char **args) {
@@ -522,7 +535,8 @@ static const struct step {
     {"pipe", 0, step_pipe},     {"drain", 0, step_drain},
     {"forkread", 1, step_forkread}, {"keep", 1, step_keep},
     {"fcntl", 0, step_fcntl},   {"vforkread", 1, step_vforkread},
-    {"reload", 1, step_reload},
+    {"reload", 1, step_reload}, {"setsid", 0, step_setsid},
+    {"setpgid", 0, step_setpgid},
 };
 
 int main(int argc, char **argv) {
