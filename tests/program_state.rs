@@ -580,3 +580,34 @@ fn output_a_slow_reader_has_not_read_is_not_said_to_be_waiting_input() {
     session.interrupt();
     session.assert_all_gone();
 }
+
+/// An fcntl lock is the process's: one the program holds at a checkpoint
+/// stays with the holder, and its runs lack it (an upgrade in a run waited
+/// forever, silently). Said once; a flock lock, which forks share, is not.
+#[test]
+fn an_fcntl_lock_held_at_a_checkpoint_is_said_once() {
+    let dir = Scratch::new("state-fcntl-lock");
+    dir.write("a.txt", "a=1\n");
+    dir.write("b.txt", "b=1\n");
+    let mut session = host(
+        &dir,
+        &[
+            "lock", "shared.lock", "keep", "x.lock", "fcntl", "read", "a.txt", "read", "b.txt",
+            "print", "ready", "sleep", "60000",
+        ],
+    )
+    .start();
+    session.wait_for("ready");
+    save(&dir.path("b.txt"), "b=2\n", Save::RenameOver);
+    session.wait_for("b=2");
+    let output = session.output();
+    let line = format!(
+        "the program holds an fcntl lock on '{}' at the checkpoint of '{}'",
+        dir.path("x.lock").display(),
+        dir.path("a.txt").display()
+    );
+    assert_eq!(session.count(&line), 1, "{output}");
+    assert!(!output.contains("shared.lock'"), "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}

@@ -13,6 +13,7 @@
 pub mod each;
 mod end_requests;
 mod given_back;
+mod held_locks;
 mod holder;
 mod shared_input;
 mod standby;
@@ -120,6 +121,8 @@ pub struct Engine {
     subreaper: bool,
     /// Whether input waiting at a checkpoint was said (once).
     shared_input_said: bool,
+    /// An fcntl lock held at a checkpoint was said (see `held_locks`).
+    held_lock_said: bool,
 }
 
 static ENGINE: Mutex<Option<Engine>> = Mutex::new(None);
@@ -210,6 +213,7 @@ pub fn start() {
             obstacles_said: [false; 2],
             subreaper: false,
             shared_input_said: false,
+            held_lock_said: false,
             root: root_identity(),
             task_reports: None,
         });
@@ -906,6 +910,19 @@ impl Engine {
             return Err(WatchError::NotStarted.into());
         };
         let dir_watch = watcher.watch_dir(split_parent(path).0)?;
+        if !self.held_lock_said
+            && let Some(file) = held_locks::first_held()
+        {
+            self.held_lock_said = true;
+            warn!(
+                "the program holds an fcntl lock on '{}' at the checkpoint of '{}': a fork does \
+                 not pass such locks on, so the checkpoint keeps it and the runs do not have it \
+                 (unlocking or upgrading it in a run waits or changes nothing); take the lock \
+                 after the watched files are read, or use flock, which forks share",
+                crate::log::shown(file.as_bytes()),
+                crate::log::shown(path)
+            );
+        }
         if !self.shared_input_said
             && let Some(waiting) = shared_input::Waiting::now(&watcher.own_descriptors())
         {
