@@ -242,3 +242,29 @@ fn without_a_filter_a_program_watches_only_the_project_files() {
         .collect();
     assert_eq!(watched, expected, "{}", session.output());
 }
+
+/// `forkmon app.lua | head -n 3`: once head has ended, the program dies of
+/// SIGPIPE, and the pipeline ends, as it would alone (forkmon waited for a
+/// change, and every resume died the same way).
+#[test]
+fn a_pipeline_whose_reader_ended_ends() {
+    let dir = Scratch::new("command-head");
+    dir.write(
+        "many.lua",
+        "for i = 1, 100000 do print('line ' .. i) end\nprint('done')\n",
+    );
+    let forkmon = env!("CARGO_BIN_EXE_forkmon");
+    let mut session = Launch::plain("bash")
+        .env("FORKMON_LIBRARY", common::library())
+        .args([
+            "-c",
+            &format!("set -o pipefail; '{forkmon}' many.lua | head -n 3; echo \"status $?\""),
+        ])
+        .dir(&dir.0)
+        .start();
+    let status = session.wait_exit();
+    let output = session.output();
+    assert!(status.success(), "{output}");
+    assert!(output.contains("line 3\nstatus 141"), "{output}");
+    session.assert_all_gone();
+}

@@ -592,8 +592,19 @@ fn an_fcntl_lock_held_at_a_checkpoint_is_said_once() {
     let mut session = host(
         &dir,
         &[
-            "lock", "shared.lock", "keep", "x.lock", "fcntl", "read", "a.txt", "read", "b.txt",
-            "print", "ready", "sleep", "60000",
+            "lock",
+            "shared.lock",
+            "keep",
+            "x.lock",
+            "fcntl",
+            "read",
+            "a.txt",
+            "read",
+            "b.txt",
+            "print",
+            "ready",
+            "sleep",
+            "60000",
         ],
     )
     .start();

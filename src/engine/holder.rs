@@ -393,7 +393,16 @@ impl Holder {
         // A holder made while the program took the signal (in its
         // checkpoint, before this process became a holder) did not get it:
         // the holders above tell through the journal.
-        if self.ending || self.passing_through || self.journal.is_ending() {
+        // `app | head -n 3`: the reader has gone, and the program died of
+        // it, as it would alone; every later run would too.
+        let reader_gone = matches!(
+            status,
+            ChildStatus::Signaled {
+                signal: libc::SIGPIPE,
+                ..
+            }
+        ) && sys::descriptors::output_has_no_reader();
+        if self.ending || self.passing_through || self.journal.is_ending() || reader_gone {
             self.end_run(None);
             wait::end_as(status);
         }

@@ -1,5 +1,6 @@
 //! Whether two descriptors, of this process and another, are one open
-//! file description (kcmp): `/proc` shows only where they lead.
+//! file description (kcmp): `/proc` shows only where they lead; and
+//! whether the program's output still has a reader.
 
 use nix::unistd::Pid;
 
@@ -21,4 +22,20 @@ pub fn same_open_file(a: Pid, fd_a: i32, b: Pid, fd_b: i32) -> Option<bool> {
         )
     };
     (result >= 0).then_some(result == 0)
+}
+
+/// Whether standard output is a pipe whose reading end is closed (`app |
+/// head -n 3` once head has ended): a pipe's writer polls as an error
+/// then. A terminal, a file or a pipe still read is not.
+pub fn output_has_no_reader() -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::BorrowedFd;
+    // SAFETY: descriptor 1 is only borrowed for this poll; if it is closed,
+    // poll reports POLLNVAL, not an error of a pipe.
+    let output = unsafe { BorrowedFd::borrow_raw(1) };
+    let mut fds = [PollFd::new(output, PollFlags::POLLOUT)];
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(1))
+        && fds[0]
+            .revents()
+            .is_some_and(|events| events.contains(PollFlags::POLLERR))
 }
