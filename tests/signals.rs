@@ -620,3 +620,36 @@ fn a_run_tries_to_leave_its_group_as_the_leader_it_would_be_alone() {
     assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
     session.assert_all_gone();
 }
+
+/// The holders below one killed with `kill -9` end with it: a save of a
+/// file read after it resumes from the checkpoint above them, in one line
+/// and one resume number (each dead holder had a line and a number).
+#[test]
+fn a_save_below_a_killed_holder_resumes_from_the_one_above_in_one_line() {
+    let dir = Scratch::new("dead-holders");
+    let (a, b, c) = (
+        dir.write("a.txt", "a=1\n"),
+        dir.write("b.txt", "b=1\n"),
+        dir.write("c.txt", "c=1\n"),
+    );
+    let mut session = steps!("read", a, "read", b, "read", c, "print", "ready", "wait").start();
+    session.wait_for("ready");
+    session.wait_for(&format!("watch '{}'", c.display()));
+    let chain = common::chain(&session.processes(), session.pid());
+    assert_eq!(chain.len(), 4, "{:#?}", session.processes());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(chain[1]), Signal::SIGKILL)
+        .expect("kill the holder of b.txt");
+    session.wait_for("program ended by SIGKILL; waiting for a change");
+    save(&c, "c=2\n", Save::InPlace);
+    session.wait_for("c=2");
+    let output = session.output();
+    assert_eq!(
+        session.count("is gone; resuming from the one before it"),
+        1,
+        "{output}"
+    );
+    assert_eq!(session.count("changed, resuming from"), 1, "{output}");
+    assert!(output.contains("(resume #1,"), "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}

@@ -360,7 +360,24 @@ fn act(
         );
     }
     let mut resume = outcome.resume;
-    while let Some(order) = resume.take() {
+    while let Some(mut order) = resume.take() {
+        // The holders below one killed with `kill -9` end with it: the
+        // first one alive above them is resumed, in one line.
+        if holders.has_ended(order.holder) {
+            warn!(
+                "the checkpoint of '{}' is gone; resuming from the one before it",
+                shown(&order.from)
+            );
+            while holders.has_ended(order.holder) {
+                match list.holder_gone(order.depth, order.changed, Instant::now()) {
+                    Some(before) => order = before,
+                    None => {
+                        warn!("no checkpoint is left: restart the program");
+                        return outcome.next;
+                    }
+                }
+            }
+        }
         if clear_screen {
             clear_terminal();
         }

@@ -87,6 +87,20 @@ impl Holders {
         }
     }
 
+    /// Whether the holder `pid` is known to have ended (killed with `kill
+    /// -9`, or with the holder above it), so that no resume is announced
+    /// from it.
+    pub fn has_ended(&self, pid: i32) -> bool {
+        match self.by_pid.get(&pid) {
+            Some(Address::Handle(handle)) => {
+                let mut fds = [PollFd::new(handle.as_fd(), PollFlags::POLLIN)];
+                matches!(poll(&mut fds, PollTimeout::ZERO), Ok(1))
+            }
+            Some(Address::Pid(_)) => false,
+            None => true,
+        }
+    }
+
     /// Tells the holder `pid` to resume with `number`. Fails (ESRCH) when
     /// it is gone, or was never seen alive.
     pub fn send_resume(&self, pid: i32, signal: i32, number: u64) -> io::Result<()> {

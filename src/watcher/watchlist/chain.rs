@@ -316,6 +316,8 @@ impl Watchlist {
     ) -> Option<Resume> {
         self.drop_replaced();
         self.truncate(depth);
+        // The resume that failed reached no run: its number is the next's.
+        self.resumes = self.resumes.saturating_sub(1);
         let before = depth.checked_sub(1)?;
         let checkpoint = self.checkpoints.get(before)?;
         let mut outcome = Outcome {
