@@ -26,6 +26,9 @@ pub const MIN_WORK: &str = "FORKMON_MIN_WORK";
 pub const CLEAR: &str = "FORKMON_CLEAR";
 /// Set in a resumed child: how many resumes happened so far (1 on the first).
 pub const RESTART_TICKS: &str = "FORKMON_RESTART_TICKS";
+/// Set by the `forkmon` command when FORKMON_FILTER is its own default
+/// (every file below the current directory), not one the user chose.
+pub const DEFAULT_FILTER: &str = "FORKMON_DEFAULT_FILTER";
 
 /// The variables the user sets for forkmon (the library's options, and
 /// the command's and its busted integration's), besides those it sets for
@@ -45,8 +48,9 @@ const OPTIONS: [&str; 12] = [
     "FORKMON_MODULE",
     "FORKMON_BUSTED_TIMEOUT",
 ];
-const OWN_VARIABLES: [&str; 3] = [
+const OWN_VARIABLES: [&str; 4] = [
     RESTART_TICKS,
+    DEFAULT_FILTER,
     "FORKMON_OPTIONS_CHECKED",
     "FORKMON_FIRST_PID",
 ];

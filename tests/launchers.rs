@@ -655,6 +655,32 @@ fn a_launchers_tools_reading_its_files_are_not_the_program() {
     session.assert_all_gone();
 }
 
+/// With a filter the user gave, a tool the launcher runs without `exec`
+/// (`awk -f prog.awk`) is the program to watch, as the filter says.
+#[test]
+fn a_launchers_tool_is_the_program_under_a_filter_the_user_gave() {
+    let dir = Scratch::new("launch-awk");
+    dir.write("prog.awk", "BEGIN { print \"awk v1\" }\n");
+    let launcher = dir.write("run", "#!/bin/sh\nawk -f prog.awk\necho launcher done\n");
+    make_executable(&launcher);
+    let mut session = command()
+        .args(["-f", "%.awk$", "./run"])
+        .dir(&dir.0)
+        .start();
+    session.wait_for("awk v1");
+    session.wait_for("waiting for a change");
+    save(
+        &dir.path("prog.awk"),
+        "BEGIN { print \"awk v2\" }\n",
+        Save::RenameOver,
+    );
+    session.wait_for("awk v2");
+    let output = session.output();
+    assert!(!output.contains("a tool"), "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}
+
 /// A launcher whose output goes into a pipe (`forkmon ./launch | cat`)
 /// holds the writing end of the pipe its program writes to: the program is
 /// no helper whose output the launcher reads.

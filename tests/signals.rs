@@ -550,7 +550,8 @@ fn a_sighup_sent_to_reload_reaches_the_program_and_ends_nothing() {
     session.wait_for("program exited with status 0; waiting for a change");
     save(&a, "a=2\n", Save::RenameOver);
     session.wait_for("a=2");
-    reload(&session);
+    // From its parent too, as a supervisor's reload (the terminal is there).
+    session.signal_root(Signal::SIGHUP);
     session.wait_for_count("reloaded", 3);
     session.type_text("go\n");
     session.wait_for_count("program exited with status 0; waiting for a change", 2);

@@ -51,6 +51,10 @@ pub struct Holder {
     asked_to_end: EndRequests,
     /// When the last ending signal came while the child ran.
     ending_since: Option<std::time::Instant>,
+    /// A SIGHUP taken for a reload was passed to the child: if the child
+    /// dies of it (no handler, or a holder below with no program left),
+    /// the tree ends by it, as the program alone would be gone.
+    reload_passed: bool,
     /// No watcher could be started: no resume will come, and the holder
     /// ends as its child ends, as if forkmon were not there.
     passing_through: bool,
@@ -84,6 +88,7 @@ impl Holder {
             ending: false,
             asked_to_end: EndRequests::default(),
             ending_since: None,
+            reload_passed: false,
             passing_through,
             trace: trace::enabled(),
             // With no watcher no resume comes: no standby either.
@@ -149,6 +154,7 @@ impl Holder {
                     self.ending = false;
                     self.ending_since = None;
                     self.asked_to_end.forget();
+                    self.reload_passed = false;
                     self.journal.set_ending(false);
                     if released {
                         continue;
@@ -267,6 +273,7 @@ impl Holder {
         };
         let ignored = signal == Signal::SIGHUP && self.signals.ignored(signal);
         let reload = signal == Signal::SIGHUP && self.is_a_reload(received, passed_down);
+        self.reload_passed |= reload;
         let verdict = if ignored || reload {
             Verdict::Repeat
         } else {
@@ -295,12 +302,12 @@ impl Holder {
     }
 
     /// Whether a SIGHUP a process sent asks the program to reload (`kill
-    /// -HUP`, a service manager): the program has it, and goes on (or ends)
-    /// as it would alone, and forkmon as after any end of the program. A
-    /// closed terminal's comes from the kernel, or from the shell that
-    /// leads the session or that started the program, as that exits: it
-    /// ends the tree. One passed down by the holder above is what that
-    /// holder took it for.
+    /// -HUP`, a service manager, a supervisor that started it): the program
+    /// has it, and goes on (or ends) as it would alone, and forkmon as
+    /// after any end of the program. A closed terminal's comes from the
+    /// kernel, or from the shell as it exits, once the terminal has hung
+    /// up: it ends the tree. One passed down by the holder above is what
+    /// that holder took it for.
     fn is_a_reload(&self, received: &Received, passed_down: bool) -> bool {
         if received.from_kernel {
             return false;
@@ -308,10 +315,7 @@ impl Holder {
         if passed_down {
             return !self.journal.is_ending();
         }
-        let sender = Pid::from_raw(received.sender);
-        let from_the_shell = nix::unistd::getsid(None).is_ok_and(|sid| sid == sender)
-            || nix::unistd::getppid() == sender;
-        !from_the_shell
+        !sys::terminal::has_hung_up()
     }
 
     /// A resume order came while the child was taking an ending signal
@@ -402,7 +406,20 @@ impl Holder {
                 ..
             }
         ) && sys::descriptors::output_has_no_reader();
-        if self.ending || self.passing_through || self.journal.is_ending() || reader_gone {
+        let died_of_the_reload = self.reload_passed
+            && matches!(
+                status,
+                ChildStatus::Signaled {
+                    signal: libc::SIGHUP,
+                    ..
+                }
+            );
+        if self.ending
+            || self.passing_through
+            || self.journal.is_ending()
+            || reader_gone
+            || died_of_the_reload
+        {
             self.end_run(None);
             wait::end_as(status);
         }

@@ -245,7 +245,10 @@ pub fn started_by_a_program(first: u32) -> Option<String> {
         ));
     }
     // Started through launchers alone: `grep -q 1 VERSION`, `cat VERSION |
-    // tr`, `cp` in a launcher, a tool it runs on its files and waits for.
+    // tr`, `cp` in a launcher, a tool it runs on its files and waits for,
+    // under the command's default filter, which matches such files too (a
+    // filter the user gave says what is the program's: `-f '%.awk$'`).
+    crate::sys::env_var(crate::config::DEFAULT_FILTER)?;
     let tool = tool_name(me as i32)?;
     let starter = executable_name(parent).unwrap_or_else(|| "its starter".to_owned());
     Some(format!(

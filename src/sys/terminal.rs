@@ -44,3 +44,23 @@ impl TerminalModes {
 fn in_front(terminal: std::os::fd::BorrowedFd<'_>) -> bool {
     nix::unistd::tcgetpgrp(terminal).is_ok_and(|group| group == nix::unistd::getpgrp())
 }
+
+/// Whether the terminal on the standard descriptors has hung up (its
+/// window closed, its ssh connection gone): a hung-up terminal polls as
+/// hung up, which a pipe's end also does, but a pipe is no character
+/// device.
+pub fn has_hung_up() -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let (input, output, errors) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    let standard = [input.as_fd(), output.as_fd(), errors.as_fd()];
+    standard.into_iter().any(|fd| {
+        let is_device = nix::sys::stat::fstat(fd)
+            .is_ok_and(|stat| stat.st_mode & libc::S_IFMT == libc::S_IFCHR);
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        is_device
+            && matches!(poll(&mut fds, PollTimeout::ZERO), Ok(1))
+            && fds[0]
+                .revents()
+                .is_some_and(|events| events.contains(PollFlags::POLLHUP))
+    })
+}

@@ -90,6 +90,9 @@ fn prepare(invocation: Invocation) -> Result<Command, LaunchError> {
     let exported = std::env::var_os(config::FILTER).is_some_and(|v| !v.is_empty());
     if !invocation.filter_given && !exported {
         command.env(config::FILTER, default_filter);
+        command.env(config::DEFAULT_FILTER, "1");
+    } else {
+        command.env_remove(config::DEFAULT_FILTER);
     }
     for (variable, value) in invocation.environment {
         command.env(variable, value);
