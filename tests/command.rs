@@ -271,4 +271,25 @@ fn a_pipeline_whose_reader_ended_ends() {
         "{output}"
     );
     session.assert_all_gone();
+    // Python ignores SIGPIPE: its write fails, and it exits with status 1.
+    dir.write(
+        "many.py",
+        "for i in range(100000):\n    print('line', i + 1)\n",
+    );
+    let mut session = Launch::plain("bash")
+        .env("FORKMON_LIBRARY", common::library())
+        .args([
+            "-c",
+            &format!(
+                "set -o pipefail; '{forkmon}' -- python3 many.py 2>/dev/null | head -n 3; \
+                 echo \"status $?\""
+            ),
+        ])
+        .dir(&dir.0)
+        .start();
+    let status = session.wait_exit();
+    let output = session.output();
+    assert!(status.success(), "{output}");
+    assert!(output.contains("status 1\n"), "{output}");
+    session.assert_all_gone();
 }

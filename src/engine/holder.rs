@@ -394,17 +394,12 @@ impl Holder {
     }
 
     fn child_ended(&mut self, status: ChildStatus) {
-        // A holder made while the program took the signal (in its
-        // checkpoint, before this process became a holder) did not get it:
-        // the holders above tell through the journal.
-        // `app | head -n 3`: the reader has gone, and the program died of
-        // it, as it would alone; every later run would too.
+        // `app | head -n 3`: the reader of the output has gone, and the
+        // program ended (by SIGPIPE, or an error of its write), as the
+        // pipeline would alone; every later run's output would go nowhere.
         let reader_gone = matches!(
             status,
-            ChildStatus::Signaled {
-                signal: libc::SIGPIPE,
-                ..
-            }
+            ChildStatus::Signaled { .. } | ChildStatus::Exited(_)
         ) && sys::descriptors::output_has_no_reader();
         let died_of_the_reload = self.reload_passed
             && matches!(
@@ -414,6 +409,9 @@ impl Holder {
                     ..
                 }
             );
+        // A holder made while the program took the signal (in its
+        // checkpoint, before this process became a holder) did not get it:
+        // the holders above tell through the journal.
         if self.ending
             || self.passing_through
             || self.journal.is_ending()

@@ -8,6 +8,11 @@ use super::chain::{Checkpoint, Index};
 use super::{CONTENTS_WAIT, FileEvent, Io, REWATCH_INTERVAL, Watchlist};
 use crate::stamp::FileStamp;
 
+/// How long a file created where only names were watched waits for more
+/// of its writer, whose earlier writes and close went unseen: a writer that
+/// pauses longer right after the creation (a download) shows as two saves.
+const UNSEEN_WRITER_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// A file compared with its stamp, the stamp it was compared with, and the
 /// edit found, if any.
 #[derive(Debug)]
@@ -235,8 +240,9 @@ impl Watchlist {
     /// watched: the writer's close cannot be seen there, and each such save
     /// would wait `writer_wait` (a second) before it counted as done (a
     /// script or module the program looked for, written at last). Their
-    /// directories' contents are watched at once: what the writer did
-    /// before that counts as done, what it does after is seen.
+    /// directories' contents are watched at once: what the writer does
+    /// after is seen, and one that shows nothing more is taken as done
+    /// after [`UNSEEN_WRITER_WAIT`].
     pub(super) fn watch_contents_where_created(
         &mut self,
         created: &[(i32, Vec<u8>)],
@@ -267,12 +273,15 @@ impl Watchlist {
                 continue;
             }
             self.watching_fully(*watch);
+            // A writer still at work shows from now on; one that paused
+            // just after the creation gets UNSEEN_WRITER_WAIT, not the whole
+            // writer wait.
+            let shortened = self.timing.writer_wait.saturating_sub(UNSEEN_WRITER_WAIT);
             for file in self.checkpoints.iter_mut().flat_map(|c| c.files.iter_mut()) {
                 if file.dir_watch == *watch
                     && let Some(change) = file.change.as_mut().filter(|c| c.writing)
                 {
-                    change.writing = false;
-                    change.last = now;
+                    change.last = now.checked_sub(shortened).unwrap_or(now);
                 }
             }
         }

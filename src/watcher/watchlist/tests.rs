@@ -734,7 +734,7 @@ fn a_step_registers_the_journal_before_it_applies_the_events_of_the_same_look() 
 }
 
 #[test]
-fn a_file_created_where_only_names_are_watched_resumes_without_waiting_for_its_writer() {
+fn a_file_created_where_only_names_are_watched_resumes_well_before_the_writer_wait() {
     let t0 = Instant::now();
     let mut list = Watchlist::new(timing());
     let mut io = FakeIo::new(t0);
@@ -760,6 +760,12 @@ fn a_file_created_where_only_names_are_watched_resumes_without_waiting_for_its_w
     );
     io.now = t0 + 220 * MS;
     let step = list.step(Vec::new(), &mut io);
+    assert!(
+        step.outcome.resume.is_none(),
+        "a writer may still be at work"
+    );
+    io.now = t0 + 310 * MS;
+    let step = list.step(Vec::new(), &mut io);
     let resume = step
         .outcome
         .resume
@@ -768,14 +774,14 @@ fn a_file_created_where_only_names_are_watched_resumes_without_waiting_for_its_w
     // A writer still at work is seen from then on: its next write waits
     // for its close.
     list.drop_replaced();
-    io.now = t0 + 300 * MS;
+    io.now = t0 + 400 * MS;
     let events = vec![Event::File(1, b"app.lua".to_vec(), Written)];
     list.step(events, &mut io);
-    io.now = t0 + 400 * MS;
+    io.now = t0 + 500 * MS;
     assert!(list.step(Vec::new(), &mut io).outcome.resume.is_none());
     let events = vec![Event::File(1, b"app.lua".to_vec(), Closed)];
     list.step(events, &mut io);
-    io.now = t0 + 420 * MS;
+    io.now = t0 + 520 * MS;
     assert!(list.step(Vec::new(), &mut io).outcome.resume.is_some());
 }
 
