@@ -151,11 +151,13 @@ pub fn stands_in_for_its_group_leader() -> bool {
     let Some(first) = engine.lineage.first() else {
         return false;
     };
-    if !engine.is_own_process() {
+    // vfork's or _Fork's child runs no fork handlers: its pid tells it.
+    let me = nix::unistd::getpid();
+    if !engine.is_own_process() || me.as_raw() != engine.pid {
         return false;
     }
     let group = nix::unistd::getpgrp();
-    group.as_raw() == first.holder && nix::unistd::getpid() != group
+    group.as_raw() == first.holder && me != group
 }
 
 /// The program called chroot (or is about to).

@@ -33,6 +33,12 @@ pub fn output_has_no_reader() -> bool {
     // SAFETY: descriptor 1 is only borrowed for this poll; if it is closed,
     // poll reports POLLNVAL, not an error of a pipe.
     let output = unsafe { BorrowedFd::borrow_raw(1) };
+    // A hung-up terminal polls as an error too (nohup's program runs on).
+    let is_pipe = nix::sys::stat::fstat(output)
+        .is_ok_and(|stat| stat.st_mode & libc::S_IFMT == libc::S_IFIFO);
+    if !is_pipe {
+        return false;
+    }
     let mut fds = [PollFd::new(output, PollFlags::POLLOUT)];
     matches!(poll(&mut fds, PollTimeout::ZERO), Ok(1))
         && fds[0]
