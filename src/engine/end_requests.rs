@@ -55,12 +55,11 @@ impl EndRequests {
             return Verdict::PassOn;
         };
         let since = now.saturating_duration_since(at);
-        // The terminal sends one signal per key press.
+        // A process's, again (the terminal sends one per key press).
         if since < SAME_REQUEST
             && !request.from_kernel
             && last.signal == request.signal
             && last.sender == request.sender
-            && last.from_kernel == request.from_kernel
         {
             return Verdict::Repeat;
         }
