@@ -436,10 +436,32 @@ fn read_before_the_contents_were_watched() -> Watchlist {
     list
 }
 
+/// A resumed run of holder 100 reads b.lua again, with `size`.
+fn b_read_again(list: &mut Watchlist, size: i64) {
+    list.register(Registration {
+        kind: Kind::Attach,
+        lineage: vec![Link {
+            holder: 100,
+            generation: 0,
+        }],
+        dir_watch: 1,
+        path: b"/app/b.lua".to_vec(),
+        elapsed_micros: 0,
+        stamp: Some(stamp(size)),
+    })
+    .expect("fresh");
+}
+
+/// The files of `read_before_the_contents_were_watched` now: b.lua with
+/// `size`, a.lua as it was read.
+fn b_sized(size: i64) -> impl Fn(&[u8]) -> Option<FileStamp> + Copy {
+    move |path: &[u8]| Some(stamp(if path == b"/app/b.lua" { size } else { 10 }))
+}
+
 #[test]
 fn a_file_changed_before_its_contents_were_watched_resumes_once() {
     let mut list = read_before_the_contents_were_watched();
-    let b_edited = |path: &[u8]| Some(stamp(if path == b"/app/b.lua" { 12 } else { 10 }));
+    let b_edited = b_sized(12);
     // Not compared while the directory's contents are not watched.
     assert!(list.compare_stamps(b_edited).is_empty());
     assert_eq!(list.directories_to_watch_fully(), [(1, b"/app".to_vec())]);
@@ -532,21 +554,10 @@ fn a_file_read_after_its_contents_were_watched_is_not_compared() {
 fn a_file_attached_again_is_compared_with_what_was_read_last() {
     let mut list = read_before_the_contents_were_watched();
     // A resumed run reads b.lua again, as it is now (size 12).
-    list.register(Registration {
-        kind: Kind::Attach,
-        lineage: vec![Link {
-            holder: 100,
-            generation: 0,
-        }],
-        dir_watch: 1,
-        path: b"/app/b.lua".to_vec(),
-        elapsed_micros: 0,
-        stamp: Some(stamp(12)),
-    })
-    .expect("fresh");
+    b_read_again(&mut list, 12);
     list.watching_fully(1);
     let t0 = Instant::now();
-    let as_read_last = |path: &[u8]| Some(stamp(if path == b"/app/b.lua" { 12 } else { 10 }));
+    let as_read_last = b_sized(12);
     let compared = list.compare_stamps(as_read_last);
     list.apply_comparisons(compared, t0);
     assert_eq!(list.settle(t0 + 20 * MS, always), Outcome::default());
@@ -557,28 +568,17 @@ fn a_file_read_again_after_its_comparison_is_no_edit_of_the_run_that_read_it() {
     let mut list = read_before_the_contents_were_watched();
     list.watching_fully(1);
     // b.lua was saved (size 12); the look compares it with the first read...
-    let saved = |path: &[u8]| Some(stamp(if path == b"/app/b.lua" { 12 } else { 10 }));
+    let saved = b_sized(12);
     let compared = list.compare_stamps(saved);
     // ...and the journal of the same look brings the run the save resumed,
     // which read b.lua again as it is now.
-    list.register(Registration {
-        kind: Kind::Attach,
-        lineage: vec![Link {
-            holder: 100,
-            generation: 0,
-        }],
-        dir_watch: 1,
-        path: b"/app/b.lua".to_vec(),
-        elapsed_micros: 0,
-        stamp: Some(stamp(12)),
-    })
-    .expect("fresh");
+    b_read_again(&mut list, 12);
     let t0 = Instant::now();
     list.apply_comparisons(compared, t0);
     assert_eq!(list.settle(t0 + 20 * MS, always), Outcome::default());
     // Compared at the next look with what it read last: a later save shows.
     assert!(list.awaits_comparison());
-    let saved_again = |path: &[u8]| Some(stamp(if path == b"/app/b.lua" { 14 } else { 10 }));
+    let saved_again = b_sized(14);
     let compared = list.compare_stamps(saved_again);
     list.apply_comparisons(compared, t0 + 30 * MS);
     let resume = list.settle(t0 + 60 * MS, always).resume.expect("b.lua");
