@@ -395,6 +395,54 @@ fn a_project_without_its_spec_folder_yet_runs_once_it_is_made() {
     session.assert_all_gone();
 }
 
+/// The module every spec loads is loaded in the runner, at a checkpoint of
+/// its own: a save of it resumes a runner that knew the spec files of that
+/// moment. Spec files added or deleted since must still run, or not.
+#[test]
+fn a_resume_of_the_runner_runs_the_spec_files_there_are_now() {
+    let project = project("busted-resume-relists");
+    let mut session = busted(&project, "lua5.4")
+        .arg("-o")
+        .arg("plainTerminal")
+        .start();
+    session.wait_for("3 of 3 spec files ran: 3 ok; waiting for a change");
+    // Once, so that the runner's checkpoint is surely at calc.lua.
+    save(
+        &project.path("src/calc.lua"),
+        "return { add = function(a, b) return a * b end }\n",
+        Save::RenameOver,
+    );
+    session.wait_for("running s2 o10");
+    session.wait_for_count("3 of 3 spec files ran: 3 ok", 2);
+
+    project.write(
+        "spec/s4_spec.lua",
+        "describe('s4', function() it('fails', function() assert.are.equal(1, 2) end) end)\n",
+    );
+    session.wait_for("1 of 4 spec files ran: 0 ok, 1 failed ('spec/s4_spec.lua')");
+    std::fs::remove_file(project.path("spec/s2_spec.lua")).expect("delete s2");
+    session.wait_for("spec file 'spec/s2_spec.lua' is gone: dropped");
+
+    save(
+        &project.path("src/calc.lua"),
+        "return { add = function(a, b) return a * b + 40 end }\n",
+        Save::RenameOver,
+    );
+    session.wait_for("running s1 41");
+    session.wait_for_count("spec files ran", 4);
+    let output = session.output();
+    assert_eq!(session.count("running all 3 spec files"), 2, "{output}");
+    assert_eq!(session.count("'spec/s2_spec.lua' is gone"), 1, "{output}");
+    assert!(
+        output.contains("3 of 3 spec files ran: 2 ok, 1 failed ('spec/s4_spec.lua')"),
+        "{output}"
+    );
+    assert_eq!(session.count("running s2"), 2, "{output}");
+    assert!(!output.contains("cannot open spec/s2_spec.lua"), "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}
+
 #[test]
 fn lua51_hangs_and_crashes_do_not_stop_the_loop() {
     hangs_and_crashes_do_not_stop_the_loop("lua5.1");

@@ -271,14 +271,22 @@ impl Runner {
     }
 
     fn relist(&mut self, host: &mut dyn Host) {
+        for task in self.relist_quietly(host) {
+            change!("{} '{}' is gone: dropped", self.options.label, shown(&task));
+        }
+    }
+
+    /// Lists the tasks again; returns those dropped.
+    fn relist_quietly(&mut self, host: &mut dyn Host) -> Vec<Vec<u8>> {
         let resumes = crate::engine::resume_count();
-        let Some(list) = host.list() else { return };
+        let Some(list) = host.list() else {
+            return Vec::new();
+        };
+        let dropped = self.plan.relist(list);
         if crate::engine::resume_count() != resumes {
             self.plan.queue_all();
         }
-        for task in self.plan.relist(list) {
-            change!("{} '{}' is gone: dropped", self.options.label, shown(&task));
-        }
+        dropped
     }
 
     fn look_at<'a>(&mut self, paths: impl IntoIterator<Item = &'a [u8]>, say: bool) {
@@ -343,9 +351,13 @@ impl Runner {
         let resumes = crate::engine::resume_count();
         host.after_round(&self.results);
         // A file the caller read in there is the watcher's now; and if a
-        // change of it resumed from there, everything runs again.
+        // change of it resumed from there, everything runs again: the tasks
+        // there are now, not those this runner knew at that checkpoint
+        // (a spec file added or deleted since).
         self.plan.forget_tied(crate::engine::is_tied);
         if crate::engine::resume_count() != resumes {
+            // Said by the runner before this resume, if it saw them go.
+            let _ = self.relist_quietly(host);
             self.plan.queue_all();
         }
         self.results.clone()

@@ -128,8 +128,11 @@ impl Plan {
         }
     }
 
-    /// Every task is to run (something before the call changed).
+    /// Every task is to run (something before the call changed). A task
+    /// new to a runner resumed from before it came is one of all, not new
+    /// (it ran as new before the resume); one left unrun stays so.
     pub fn queue_all(&mut self) {
+        self.pending.retain(|(_, reason)| *reason == Reason::NotRun);
         for name in self.order.clone() {
             self.queue(&name, Reason::Everything);
         }
@@ -371,5 +374,20 @@ mod tests {
         assert_eq!(names(&round), ["a", "b"]);
         assert_eq!(round[1].1, Reason::NotRun);
         assert_eq!(round[0].1, Reason::Everything);
+    }
+
+    #[test]
+    fn a_new_task_queued_with_all_runs_as_one_of_all() {
+        let mut plan = plan_of(&["a"]);
+        plan.take_round();
+        plan.relist(vec![b"a".to_vec(), b"b".to_vec()]);
+        plan.queue_all();
+        let round = plan.take_round();
+        assert_eq!(names(&round), ["a", "b"]);
+        assert!(
+            round
+                .iter()
+                .all(|(_, reason)| *reason == Reason::Everything)
+        );
     }
 }
