@@ -29,6 +29,12 @@ pub const RESTART_TICKS: &str = "FORKMON_RESTART_TICKS";
 /// Set by the `forkmon` command when FORKMON_FILTER is its own default
 /// (every file below the current directory), not one the user chose.
 pub const DEFAULT_FILTER: &str = "FORKMON_DEFAULT_FILTER";
+/// Set by the process that made a program's first checkpoint, to its pid
+/// (that of the tree's first holder): a Lua its program starts with
+/// `-l forkmon` (a spec that runs `arg[-3] .. " " .. arg[-2] .. " " ..
+/// arg[-1]`, which under `forkmon busted` is `lua5.4 -l forkmon.busted`)
+/// runs without forkmon, as it would alone.
+pub const WATCHED_TREE: &str = "FORKMON_WATCHED_TREE";
 
 /// The variables the user sets for forkmon (the library's options, and
 /// the command's and its busted integration's), besides those it sets for
@@ -48,9 +54,10 @@ const OPTIONS: [&str; 12] = [
     "FORKMON_MODULE",
     "FORKMON_BUSTED_TIMEOUT",
 ];
-const OWN_VARIABLES: [&str; 4] = [
+const OWN_VARIABLES: [&str; 5] = [
     RESTART_TICKS,
     DEFAULT_FILTER,
+    WATCHED_TREE,
     "FORKMON_OPTIONS_CHECKED",
     "FORKMON_FIRST_PID",
 ];

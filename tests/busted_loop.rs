@@ -443,6 +443,39 @@ fn a_resume_of_the_runner_runs_the_spec_files_there_are_now() {
     session.assert_all_gone();
 }
 
+/// A spec that starts Lua again as its own interpreter was started (as
+/// Penlight's `app.lua()` does, from `arg[-n]`: under `forkmon busted`
+/// that is `lua5.4 -l forkmon.busted`) gets a Lua that runs and ends as
+/// under plain busted: before, it waited for a change of its own files.
+#[test]
+fn a_spec_that_starts_its_lua_again_gets_a_plain_lua() {
+    let project = Scratch::new("busted-nested-lua");
+    project.write(
+        "src/calc.lua",
+        "return { add = function(a, b) return a + b end }\n",
+    );
+    project.write(
+        "tool.lua",
+        "package.path = './src/?.lua;' .. package.path\nprint(require('calc').add(2, 3))\n",
+    );
+    project.write(
+        "spec/nested_spec.lua",
+        "describe('nested', function()\n  it('runs lua again', function()\n    local first = -1\n    while arg[first - 1] do first = first - 1 end\n    local parts = {}\n    for i = first, -1 do parts[#parts + 1] = arg[i] end\n    local tool = io.popen(table.concat(parts, ' ') .. ' tool.lua 2>&1')\n    print('tool said ' .. tool:read('a'))\n    tool:close()\n  end)\nend)\n",
+    );
+    let mut session = busted(&project, "lua5.4")
+        .env("FORKMON_BUSTED_TIMEOUT", "10")
+        .arg("-o")
+        .arg("plainTerminal")
+        .start();
+    session.wait_for("1 of 1 spec file ran:");
+    let output = session.output();
+    assert!(output.contains("tool said 5\n"), "{output}");
+    assert!(output.contains("1 of 1 spec file ran: 1 ok"), "{output}");
+    assert!(!output.contains("nothing was watched"), "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}
+
 #[test]
 fn lua51_hangs_and_crashes_do_not_stop_the_loop() {
     hangs_and_crashes_do_not_stop_the_loop("lua5.1");

@@ -901,10 +901,11 @@ impl Engine {
         if threads > 1 {
             return Err(EngineError::Threads(threads));
         }
-        if self.lineage.is_empty()
-            && let Some(action) = AT_FIRST_CHECKPOINT.get()
-        {
-            action();
+        if self.lineage.is_empty() {
+            if let Some(action) = AT_FIRST_CHECKPOINT.get() {
+                action();
+            }
+            sys::set_env_single_threaded(config::WATCHED_TREE, &self.pid.to_string());
         }
         let elapsed_micros = self.elapsed_micros();
         self.ready_watcher()?;

@@ -59,7 +59,7 @@ fn forkmon_busted(lua: &Lua) -> LuaResult<LuaValue> {
 }
 
 fn switch_on() {
-    if gate::is_on() {
+    if gate::is_on() || started_by_a_watched_program() {
         return;
     }
     let start_dir = std::env::current_dir().unwrap_or_default();
@@ -77,4 +77,27 @@ fn switch_on() {
         Err((output, errors)) => gate::report_unapplied(output, &errors),
     }
     gate::say_misspelled_options();
+}
+
+/// Whether a program under forkmon started this Lua (see
+/// [`config::WATCHED_TREE`]): the tree's first holder is one of its
+/// ancestors. (A variable left over from a tree that ended names no
+/// ancestor.)
+fn started_by_a_watched_program() -> bool {
+    let Some(tree) = crate::sys::env_var(config::WATCHED_TREE)
+        .and_then(|value| value.to_str()?.parse::<i32>().ok())
+        .filter(|&pid| pid > 1)
+    else {
+        return false;
+    };
+    let mut pid = std::process::id() as i32;
+    // A chain of processes longer than this is no program's.
+    for _ in 0..256 {
+        match crate::sys::procfs::parent_of(pid) {
+            Some(parent) if parent == tree => return true,
+            Some(parent) if parent > 1 => pid = parent,
+            _ => return false,
+        }
+    }
+    false
 }
