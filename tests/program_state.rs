@@ -146,6 +146,29 @@ fn a_descriptor_of_forkmon_dup2ed_over_is_named_and_not_used() {
 }
 
 #[test]
+fn forkmons_lines_stay_out_of_a_file_the_program_opened_at_descriptor_2() {
+    // A daemon closes its stderr and its next open gets number 2: forkmon's
+    // lines go to the stderr it was started with, not into that file.
+    let dir = Scratch::new("state-stderr-reused");
+    dir.write("a.txt", "a=1\n");
+    let mut session = host(
+        &dir,
+        &[
+            "reopen", "2", "data.db", "read", "a.txt", "print", "ready", "exit", "0",
+        ],
+    )
+    .start();
+    session.wait_for("[forkmon] program exited with status 0; waiting for a change");
+    let output = session.output();
+    assert_eq!(session.program_output(), "a=1\nready\n", "{output}");
+    assert!(output.contains("[forkmon] watch '"), "{output}");
+    let data = std::fs::read_to_string(dir.path("data.db")).expect("data.db");
+    assert_eq!(data, "", "forkmon wrote into the program's file");
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
 fn a_program_started_with_stdin_closed_finds_it_closed_after_its_checkpoints() {
     // forkmon's inotify instance and socket took descriptor 0 (and 1).
     let dir = Scratch::new("state-stdin-closed");

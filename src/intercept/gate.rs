@@ -70,6 +70,7 @@ pub fn switch_on(config: Config) -> bool {
     }
     let config = config::publish(config);
     crate::log::set_output(config.output);
+    sys::original_stderr::keep();
     engine::start();
     true
 }

@@ -3,6 +3,7 @@
 
 pub mod descriptors;
 pub mod identity;
+pub mod original_stderr;
 pub mod pidfd;
 pub mod procfs;
 pub mod signals;

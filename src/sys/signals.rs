@@ -257,6 +257,9 @@ impl SavedSignals {
 /// taken back; the program's mask, and a SIGPIPE the program itself had
 /// pending, stay as they were.
 pub fn write_stderr(bytes: &[u8]) {
+    let Some(stderr) = super::original_stderr::target() else {
+        return;
+    };
     // SAFETY: sigset_t is plain data, initialised by sigemptyset; the mask
     // calls change this thread's mask only and restore it below; write gets
     // a valid buffer and length; sigtimedwait a valid set and timespec (a
@@ -273,7 +276,7 @@ pub fn write_stderr(bytes: &[u8]) {
         let mut rest = bytes;
         let mut broken = false;
         while !rest.is_empty() {
-            let written = libc::write(2, rest.as_ptr().cast(), rest.len());
+            let written = libc::write(stderr, rest.as_ptr().cast(), rest.len());
             match usize::try_from(written) {
                 Ok(n) => rest = rest.get(n..).unwrap_or_default(),
                 Err(_) if crate::sys::errno() == libc::EINTR => {}

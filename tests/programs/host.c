@@ -36,6 +36,9 @@
  *   line                waits for a line on stdin (the test's go-ahead)
  *   closefds            closes every descriptor from 3 up (close_range)
  *   dup2 N              puts /dev/null at descriptor N (dup2 over it)
+ *   reopen N FILE       closes descriptor N and opens FILE (write-only,
+ *                       made or emptied), which takes the lowest free
+ *                       number: N, as a daemon's own file after close(2)
  *   socketpair          makes a socket pair (the lowest free numbers),
  *                       prints "sockets A B"
  *   stray               prints "stray bytes: N", the bytes waiting on the
@@ -323,6 +326,12 @@ static void step_dup2(char **args) {
     if (null != atoi(args[0])) close(null);
 }
 
+static void step_reopen(char **args) {
+    close(atoi(args[0]));
+    int fd = open(args[1], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd != atoi(args[0])) fail("reopen", fd < 0 ? strerror(errno) : "another number");
+}
+
 static void step_socketpair(char **args) {
     (void)args;
     if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sockets) != 0) fail("socketpair", strerror(errno));
@@ -524,6 +533,7 @@ static const struct step {
     {"mark", 1, step_mark},     {"marked", 1, step_marked},
     {"line", 0, step_line},
     {"closefds", 0, step_closefds}, {"dup2", 1, step_dup2},
+    {"reopen", 2, step_reopen},
     {"socketpair", 0, step_socketpair}, {"stray", 0, step_stray},
     {"itimer", 1, step_itimer}, {"alarm", 1, step_alarm},
     {"ticks", 1, step_ticks},   {"posixtimer", 0, step_posixtimer},
