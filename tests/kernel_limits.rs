@@ -7,7 +7,7 @@
 
 use forkmon_test_support as common;
 
-use common::{Launch, LuaApp, Scratch, forkmon_lines, host_program};
+use common::{Launch, LuaApp, Save, Scratch, forkmon_lines, host_program, save};
 
 const RUNS_ON: &str = "; the program runs on without new checkpoints, and the files it reads from now on are not watched";
 
@@ -279,6 +279,65 @@ fn the_process_limit_at_a_checkpoint_is_named_and_earlier_checkpoints_stay() {
         others[1],
         "[forkmon] program exited with status 0; waiting for a change"
     );
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+/// The host reading 16 files, a checkpoint each, under `launch`.
+fn sixteen_checkpoints(dir: &Scratch, launch: Launch, limit: &[&str]) -> common::Session {
+    let mut args: Vec<String> = limit.iter().map(|arg| (*arg).to_owned()).collect();
+    for i in 1..=16 {
+        dir.write(&format!("m{i}.txt"), &format!("m{i}=1\n"));
+        args.extend(["read".to_owned(), format!("m{i}.txt")]);
+    }
+    args.extend(["print", "ready", "wait"].map(str::to_owned));
+    launch.dir(&dir.0).args(&args).start()
+}
+
+#[test]
+fn a_program_with_a_low_open_file_limit_resumes_from_each_of_its_checkpoints() {
+    // The watcher keeps a descriptor per checkpoint: under the program's
+    // limit of 12 it got none for the later ones, and took them for gone.
+    // It raises its own (soft) limit now.
+    let dir = Scratch::new("limit-many-checkpoints");
+    let launch = Launch::preloaded(host_program(), "%.txt$");
+    let mut session = sixteen_checkpoints(&dir, launch, &["nofile", "12"]);
+    session.wait_for("ready");
+    save(&dir.path("m16.txt"), "m16=2\n", Save::RenameOver);
+    session.wait_for("m16=2");
+    session.wait_for_count("ready", 2);
+    let output = session.output();
+    assert!(
+        output.contains("/m16.txt' changed, resuming from it"),
+        "{output}"
+    );
+    assert!(!output.contains("is gone"), "{output}");
+    assert_eq!(session.count("m15=1"), 1, "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
+fn under_a_hard_open_file_limit_checkpoints_are_addressed_by_pid_and_said() {
+    // A hard limit the watcher cannot raise: its handle on a checkpoint's
+    // process took the last number, and the check of that process failed.
+    let dir = Scratch::new("limit-hard-many-checkpoints");
+    let host = host_program();
+    let launch = Launch::preloaded("prlimit", "%.txt$");
+    let limit = ["--nofile=14:14", host.to_str().expect("utf-8 path")];
+    let mut session = sixteen_checkpoints(&dir, launch, &limit);
+    session.wait_for("ready");
+    session
+        .wait_for("[forkmon] cannot take a pidfd on a checkpoint's process (Too many open files");
+    save(&dir.path("m16.txt"), "m16=2\n", Save::RenameOver);
+    session.wait_for("m16=2");
+    let output = session.output();
+    assert!(
+        output.contains("/m16.txt' changed, resuming from it"),
+        "{output}"
+    );
+    assert!(!output.contains("is gone"), "{output}");
+    assert_eq!(session.count("cannot take a pidfd"), 1, "{output}");
     session.interrupt();
     session.assert_all_gone();
 }

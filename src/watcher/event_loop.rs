@@ -201,6 +201,14 @@ fn become_watcher(holder: Pid, journal: &Journal) {
         sys::exit_now(0);
     }
     let _ = nix::sys::prctl::set_name(c"forkmon-watch");
+    // The program's open-file limit is the program's: the watcher keeps a
+    // descriptor per checkpoint, up to its hard limit.
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+    {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
     let _ = signals::take_over_signals(&signals::blocked_signals());
 }
 

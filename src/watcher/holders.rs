@@ -16,13 +16,16 @@ use crate::sys::procfs;
 
 enum Address {
     Handle(ProcessHandle),
-    /// pidfd_open is not there (ENOSYS).
+    /// No pidfd could be had: pidfd_open is not there (ENOSYS), a seccomp
+    /// filter refuses it (EPERM in some containers), no descriptor is left.
     Pid(i32),
 }
 
 #[derive(Default)]
 pub struct Holders {
     by_pid: HashMap<i32, Address>,
+    /// Why a pidfd could not be had was said (once a session).
+    refusal_said: bool,
 }
 
 impl Holders {
@@ -38,25 +41,51 @@ impl Holders {
         // A new registration for a pid ends what an older one said: that
         // process is gone.
         self.by_pid.remove(&pid);
-        let handle = match ProcessHandle::open(pid) {
-            Ok(handle) => handle,
-            Err(error) if error.raw_os_error() == Some(libc::ENOSYS) => {
-                self.by_pid.insert(pid, Address::Pid(pid));
-                return;
+        // Taken before the check below: the process it checks is then the
+        // one the handle holds.
+        let mut address = match ProcessHandle::open(pid) {
+            Ok(handle) => Address::Handle(handle),
+            Err(error) if error.raw_os_error() == Some(libc::ESRCH) => return,
+            Err(error) => {
+                self.say_refusal(&error);
+                Address::Pid(pid)
             }
-            Err(_) => return,
-        };
-        let expected_parent = match above.last() {
-            Some(link) => link.holder,
-            None => nix::unistd::getppid().as_raw(),
         };
         let is_ours = match above.last() {
-            Some(_) => procfs::parent_of(pid) == Some(expected_parent),
-            None => expected_parent == pid,
+            Some(link) => {
+                let mut parent = procfs::parent_of(pid);
+                if parent.is_none() && matches!(address, Address::Handle(_)) {
+                    // The handle may have taken the last descriptor the
+                    // look needs (a hard open-file limit the watcher could
+                    // not raise): the pid has to do.
+                    address = Address::Pid(pid);
+                    parent = procfs::parent_of(pid);
+                    if parent.is_some() {
+                        self.say_refusal(&io::Error::from_raw_os_error(libc::EMFILE));
+                    }
+                }
+                parent == Some(link.holder)
+            }
+            None => nix::unistd::getppid().as_raw() == pid,
         };
         if is_ours {
-            self.by_pid.insert(pid, Address::Handle(handle));
+            self.by_pid.insert(pid, address);
         }
+    }
+
+    /// A pidfd refused for another reason than the holder's end: holders
+    /// are addressed by pid, as before Linux 5.3 (said, but not there).
+    fn say_refusal(&mut self, error: &io::Error) {
+        if error.raw_os_error() == Some(libc::ENOSYS)
+            || std::mem::replace(&mut self.refusal_said, true)
+        {
+            return;
+        }
+        crate::warn!(
+            "cannot take a pidfd on a checkpoint's process ({error}): forkmon addresses its \
+             checkpoints by pid instead, and cannot tell one that was killed (kill -9) from a \
+             process that took its pid since"
+        );
     }
 
     /// Forgets the holders that have ended (their pidfds became readable),
