@@ -645,3 +645,76 @@ fn an_fcntl_lock_held_at_a_checkpoint_is_said_once() {
     session.interrupt();
     session.assert_all_gone();
 }
+
+#[test]
+fn a_file_on_stdin_is_read_again_from_where_the_checkpoint_was() {
+    // The runs share stdin's open file, and its offset: the killed run had
+    // read it to the end, so the next one found nothing to read.
+    let dir = Scratch::new("state-stdin-file");
+    dir.write("a.txt", "a=1\n");
+    dir.write("input.lines", "one\ntwo\n");
+    let mut session = Launch::preloaded("sh", "%.txt$")
+        .arg("-c")
+        .arg("exec \"$0\" read a.txt input input print ready wait < input.lines")
+        .arg(host_program())
+        .dir(&dir.0)
+        .start();
+    session.wait_for("ready");
+    save(&dir.path("a.txt"), "a=2\n", Save::RenameOver);
+    session.wait_for_count("ready", 2);
+    let output = session.output();
+    assert_eq!(
+        session.program_output(),
+        "a=1\ngot one\ngot two\nready\na=2\ngot one\ngot two\nready\n",
+        "{output}"
+    );
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
+fn a_run_finds_stdins_flags_as_they_were_at_its_checkpoint() {
+    // O_NONBLOCK is the open file's: the killed run set it on the terminal,
+    // and the next run's first read of it failed at once.
+    let dir = Scratch::new("state-nonblock");
+    dir.write("a.txt", "a=1\n");
+    let mut session = host(
+        &dir,
+        &[
+            "read", "a.txt", "flags", "nonblock", "print", "ready", "wait",
+        ],
+    )
+    .start();
+    session.wait_for("ready");
+    save(&dir.path("a.txt"), "a=2\n", Save::RenameOver);
+    session.wait_for_count("ready", 2);
+    let output = session.output();
+    assert_eq!(session.count("stdin blocking"), 2, "{output}");
+    assert_eq!(session.count("stdin nonblocking"), 0, "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
+fn an_epoll_instance_made_before_a_checkpoint_is_said_once() {
+    let dir = Scratch::new("state-epoll");
+    dir.write("a.txt", "a=1\n");
+    dir.write("b.txt", "b=1\n");
+    let mut session = host(
+        &dir,
+        &[
+            "epoll", "read", "a.txt", "read", "b.txt", "print", "ready", "wait",
+        ],
+    )
+    .start();
+    session.wait_for("ready");
+    let output = session.output();
+    let said = "[forkmon] the program has an epoll instance (descriptor ";
+    assert_eq!(session.count(said), 1, "{output}");
+    assert!(
+        output.contains("/a.txt': a fork shares it, so each run from this checkpoint finds the descriptors the runs before it added (epoll_ctl ADD fails with EEXIST)"),
+        "{output}"
+    );
+    session.interrupt();
+    session.assert_all_gone();
+}

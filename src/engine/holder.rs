@@ -15,6 +15,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::{ForkResult, Pid};
 
 use super::end_requests::{EndRequests, Request, Verdict};
+use super::shared_descriptors::SharedDescriptors;
 use super::standby::{self, LeftAlive, Standby, Waited};
 use super::trace::{self, ResumeTrace};
 use crate::channel::journal::{Journal, WatcherState};
@@ -64,6 +65,8 @@ pub struct Holder {
     /// The terminal's modes at the checkpoint: each resumed run starts
     /// with them, whatever the run it replaces left.
     terminal: Option<TerminalModes>,
+    /// The offsets and flags of the program's descriptors at the checkpoint.
+    descriptors: Option<SharedDescriptors>,
 }
 
 impl Holder {
@@ -94,7 +97,13 @@ impl Holder {
             // With no watcher no resume comes: no standby either.
             standby: Standby::new(!passing_through),
             terminal: None,
+            descriptors: None,
         }
+    }
+
+    pub fn with_descriptors(mut self, descriptors: SharedDescriptors) -> Holder {
+        self.descriptors = Some(descriptors);
+        self
     }
 
     pub fn with_terminal(mut self, terminal: Option<TerminalModes>) -> Holder {
@@ -103,9 +112,14 @@ impl Holder {
     }
 
     /// After the old run is killed: it can no longer change the modes.
+    /// Sets back what the runs share with the checkpoint: the terminal's
+    /// modes, the offsets and flags of the program's descriptors.
     fn restore_terminal(&self) {
         if let Some(terminal) = &self.terminal {
             terminal.restore();
+        }
+        if let Some(descriptors) = &self.descriptors {
+            descriptors.restore();
         }
     }
 

@@ -15,6 +15,7 @@ mod end_requests;
 mod given_back;
 mod held_locks;
 mod holder;
+mod shared_descriptors;
 mod shared_input;
 mod standby;
 mod tied;
@@ -42,6 +43,7 @@ use crate::sys::terminal::TerminalModes;
 use crate::sys::timers::IntervalTimers;
 use crate::{sys, warn};
 use holder::Holder;
+use shared_descriptors::SharedDescriptors;
 use unforked::Obstacle;
 
 /// At most this many checkpoints live at once (a chain of processes; the
@@ -121,6 +123,8 @@ pub struct Engine {
     subreaper: bool,
     /// Whether input waiting at a checkpoint was said (once).
     shared_input_said: bool,
+    /// The kinds of event descriptors said (see `shared_descriptors`).
+    events_said: Vec<shared_descriptors::EventKind>,
     /// An fcntl lock held at a checkpoint was said (see `held_locks`).
     held_lock_said: bool,
 }
@@ -215,6 +219,7 @@ pub fn start() {
             obstacles_said: [false; 2],
             subreaper: false,
             shared_input_said: false,
+            events_said: Vec::new(),
             held_lock_said: false,
             root: root_identity(),
             task_reports: None,
@@ -932,6 +937,13 @@ impl Engine {
             self.shared_input_said = true;
             warn!("{}", waiting.describe(&crate::log::shown(path)));
         }
+        let (descriptors, events) = SharedDescriptors::read();
+        for (fd, kind) in events {
+            if !self.events_said.contains(&kind) {
+                self.events_said.push(kind);
+                warn!("{}", kind.describe(fd, &crate::log::shown(path)));
+            }
+        }
         let me = nix::unistd::getpid().as_raw();
         let mut lineage = self.lineage.clone();
         lineage.push(Link {
@@ -1014,6 +1026,7 @@ impl Engine {
                     me,
                     elapsed_micros,
                     terminal,
+                    descriptors,
                     raised_in_child: pending,
                 };
                 self.hold(holding)?;
@@ -1045,6 +1058,7 @@ impl Engine {
             me,
             elapsed_micros,
             terminal,
+            descriptors,
             raised_in_child,
         } = holding;
         // Signals that came while this process was still the program
@@ -1077,6 +1091,7 @@ impl Engine {
         let held = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             Holder::new(child, journal, signals, parent, passing_through)
                 .with_terminal(terminal)
+                .with_descriptors(descriptors)
                 .hold(missed, &raised_in_child)
         }));
         // A panic must not send the holder back into the program.
@@ -1139,6 +1154,8 @@ struct Holding {
     elapsed_micros: u64,
     /// The terminal's modes at the checkpoint.
     terminal: Option<TerminalModes>,
+    /// The offsets and flags of the program's descriptors then.
+    descriptors: SharedDescriptors,
     /// The signals pending at the fork, raised in the child at its start.
     raised_in_child: Vec<i32>,
 }

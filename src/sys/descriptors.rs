@@ -45,3 +45,42 @@ pub fn output_has_no_reader() -> bool {
             .revents()
             .is_some_and(|events| events.contains(PollFlags::POLLERR))
 }
+
+/// `fd`, borrowed for one call: at worst (a number closed in between) the
+/// call fails or reaches another file of this process, never memory.
+fn borrowed(fd: i32) -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: see above; the kernel checks the number on each call.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+}
+
+/// The file status flags of `fd` (`F_GETFL`).
+pub fn status_flags(fd: i32) -> Option<i32> {
+    nix::fcntl::fcntl(borrowed(fd), nix::fcntl::FcntlArg::F_GETFL).ok()
+}
+
+/// Sets the file status flags of `fd` (`F_SETFL`: O_NONBLOCK, O_APPEND
+/// and the like).
+pub fn set_status_flags(fd: i32, flags: i32) {
+    let flags = nix::fcntl::OFlag::from_bits_retain(flags);
+    let _ = nix::fcntl::fcntl(borrowed(fd), nix::fcntl::FcntlArg::F_SETFL(flags));
+}
+
+/// The file offset of `fd`, if it has one.
+pub fn offset(fd: i32) -> Option<i64> {
+    nix::unistd::lseek(borrowed(fd), 0, nix::unistd::Whence::SeekCur).ok()
+}
+
+/// Moves the file offset of `fd` to `offset`.
+pub fn seek(fd: i32, offset: i64) {
+    let _ = nix::unistd::lseek(borrowed(fd), offset, nix::unistd::Whence::SeekSet);
+}
+
+/// Whether `fd` is a regular file.
+pub fn is_regular_file(fd: i32) -> bool {
+    crate::sys::fstat_number(fd).is_some_and(|stat| stat.st_mode & libc::S_IFMT == libc::S_IFREG)
+}
+
+/// Whether `fd` is one of forkmon's marked descriptors.
+pub fn is_forkmons(fd: i32) -> bool {
+    crate::sys::identity::is_forkmons(borrowed(fd))
+}

@@ -55,6 +55,18 @@ impl Identity {
     }
 }
 
+/// Marks `fd`, an inotify instance of forkmon's, as forkmon's (see
+/// [`is_forkmons`]).
+pub fn mark(fd: BorrowedFd<'_>) {
+    let _ = set_signal(fd, MARK);
+}
+
+/// Whether `fd` holds an open file forkmon marked as its own (its inotify
+/// instances): not the program's.
+pub fn is_forkmons(fd: BorrowedFd<'_>) -> bool {
+    signal_of(fd) == Some(MARK)
+}
+
 fn set_signal(fd: BorrowedFd<'_>, signal: i32) -> Option<()> {
     // SAFETY: F_SETSIG only stores a number in the open file; `fd` is
     // borrowed for the call.

@@ -36,6 +36,10 @@
  *   line                waits for a line on stdin (the test's go-ahead)
  *   closefds            closes every descriptor from 3 up (close_range)
  *   dup2 N              puts /dev/null at descriptor N (dup2 over it)
+ *   nonblock            sets O_NONBLOCK on stdin (a killed run may
+ *                       leave it so)
+ *   flags               prints "stdin blocking" or "stdin nonblocking"
+ *   epoll               makes an epoll instance, prints "epoll N"
  *   reopen N FILE       closes descriptor N and opens FILE (write-only,
  *                       made or emptied), which takes the lowest free
  *                       number: N, as a daemon's own file after close(2)
@@ -85,6 +89,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -326,6 +331,26 @@ static void step_dup2(char **args) {
     if (null != atoi(args[0])) close(null);
 }
 
+static void step_nonblock(char **args) {
+    (void)args;
+    int flags = fcntl(0, F_GETFL);
+    if (flags < 0 || fcntl(0, F_SETFL, flags | O_NONBLOCK) < 0) fail("nonblock", strerror(errno));
+}
+
+static void step_flags(char **args) {
+    (void)args;
+    int flags = fcntl(0, F_GETFL);
+    if (flags < 0) fail("flags", strerror(errno));
+    printf("stdin %s\n", flags & O_NONBLOCK ? "nonblocking" : "blocking");
+}
+
+static void step_epoll(char **args) {
+    (void)args;
+    int fd = epoll_create1(0);
+    if (fd < 0) fail("epoll", strerror(errno));
+    printf("epoll %d\n", fd);
+}
+
 static void step_reopen(char **args) {
     close(atoi(args[0]));
     int fd = open(args[1], O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -534,6 +559,7 @@ static const struct step {
     {"line", 0, step_line},
     {"closefds", 0, step_closefds}, {"dup2", 1, step_dup2},
     {"reopen", 2, step_reopen},
+    {"nonblock", 0, step_nonblock}, {"flags", 0, step_flags}, {"epoll", 0, step_epoll},
     {"socketpair", 0, step_socketpair}, {"stray", 0, step_stray},
     {"itimer", 1, step_itimer}, {"alarm", 1, step_alarm},
     {"ticks", 1, step_ticks},   {"posixtimer", 0, step_posixtimer},

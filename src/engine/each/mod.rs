@@ -132,7 +132,12 @@ struct Watching {
 impl Watching {
     fn new() -> Watching {
         let inotify = match Inotify::init() {
-            Ok(inotify) => Inotify::from(sys::above_standard_streams(inotify.into())),
+            Ok(inotify) => {
+                let inotify = sys::above_standard_streams(inotify.into());
+                // Not the program's, at the checkpoints `after_round` makes.
+                sys::identity::mark(inotify.as_fd());
+                Inotify::from(inotify)
+            }
             Err(error) => {
                 warn!("forkmon.each cannot watch the tasks' files ({error}); ending");
                 sys::exit_now(1)
