@@ -476,6 +476,35 @@ fn a_spec_that_starts_its_lua_again_gets_a_plain_lua() {
     session.assert_all_gone();
 }
 
+/// Test first: a spec that requires a module not written yet fails, and
+/// runs again once the module is there.
+#[test]
+fn a_spec_runs_again_when_the_module_it_did_not_find_is_written() {
+    let project = project("busted-missing-module");
+    project.write(
+        "spec/fmt_spec.lua",
+        "local fmt = require 'fmt'\ndescribe('fmt', function()\n  it('formats', function()\n    print('running fmt ' .. fmt.show(7))\n  end)\nend)\n",
+    );
+    let mut session = busted(&project, "lua5.4")
+        .arg("-o")
+        .arg("plainTerminal")
+        .start();
+    session.wait_for("4 of 4 spec files ran: 3 ok, 1 failed ('spec/fmt_spec.lua')");
+    project.write(
+        "src/fmt.lua",
+        "return { show = function(n) return '<' .. n .. '>' end }\n",
+    );
+    session.wait_for("running fmt <7>");
+    session.wait_for("1 of 4 spec files ran: 1 ok; waiting for a change");
+    let output = session.output();
+    assert!(
+        output.contains("running 1 of 4 spec files: 'spec/fmt_spec.lua' (read 'src/fmt.lua')"),
+        "{output}"
+    );
+    session.interrupt();
+    session.assert_all_gone();
+}
+
 #[test]
 fn lua51_hangs_and_crashes_do_not_stop_the_loop() {
     hangs_and_crashes_do_not_stop_the_loop("lua5.1");

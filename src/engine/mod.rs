@@ -519,8 +519,17 @@ impl Engine {
 
     fn looked_for_missing(&mut self, path: OwnedPath) {
         // A task's process of `forkmon.each` makes no checkpoint and ties
-        // nothing: it reports what it read.
-        if self.task_reports.is_some() || self.stopped || self.tied.contains(path.as_bytes()) {
+        // nothing: it reports what it read, and what it looked for (a spec
+        // that requires a module not written yet runs once it is).
+        if self.task_reports.is_some() {
+            if directory_exists(split_parent(path.as_bytes()).0)
+                && !self.tied.contains(path.as_bytes())
+            {
+                self.report(&each::Report::Read(path.as_bytes().to_vec(), None));
+            }
+            return;
+        }
+        if self.stopped || self.tied.contains(path.as_bytes()) {
             return;
         }
         if !self.is_own_process() {
