@@ -910,7 +910,7 @@ impl Engine {
     /// before the fork; then the child goes back into the program and the
     /// parent holds (see [`Engine::hold`]).
     fn checkpoint(&mut self, path: &[u8], stamp: Option<FileStamp>) -> Result<(), EngineError> {
-        let started = Instant::now();
+        let mut clock = weighing::CheckpointClock::start();
         let threads = sys::procfs::thread_count().map_err(EngineError::Proc)?;
         if threads > 1 {
             return Err(EngineError::Threads(threads));
@@ -999,6 +999,7 @@ impl Engine {
         let terminal = TerminalModes::read();
         let costs_before = self.costs.before_fork();
         sys::flush_stdio();
+        clock.forking();
         // SAFETY: `thread_count` above found one thread, and nothing since
         // started one.
         #[allow(unsafe_code)]
@@ -1014,7 +1015,7 @@ impl Engine {
             }
             Ok(ForkResult::Child) => {
                 watcher.leave_watcher_end();
-                self.costs.forked(costs_before, started.elapsed());
+                self.costs.forked(costs_before, clock.in_child());
                 signals.restore();
                 signals::raise_each(&pending);
                 timers.arm();
@@ -1027,7 +1028,7 @@ impl Engine {
             Ok(ForkResult::Parent { child }) => {
                 // Its resumed children go on from this checkpoint as the
                 // first child does.
-                self.costs.forked(costs_before, started.elapsed());
+                self.costs.forked(costs_before, clock.in_parent());
                 let holding = Holding {
                     child,
                     signals,

@@ -54,6 +54,54 @@ const OVERDUE_SHARE: u32 = 15;
 /// then come a little less often than they could).
 const FAULT_COST: Duration = Duration::from_nanos(2_500);
 
+/// What a checkpoint itself costs the program: the processor time of its
+/// own work and of the fork. Not the wall time: a checkpoint that waited
+/// for a processor on a busy machine (its first, with the watcher to
+/// start, or a fork's child scheduled late) weighed as dear as 30 ms of
+/// work, and the run made no checkpoint after it.
+pub struct CheckpointClock {
+    cpu_at_start: Duration,
+    before_fork: Option<(Duration, Instant)>,
+}
+
+impl CheckpointClock {
+    pub fn start() -> CheckpointClock {
+        CheckpointClock {
+            cpu_at_start: process_cpu(),
+            before_fork: None,
+        }
+    }
+
+    /// Just before the fork.
+    pub fn forking(&mut self) {
+        self.before_fork = Some((process_cpu(), Instant::now()));
+    }
+
+    /// In the parent, after the fork: its processor time since the start
+    /// (the fork's page tables are copied in the parent).
+    pub fn in_parent(&self) -> Duration {
+        process_cpu().saturating_sub(self.cpu_at_start)
+    }
+
+    /// In the child, whose processor clock starts again at the fork: the
+    /// work before the fork, and the fork as the child saw it, less the
+    /// time the child waited for a processor.
+    pub fn in_child(&self) -> Duration {
+        let Some((cpu_before, wall_before)) = self.before_fork else {
+            return Duration::ZERO;
+        };
+        let waited = procfs::runqueue_wait().unwrap_or(Duration::ZERO);
+        cpu_before.saturating_sub(self.cpu_at_start) + wall_before.elapsed().saturating_sub(waited)
+    }
+}
+
+/// This process's processor time so far (user and system).
+fn process_cpu() -> Duration {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID)
+        .map(Duration::from)
+        .unwrap_or(Duration::ZERO)
+}
+
 /// What the checkpoints above a process cost it; a child inherits its
 /// parent's copy at the fork.
 #[derive(Debug)]
@@ -204,6 +252,17 @@ mod tests {
     use super::*;
 
     const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn a_checkpoint_that_waits_costs_only_its_processor_time() {
+        // Waiting (for a processor, for the disk) costs the program no
+        // work a later checkpoint must be weighed against.
+        let mut clock = CheckpointClock::start();
+        std::thread::sleep(60 * MS);
+        clock.forking();
+        std::thread::sleep(60 * MS);
+        assert!(clock.in_parent() < 20 * MS, "{:?}", clock.in_parent());
+    }
 
     fn weighing(since_last: u32, work: u32, spent: u32, next_cost: u32, min_work: u32) -> Weighing {
         Weighing {

@@ -234,6 +234,15 @@ pub fn eventfd_count(fd: i32) -> Option<u64> {
 }
 
 /// This process's resident pages (`/proc/self/statm`).
+/// How long this thread has waited for a processor while it could run
+/// (`/proc/thread-self/schedstat`, second field); a fork's child starts
+/// at zero.
+pub fn runqueue_wait() -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos = stat.split_whitespace().nth(1)?.parse().ok()?;
+    Some(std::time::Duration::from_nanos(nanos))
+}
+
 pub fn resident_pages() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     statm.split_whitespace().nth(1)?.parse().ok()
