@@ -67,20 +67,20 @@ pub struct CheckpointClock {
 impl CheckpointClock {
     pub fn start() -> CheckpointClock {
         CheckpointClock {
-            cpu_at_start: process_cpu(),
+            cpu_at_start: thread_cpu(),
             before_fork: None,
         }
     }
 
     /// Just before the fork.
     pub fn forking(&mut self) {
-        self.before_fork = Some((process_cpu(), Instant::now()));
+        self.before_fork = Some((thread_cpu(), Instant::now()));
     }
 
     /// In the parent, after the fork: its processor time since the start
     /// (the fork's page tables are copied in the parent).
     pub fn in_parent(&self) -> Duration {
-        process_cpu().saturating_sub(self.cpu_at_start)
+        thread_cpu().saturating_sub(self.cpu_at_start)
     }
 
     /// In the child, whose processor clock starts again at the fork: the
@@ -95,9 +95,10 @@ impl CheckpointClock {
     }
 }
 
-/// This process's processor time so far (user and system).
-fn process_cpu() -> Duration {
-    nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID)
+/// This thread's processor time so far (user and system): the program's
+/// one thread at a checkpoint.
+fn thread_cpu() -> Duration {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
         .map(Duration::from)
         .unwrap_or(Duration::ZERO)
 }
