@@ -100,3 +100,36 @@ fn a_script_written_after_the_start_resumes_at_each_save() {
     session.interrupt();
     session.assert_all_gone();
 }
+
+#[test]
+fn a_resume_from_before_a_lookup_names_the_lookup() {
+    // busted's first watched open is `require 'lfs'` probing ./lfs.lua: a
+    // resume from there named a file that is not there, as if it were.
+    let dir = Scratch::new("missing-first-lookup");
+    dir.write("a.txt", "a=1\n");
+    let mut session = Launch::preloaded(common::host_program(), "%.txt$")
+        .env_remove("FORKMON_MIN_WORK")
+        .args([
+            "open",
+            "probe.txt",
+            "read",
+            "a.txt",
+            "print",
+            "ready",
+            "wait",
+        ])
+        .dir(&dir.0)
+        .start();
+    session.wait_for("ready");
+    save(&dir.path("a.txt"), "a=2\n", Save::RenameOver);
+    session.wait_for_count("ready", 2);
+    let output = session.output();
+    let from_the_lookup = format!(
+        "'{}' changed, resuming from the lookup of '{}' (resume #1",
+        dir.path("a.txt").display(),
+        dir.path("probe.txt").display()
+    );
+    assert!(output.contains(&from_the_lookup), "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}

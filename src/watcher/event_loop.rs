@@ -422,6 +422,9 @@ fn clear_terminal() {
 fn announce(order: &Resume) {
     let from = if order.changed.len() == 1 && order.changed.first() == Some(&order.from) {
         "it".to_owned()
+    } else if order.from_looked_for {
+        // A file that was not there (Lua's require probes many paths).
+        format!("the lookup of '{}'", shown(&order.from))
     } else {
         format!("'{}'", shown(&order.from))
     };

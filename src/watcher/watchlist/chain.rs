@@ -46,6 +46,9 @@ pub(super) struct Checkpoint {
     pub(super) files: Vec<WatchedFile>,
     /// The program's start-up work before this checkpoint.
     pub(super) skips: Duration,
+    /// Its file was not there when the checkpoint was made (before a
+    /// lookup: Lua's `require` probes paths that are not there).
+    pub(super) looked_for: bool,
 }
 
 impl Checkpoint {
@@ -168,6 +171,8 @@ impl Watchlist {
             }),
             missing_when_tied: registration.kind == Kind::AttachMissing,
         };
+        // A checkpoint's file has a stamp unless it was not there.
+        let looked_for = registration.stamp.is_none();
         match registration.kind {
             Kind::Checkpoint if chain_is(parents, &self.checkpoints) => {
                 let skips = Duration::from_micros(registration.elapsed_micros);
@@ -177,6 +182,7 @@ impl Watchlist {
                     link: new,
                     files: vec![file],
                     skips,
+                    looked_for,
                 });
             }
             Kind::Withdraw if chain_is(&registration.lineage, &self.checkpoints) => {
@@ -326,6 +332,7 @@ impl Watchlist {
                 depth: before,
                 number: 0,
                 from: checkpoint.path().to_vec(),
+                from_looked_for: checkpoint.looked_for,
                 changed,
                 skips: checkpoint.skips,
             }),

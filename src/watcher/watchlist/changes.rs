@@ -147,10 +147,11 @@ impl Watchlist {
         }
         let mut earliest = None;
         for (depth, checkpoint) in self.checkpoints.iter_mut().enumerate() {
-            let (link, from, skips) = (
+            let (link, from, skips, looked_for) = (
                 checkpoint.link,
                 checkpoint.path().to_vec(),
                 checkpoint.skips,
+                checkpoint.looked_for,
             );
             for file in &mut checkpoint.files {
                 let Some(change) = file.change.as_mut() else {
@@ -169,6 +170,7 @@ impl Watchlist {
                     depth,
                     number: 0,
                     from: from.clone(),
+                    from_looked_for: looked_for,
                     changed: Vec::new(),
                     skips,
                 });

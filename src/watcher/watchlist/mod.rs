@@ -131,6 +131,9 @@ pub struct Resume {
     pub depth: usize,
     pub number: u64,
     pub from: Vec<u8>,
+    /// `from` was not there at the checkpoint: it was made before a
+    /// lookup of it.
+    pub from_looked_for: bool,
     pub changed: Vec<Vec<u8>>,
     /// The start-up work the resume skips.
     pub skips: Duration,
