@@ -99,6 +99,11 @@ function io.lines(filename, ...)
   return unpack(results, 2, results.n)
 end
 
+-- os.clock as alone: the program's processor time since it started, not
+-- since its run was forked from a checkpoint (a fork's child counts from
+-- zero). Absent when another preloaded copy of forkmon answers clock().
+if raw.clock then os.clock = raw.clock end
+
 -- The API: each raw function answers `ok, value-or-message`; a message is
 -- raised here, at the caller's line, as a plain string.
 local function checked(raw_function)

@@ -7,7 +7,7 @@ use forkmon_test_support as common;
 
 use std::time::{Duration, Instant};
 
-use common::{DEADLINE, Launch, Save, Scratch, Session, host_program, save};
+use common::{DEADLINE, Launch, LuaApp, Save, Scratch, Session, host_program, save};
 
 /// The host program with forkmon preloaded, watching `*.txt`, in `dir`,
 /// doing `steps`.
@@ -717,4 +717,43 @@ fn an_epoll_instance_made_before_a_checkpoint_is_said_once() {
     );
     session.interrupt();
     session.assert_all_gone();
+}
+
+/// Lua's `os.clock()` after 0.3 s of work before a checkpoint, then after
+/// an edit resumed from there (printed as "clock OK" or "clock X").
+fn os_clock_counts_the_work_before_the_checkpoint(test: &str, module_way: bool) {
+    let app = LuaApp::new(
+        test,
+        &[],
+        "local t = os.clock() while os.clock() - t < 0.3 do end\n\
+         require \"a\"\n\
+         local c = os.clock()\n\
+         print(c >= 0.3 and \"clock OK\" or (\"clock \" .. c))",
+    );
+    app.dir.write("a.lua", "print(\"a=1\")\n");
+    let launch = if module_way {
+        app.launch_module()
+    } else {
+        app.launch()
+    };
+    let mut session = launch.start();
+    session.wait_for("done first");
+    save(&app.module("a"), "print(\"a=2\")\n", Save::RenameOver);
+    session.wait_for("done 1");
+    let output = session.output();
+    assert_eq!(session.count("clock OK"), 2, "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}
+
+#[test]
+fn os_clock_under_the_preload_counts_the_program_from_its_start() {
+    // A fork's child counts its processor time from zero: a start-up timer
+    // printed 0.00 s after a second of start-up.
+    os_clock_counts_the_work_before_the_checkpoint("state-clock-preload", false);
+}
+
+#[test]
+fn os_clock_under_the_lua_module_counts_the_program_from_its_start() {
+    os_clock_counts_the_work_before_the_checkpoint("state-clock-module", true);
 }

@@ -237,6 +237,33 @@ pub fn resume_count() -> u64 {
     RESUMES.load(Ordering::Relaxed)
 }
 
+/// The processor time the program had used when this process was forked
+/// from its checkpoint, in microseconds: a fork's child starts its own
+/// count at zero, and `clock()` (Lua's `os.clock`) adds this back.
+static CPU_BEFORE_THIS_PROCESS: AtomicU64 = AtomicU64::new(0);
+
+/// The program's processor time so far, as it would be alone: this
+/// process's, and what the program used before its checkpoint's fork.
+pub fn program_cpu_time() -> Duration {
+    Duration::from_micros(CPU_BEFORE_THIS_PROCESS.load(Ordering::Relaxed)) + process_cpu_time()
+}
+
+/// What the checkpoints added to `clock()`'s count in this process.
+pub fn cpu_before_this_process() -> Duration {
+    Duration::from_micros(CPU_BEFORE_THIS_PROCESS.load(Ordering::Relaxed))
+}
+
+fn process_cpu_time() -> Duration {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID)
+        .map(Duration::from)
+        .unwrap_or(Duration::ZERO)
+}
+
+fn set_cpu_before_this_process(cpu: Duration) {
+    let micros = u64::try_from(cpu.as_micros()).unwrap_or(u64::MAX);
+    CPU_BEFORE_THIS_PROCESS.store(micros, Ordering::Relaxed);
+}
+
 /// What an open for reading will find.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Probe {
@@ -999,6 +1026,7 @@ impl Engine {
         let terminal = TerminalModes::read();
         let costs_before = self.costs.before_fork();
         sys::flush_stdio();
+        let program_cpu = program_cpu_time();
         clock.forking();
         // SAFETY: `thread_count` above found one thread, and nothing since
         // started one.
@@ -1015,6 +1043,7 @@ impl Engine {
             }
             Ok(ForkResult::Child) => {
                 watcher.leave_watcher_end();
+                set_cpu_before_this_process(program_cpu);
                 self.costs.forked(costs_before, clock.in_child());
                 signals.restore();
                 signals::raise_each(&pending);
@@ -1040,6 +1069,8 @@ impl Engine {
                     raised_in_child: pending,
                 };
                 self.hold(holding)?;
+                // A resumed child, forked from this holder now.
+                set_cpu_before_this_process(program_cpu);
                 signals::raise_each(&pending_in_resumed);
                 self.relook_if_changed(path, stamp.is_none());
                 Ok(())

@@ -46,6 +46,12 @@ pub fn raw_functions(lua: &Lua, other: Option<&'static SharedV1>) -> LuaResult<L
             )
         })?,
     )?;
+    if other.is_none() {
+        api.set(
+            "clock",
+            lua.create_function(|_, ()| Ok(engine::program_cpu_time().as_secs_f64()))?,
+        )?;
+    }
     let owned = move |function: &str| match other {
         Some(_) => fail(function, PRELOADED),
         None => Ok(()),

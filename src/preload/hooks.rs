@@ -354,6 +354,23 @@ fn stands_in_for_its_group_leader() -> bool {
 }
 
 detour! {
+    /// clock(3), Lua's `os.clock`: the program's processor time since it
+    /// started, as alone, not since its run's fork.
+    fn clock() -> libc::clock_t;
+    missing: -1;
+    |real| {
+        let own = real();
+        if own < 0 || !gate::is_on() {
+            return own;
+        }
+        let before = crate::engine::cpu_before_this_process();
+        // CLOCKS_PER_SEC is 1,000,000 (POSIX): microseconds.
+        let before = libc::clock_t::try_from(before.as_micros()).unwrap_or(libc::clock_t::MAX);
+        own.saturating_add(before)
+    }
+}
+
+detour! {
     /// setsid(2): fails for a group leader, as the program would be alone.
     fn setsid() -> libc::pid_t;
     missing: missing_int();
