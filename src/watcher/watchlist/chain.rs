@@ -189,10 +189,20 @@ impl Watchlist {
                 self.truncate(self.checkpoints.len() - 1);
                 self.tie_again(untied);
             }
-            Kind::OwnWrite if chain_is(&registration.lineage, &self.checkpoints) => {
+            // Untied in the run's engine, but perhaps tied here by a run a
+            // resume replaced (the run writes again a file it then reads):
+            // then that tie's events are the program's too, whatever record
+            // comes first.
+            Kind::OwnWrite | Kind::OwnWriteUntied
+                if chain_is(&registration.lineage, &self.checkpoints) =>
+            {
                 let now = Instant::now();
                 let places = self.index.by_path.get(&file.path).cloned();
-                if places.is_none() && file.dir_watch != 0 {
+                if registration.kind == Kind::OwnWriteUntied {
+                    let name = crate::paths::split_parent(&file.path).1;
+                    self.own_writes.add(file.dir_watch, name, now);
+                }
+                if places.is_none() && file.dir_watch != 0 && registration.kind == Kind::OwnWrite {
                     // A new name in a directory the program listed.
                     let name = crate::paths::split_parent(&file.path).1;
                     self.own_entries.add(file.dir_watch, name);
@@ -207,10 +217,6 @@ impl Watchlist {
                         self.own_writes.add(dir_watch, name, now);
                     }
                 }
-            }
-            Kind::OwnWriteUntied if chain_is(&registration.lineage, &self.checkpoints) => {
-                let name = crate::paths::split_parent(&file.path).1;
-                self.own_writes.add(file.dir_watch, name, Instant::now());
             }
             Kind::Attach | Kind::AttachMissing
                 if chain_is(&registration.lineage, &self.checkpoints) =>

@@ -627,6 +627,33 @@ fn a_file_written_then_tied_takes_the_writes_events_as_the_programs() {
     }
 }
 
+#[test]
+fn a_write_of_a_file_a_replaced_run_tied_is_the_programs_before_the_new_tie() {
+    // After a resume, the run writes config.lua again (its engine does not
+    // know the replaced run tied it), and the watcher reads the write's
+    // events before the record of the read that follows.
+    let t0 = Instant::now();
+    let mut list = three();
+    let lineage = holders_of_three();
+    let record = |kind| Registration {
+        kind,
+        lineage: lineage.clone(),
+        dir_watch: 1,
+        path: b"/app/config.lua".to_vec(),
+        elapsed_micros: 0,
+        stamp: None,
+    };
+    list.register(record(Kind::Attach)).expect("fresh");
+    list.register(record(Kind::OwnWriteUntied)).expect("fresh");
+    list.file_event(1, b"config.lua", Written, t0);
+    list.file_event(1, b"config.lua", Closed, t0);
+    assert_eq!(list.settle(t0 + 50 * MS, always), Outcome::default());
+    list.register(record(Kind::Attach)).expect("fresh");
+    // A later save is an edit.
+    list.file_event(1, b"config.lua", MovedIn, t0 + 60 * MS);
+    assert!(list.settle(t0 + 100 * MS, always).resume.is_some());
+}
+
 /// The system as a test sets it: journal records to hand out, files with
 /// their size and stamp, link targets, and the watches it was asked for.
 struct FakeIo {
