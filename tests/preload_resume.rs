@@ -369,6 +369,31 @@ fn after_enough_work_the_next_file_gets_a_checkpoint_of_its_own() {
 }
 
 #[test]
+fn a_tenth_of_a_second_of_work_gets_a_checkpoint_after_it() {
+    // Weighed at its wall time, the first checkpoint (which starts the
+    // watcher, and whose child waits for a processor) looked too dear for
+    // another one so soon: a save of b.lua re-ran the 0.1 s in 4 runs of 4.
+    let app = LuaApp::new(
+        "tenth-of-a-second",
+        &[],
+        "local t = os.clock() while os.clock() - t < 0.1 do end\nrequire \"a\"\nrequire \"b\"",
+    );
+    app.dir.write("a.lua", "print(\"a=1\")\n");
+    app.dir.write("b.lua", "print(\"b=1\")\n");
+    let session = app.launch().env_remove("FORKMON_MIN_WORK").start();
+    session.wait_for("program exited");
+    save(&app.module("b"), "print(\"b=2\")\n", Save::InPlace);
+    session.wait_for("done 1");
+    let from_a = format!(
+        "'{}' changed, resuming from '{}'",
+        app.module("b").display(),
+        app.module("a").display()
+    );
+    assert!(session.output().contains(&from_a), "{}", session.output());
+    assert_eq!(session.count("startup"), 1, "{}", session.output());
+}
+
+#[test]
 fn a_program_whose_collector_walks_its_heap_gets_checkpoints_as_far_apart_as_their_faults_cost() {
     // 200,000 small tables (about 20 MB) that every full collection marks:
     // after each checkpoint the program copies most of its heap again,
