@@ -293,3 +293,41 @@ fn a_pipeline_whose_reader_ended_ends() {
     assert!(output.contains("status 1\n"), "{output}");
     session.assert_all_gone();
 }
+
+#[test]
+fn busted_under_a_lua_without_a_module_is_told_to_use_lua_5_4() {
+    // Debian's busted starts under Lua 5.1 or 5.2 (`#!/usr/bin/env lua`);
+    // an install of the 5.4 module alone left the user at "build it".
+    let dir = Scratch::new("busted-other-lua");
+    let bin = dir.path("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    std::fs::copy(env!("CARGO_BIN_EXE_forkmon"), bin.join("forkmon")).expect("copy forkmon");
+    std::fs::copy(common::library(), bin.join("forkmon.so")).expect("copy the module");
+    let busted = dir.write("bin/busted", "#!/usr/bin/env lua5.1\nprint('busted')\n");
+    std::fs::set_permissions(&busted, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = std::process::Command::new(bin.join("forkmon"))
+        .arg("busted")
+        .env("PATH", path)
+        .env_remove("FORKMON_MODULE")
+        .current_dir(&dir.0)
+        .output()
+        .expect("run forkmon");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("forkmon: cannot find the forkmon module built for Lua 5.1"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with(
+            "; or run busted under Lua 5.4, for which it is built: forkmon busted --lua=lua5.4 ...\n"
+        ),
+        "{stderr}"
+    );
+}

@@ -22,9 +22,14 @@ pub enum BustedError {
     #[error("cannot run '{0}' to ask its Lua version")]
     NoLua(String),
     #[error(
-        "cannot find the forkmon module built for {version} (looked at: {looked}); build it (make, or make modules, builds target/<lua>/release/forkmon.so for each Lua installed) or give it with FORKMON_MODULE=/path/forkmon.so"
+        "cannot find the forkmon module built for {version} (looked at: {looked}); build it (make, or make modules, builds target/<lua>/release/forkmon.so for each Lua installed) or give it with FORKMON_MODULE=/path/forkmon.so{hint}"
     )]
-    NoModule { version: String, looked: String },
+    NoModule {
+        version: String,
+        looked: String,
+        /// Another Lua busted can run under, whose module is there.
+        hint: String,
+    },
     #[error("cannot use '{path}' (given with FORKMON_MODULE) as the forkmon module: {reason}")]
     BadModule { path: String, reason: &'static str },
     #[error("cannot run '{program}': {source}")]
@@ -59,12 +64,28 @@ fn prepare(invocation: Invocation) -> Result<Command, BustedError> {
     // busted's --lua re-runs busted under that Lua through a shell, where
     // forkmon would not follow: the interpreter is started here instead.
     let (lua, mut busted_args) = split_lua_option(args);
+    let lua_given = lua.is_some();
     let lua = lua.unwrap_or_else(|| shebang_interpreter(&script));
     if busted_args.iter().all(|a| a != "--ignore-lua") {
         busted_args.insert(0, "--ignore-lua".into());
     }
     let version = lua_version(&lua)?;
-    let module = find_module(&version)?;
+    let module = find_module(&version).map_err(|error| match error {
+        // busted's own `#!` Lua (Debian's is 5.1 or 5.2) has no module
+        // here, but Lua 5.4 has: busted runs under it with --lua.
+        BustedError::NoModule {
+            version, looked, ..
+        } if !lua_given && version != "Lua 5.4" && find_module("5.4").is_ok() => {
+            BustedError::NoModule {
+                version,
+                looked,
+                hint: "; or run busted under Lua 5.4, for which it is built: forkmon busted \
+                       --lua=lua5.4 ..."
+                    .to_owned(),
+            }
+        }
+        other => other,
+    })?;
     let mut command = Command::new(&lua);
     command
         .arg("-l")
@@ -198,6 +219,7 @@ fn find_module(version: &str) -> Result<PathBuf, BustedError> {
                 .map(|c| c.display().to_string())
                 .collect::<Vec<_>>()
                 .join(", "),
+            hint: String::new(),
         })
 }
 
