@@ -331,3 +331,23 @@ fn busted_under_a_lua_without_a_module_is_told_to_use_lua_5_4() {
         "{stderr}"
     );
 }
+
+#[test]
+fn nothing_matched_under_the_default_filter_names_no_variable_the_user_did_not_set() {
+    let dir = Scratch::new("cmd-nothing-matched");
+    let mut session = command()
+        .env_remove("FORKMON_FILTER")
+        .args(["lua5.4", "-e", "print('no file read')"])
+        .dir(&dir.0)
+        .start();
+    session.wait_exit();
+    let output = session.output();
+    let lines = common::forkmon_lines(&output);
+    assert_eq!(lines.len(), 1, "{output}");
+    // The filter is the directory as a Lua pattern ('-' is '%-').
+    assert!(
+        lines[0].starts_with("[forkmon] no opened file matched the filter '^/tmp/forkmon%-test%-")
+            && lines[0].ends_with("/'; nothing was watched"),
+        "{output}"
+    );
+}

@@ -24,11 +24,20 @@ extern "C" fn at_exit() {
             return;
         }
         if let Some(config) = config::active() {
-            info!(
-                "no opened file matched {}='{}'; nothing was watched",
-                config::FILTER,
-                crate::log::one_line(&config.filter_spec)
-            );
+            let spec = crate::log::one_line(&config.filter_spec);
+            // Named as the user gave it: a default (the command's, the Lua
+            // module's) or one set with `configure` is no FORKMON_FILTER.
+            let exported = crate::sys::env_var(config::FILTER)
+                .is_some_and(|value| value.as_encoded_bytes() == config.filter_spec.as_bytes());
+            let default = crate::sys::env_var(config::DEFAULT_FILTER).is_some_and(|v| v == "1");
+            if exported && !default {
+                info!(
+                    "no opened file matched {}='{spec}'; nothing was watched",
+                    config::FILTER
+                );
+            } else {
+                info!("no opened file matched the filter '{spec}'; nothing was watched");
+            }
         }
     });
 }
