@@ -654,3 +654,54 @@ fn a_save_below_a_killed_holder_resumes_from_the_one_above_in_one_line() {
     session.interrupt();
     session.assert_all_gone();
 }
+
+#[test]
+fn a_signal_sent_to_the_programs_pid_reaches_its_run() {
+    // A pidfile written before the first checkpoint names the first
+    // holder: `kill -USR1 $(cat app.pid)` (a log rotation) went nowhere.
+    let dir = Scratch::new("signals-to-the-pid");
+    dir.write("a.txt", "a=1\n");
+    let mut session = Launch::preloaded(host_program(), "%.txt$")
+        .args([
+            "read", "a.txt", "mark", "USR1", "print", "ready", "wait", "marked", "7",
+        ])
+        .dir(&dir.0)
+        .start();
+    session.wait_for("ready");
+    session.signal_root(Signal::SIGUSR1);
+    session.wait_for("[forkmon] program exited with status 7; waiting for a change");
+    // One the program dies of ends the tree, as it would end alone.
+    save(&dir.path("a.txt"), "a=2\n", Save::RenameOver);
+    session.wait_for_count("ready", 2);
+    session.signal_root(Signal::SIGUSR2);
+    let status = session.wait_exit();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGUSR2),
+        "{}",
+        session.output()
+    );
+    session.assert_all_gone();
+}
+
+#[test]
+fn a_run_sees_the_parent_the_program_has_alone() {
+    // Below a checkpoint the run's parent is a holder: a program that
+    // checks getppid() to see its parent go took the holder for it.
+    let dir = Scratch::new("signals-ppid");
+    dir.write("a.txt", "a=1\n");
+    let mut session = Launch::preloaded(host_program(), "%.txt$")
+        .args(["ppid", "read", "a.txt", "ppid", "print", "ready", "wait"])
+        .dir(&dir.0)
+        .start();
+    session.wait_for("ready");
+    let parent = format!("parent {}\n", std::process::id());
+    assert_eq!(
+        session.program_output(),
+        format!("{parent}a=1\n{parent}ready\n"),
+        "{}",
+        session.output()
+    );
+    session.interrupt();
+    session.assert_all_gone();
+}

@@ -52,6 +52,9 @@ pub struct Holder {
     asked_to_end: EndRequests,
     /// When the last ending signal came while the child ran.
     ending_since: Option<std::time::Instant>,
+    /// The latest program signal passed down (see `pass_down`): a child
+    /// that dies of it ends the tree.
+    passed_down: Option<i32>,
     /// A SIGHUP taken for a reload was passed to the child: if the child
     /// dies of it (no handler, or a holder below with no program left),
     /// the tree ends by it, as the program alone would be gone.
@@ -92,6 +95,7 @@ impl Holder {
             asked_to_end: EndRequests::default(),
             ending_since: None,
             reload_passed: false,
+            passed_down: None,
             passing_through,
             trace: trace::enabled(),
             // With no watcher no resume comes: no standby either.
@@ -169,6 +173,7 @@ impl Holder {
                     self.ending_since = None;
                     self.asked_to_end.forget();
                     self.reload_passed = false;
+                    self.passed_down = None;
                     self.journal.set_ending(false);
                     if released {
                         continue;
@@ -210,6 +215,10 @@ impl Holder {
     }
 
     fn on_signal(&mut self, received: &Received) {
+        if signals::is_a_program_signal(received.signal) {
+            self.pass_down(received);
+            return;
+        }
         match Signal::try_from(received.signal) {
             Ok(Signal::SIGTSTP) => self.on_stop_request(received),
             Ok(signal) if signals::ENDING.contains(&signal) => {
@@ -219,6 +228,53 @@ impl Holder {
             // from the watcher.
             _ => {}
         }
+    }
+
+    /// A signal for the program (SIGUSR1, a real-time one...) that a process
+    /// sent to this holder: to the first holder's pid, the program's own as
+    /// the world knows it (a pidfile written before the first checkpoint, a
+    /// supervisor that started it), or down from the holder above. The run
+    /// gets it, as the program would alone; if it dies of it, the tree ends
+    /// as the program did. What the kernel sends to the terminal's group,
+    /// the run has itself; what the run sends to its parent is not for it.
+    fn pass_down(&mut self, received: &Received) {
+        let Some(child) = self.child else { return };
+        // The kernel sends some in a process's own name (SIGPIPE of its own
+        // write, a parent-death signal: then the parent's).
+        let me = nix::unistd::getpid().as_raw();
+        if !received.by_a_process
+            || received.sender <= 0
+            || received.sender == me
+            || self.is_below(received.sender)
+        {
+            return;
+        }
+        let sent = if received.queued {
+            signals::send_with_value(child, received.signal, received.value).is_ok()
+        } else {
+            Signal::try_from(received.signal).map_or_else(
+                |_| signals::send_plain(child, received.signal).is_ok(),
+                |signal| kill(child, signal).is_ok(),
+            )
+        };
+        if sent {
+            self.passed_down = Some(received.signal);
+        }
+    }
+
+    /// Whether `pid` is this holder's run, or below it (the program, its
+    /// children, the holders and standbys below).
+    fn is_below(&self, pid: i32) -> bool {
+        let me = nix::unistd::getpid().as_raw();
+        let mut process = pid;
+        for _ in 0..256 {
+            match procfs::parent_of(process) {
+                Some(parent) if parent == me => return true,
+                Some(parent) if parent > 1 => process = parent,
+                _ => return false,
+            }
+        }
+        false
     }
 
     /// Resumes by the standby, if one is parked: the old run is killed but
@@ -423,6 +479,10 @@ impl Holder {
                     ..
                 }
             );
+        let died_of_a_passed_signal = matches!(
+            (status, self.passed_down),
+            (ChildStatus::Signaled { signal, .. }, Some(passed)) if signal == passed
+        );
         // A holder made while the program took the signal (in its
         // checkpoint, before this process became a holder) did not get it:
         // the holders above tell through the journal.
@@ -431,6 +491,7 @@ impl Holder {
             || self.journal.is_ending()
             || reader_gone
             || died_of_the_reload
+            || died_of_a_passed_signal
         {
             self.end_run(None);
             wait::end_as(status);

@@ -232,6 +232,20 @@ pub fn watcher_started() -> bool {
     with_engine(|engine| engine.watcher.is_some()).unwrap_or(false)
 }
 
+/// The parent the program has as it would alone: the first holder's (the
+/// process the user started), in a run below a checkpoint; `None` elsewhere
+/// (before the first checkpoint, in a copy the program forked).
+pub fn program_parent() -> Option<i32> {
+    let first_holder = with_engine(|engine| {
+        if engine.lineage.is_empty() || !engine.is_own_process() {
+            return None;
+        }
+        engine.lineage.first().map(|link| link.holder)
+    })
+    .flatten()?;
+    sys::procfs::parent_of(first_holder)
+}
+
 /// How many times this run was resumed (0 on the first run).
 pub fn resume_count() -> u64 {
     RESUMES.load(Ordering::Relaxed)
@@ -1158,7 +1172,7 @@ impl Engine {
         if self.subreaper {
             let _ = nix::sys::prctl::set_child_subreaper(true);
         }
-        if nix::unistd::getppid() != Pid::from_raw(link.holder) {
+        if crate::sys::parent_pid() != Pid::from_raw(link.holder) {
             // The holder died before the line above took effect.
             sys::exit_now(1);
         }

@@ -229,7 +229,7 @@ impl Parked {
 /// parent-death signal was set).
 fn wait_for_release(read: OwnedFd, holder: Pid) -> u64 {
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-    if nix::unistd::getppid() != holder {
+    if crate::sys::parent_pid() != holder {
         sys::exit_now(0);
     }
     // Named while parked, so that `ps` (and the tests) tell it from the

@@ -371,6 +371,26 @@ detour! {
 }
 
 detour! {
+    /// getppid(2): under a checkpoint the run's parent is a holder; the
+    /// program's is the parent of the process the user started (a shell, a
+    /// supervisor that watches for its end), as alone.
+    fn getppid() -> libc::pid_t;
+    missing: missing_int();
+    |real| {
+        if !gate::is_on() {
+            return real();
+        }
+        let Some(_bypass) = Bypass::enter() else {
+            return real();
+        };
+        let saved_errno = sys::errno();
+        let parent = std::panic::catch_unwind(crate::engine::program_parent).ok().flatten();
+        sys::set_errno(saved_errno);
+        parent.unwrap_or_else(real)
+    }
+}
+
+detour! {
     /// setsid(2): fails for a group leader, as the program would be alone.
     fn setsid() -> libc::pid_t;
     missing: missing_int();

@@ -57,6 +57,14 @@ pub fn fstat_number(fd: i32) -> Option<libc::stat> {
     fstat(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
 }
 
+/// This process's parent, from the kernel: forkmon's own checks must not
+/// go through the `getppid` detour, which answers for the program.
+pub fn parent_pid() -> nix::unistd::Pid {
+    // SAFETY: getppid has no arguments and cannot fail.
+    let parent = unsafe { libc::syscall(libc::SYS_getppid) };
+    nix::unistd::Pid::from_raw(i32::try_from(parent).unwrap_or(1))
+}
+
 /// Ends this process at once, without running the host's atexit handlers or
 /// flushing its stdio buffers (a holder or watcher must not print the
 /// program's buffered output a second time).

@@ -36,14 +36,43 @@ pub fn passed_on_signals() -> SigSet {
     set
 }
 
+/// `si_code` of tgkill (asm-generic/siginfo.h); the libc crate does not
+/// name it.
+const SI_TKILL: i32 = -6;
+
+/// Signals a program is sent by another process to handle for itself (a
+/// log rotation's SIGUSR1 to the pid in its pidfile) or to die of: a holder
+/// that gets one passes it down to the run.
+const PROGRAM_SIGNALS: [Signal; 5] = [
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+    Signal::SIGALRM,
+    Signal::SIGPIPE,
+];
+
+/// Whether a holder passes `signal`, sent to it by a process, down to the
+/// run: [`PROGRAM_SIGNALS`] and the real-time signals but forkmon's own.
+pub fn is_a_program_signal(signal: i32) -> bool {
+    PROGRAM_SIGNALS.iter().any(|s| *s as i32 == signal)
+        || (signal > resume_signal() && signal <= libc::SIGRTMAX())
+}
+
 /// Signals a holder takes with sigwaitinfo rather than by handler: its
-/// children's ends and stops, the resume order, the ending signals and
-/// Ctrl+Z's SIGTSTP.
+/// children's ends and stops, the resume order, the ending signals,
+/// Ctrl+Z's SIGTSTP and the program's own.
 pub fn held_signals() -> SigSet {
     let mut set = passed_on_signals();
     set.add(Signal::SIGCHLD);
-    // nix's Signal has no real-time signals: add the resume signal by number.
-    with_realtime(set, resume_signal())
+    for signal in PROGRAM_SIGNALS {
+        set.add(signal);
+    }
+    // nix's Signal has no real-time signals: added by number.
+    let mut set = with_realtime(set, resume_signal());
+    for signal in resume_signal() + 1..=libc::SIGRTMAX() {
+        set = with_realtime(set, signal);
+    }
+    set
 }
 
 fn with_realtime(set: SigSet, signal: i32) -> SigSet {
@@ -53,6 +82,16 @@ fn with_realtime(set: SigSet, signal: i32) -> SigSet {
     unsafe { libc::sigaddset(&mut raw, signal) };
     // SAFETY: `raw` was initialised from a valid SigSet and sigaddset.
     unsafe { SigSet::from_sigset_t_unchecked(raw) }
+}
+
+/// Sends `signal` by number (kill(2)): a real-time signal, which nix's
+/// `Signal` does not name.
+pub fn send_plain(pid: Pid, signal: i32) -> io::Result<()> {
+    // SAFETY: plain system call on integers.
+    match unsafe { libc::kill(pid.as_raw(), signal) } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    }
 }
 
 /// Sends `signal` with an integer payload (sigqueue(3)).
@@ -77,6 +116,9 @@ pub struct Received {
     /// Sent by the kernel (the terminal's Ctrl+C, Ctrl+Z or hang-up), to
     /// the whole foreground group: the program has it too.
     pub from_kernel: bool,
+    /// Sent by a process (kill, sigqueue, tgkill), not by a timer, the
+    /// kernel or I/O.
+    pub by_a_process: bool,
     pub sender: i32,
 }
 
@@ -106,6 +148,7 @@ fn received(signal: i32, info: &libc::siginfo_t) -> Received {
         value,
         queued: info.si_code == libc::SI_QUEUE,
         from_kernel: info.si_code == libc::SI_KERNEL,
+        by_a_process: matches!(info.si_code, libc::SI_USER | libc::SI_QUEUE | SI_TKILL),
         sender,
     }
 }
@@ -315,14 +358,5 @@ pub fn wait_signal_for(set: &SigSet, timeout: std::time::Duration) -> io::Result
             _ => Err(error),
         };
     }
-    // SAFETY: for a signal sent by sigqueue the kernel filled si_value and
-    // si_pid; for others they are not used.
-    let (value, sender) = unsafe { (info.si_value().sival_ptr as usize as u64, info.si_pid()) };
-    Ok(Some(Received {
-        signal,
-        value,
-        queued: info.si_code == libc::SI_QUEUE,
-        from_kernel: info.si_code == libc::SI_KERNEL,
-        sender,
-    }))
+    Ok(Some(received(signal, &info)))
 }

@@ -197,7 +197,7 @@ fn become_watcher(holder: Pid, journal: &Journal) {
     // dies before it gets here).
     journal.set_watcher(Some(nix::unistd::getpid()));
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
-    if nix::unistd::getppid() != holder {
+    if crate::sys::parent_pid() != holder {
         sys::exit_now(0);
     }
     let _ = nix::sys::prctl::set_name(c"forkmon-watch");

@@ -66,7 +66,7 @@ impl Holders {
                 }
                 parent == Some(link.holder)
             }
-            None => nix::unistd::getppid().as_raw() == pid,
+            None => crate::sys::parent_pid().as_raw() == pid,
         };
         if is_ours {
             self.by_pid.insert(pid, address);

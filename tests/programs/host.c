@@ -36,6 +36,7 @@
  *   line                waits for a line on stdin (the test's go-ahead)
  *   closefds            closes every descriptor from 3 up (close_range)
  *   dup2 N              puts /dev/null at descriptor N (dup2 over it)
+ *   ppid                prints "parent N", its parent's pid (getppid)
  *   nonblock            sets O_NONBLOCK on stdin (a killed run may
  *                       leave it so)
  *   flags               prints "stdin blocking" or "stdin nonblocking"
@@ -331,6 +332,11 @@ static void step_dup2(char **args) {
     if (null != atoi(args[0])) close(null);
 }
 
+static void step_ppid(char **args) {
+    (void)args;
+    printf("parent %d\n", (int)getppid());
+}
+
 static void step_nonblock(char **args) {
     (void)args;
     int flags = fcntl(0, F_GETFL);
@@ -559,7 +565,7 @@ static const struct step {
     {"line", 0, step_line},
     {"closefds", 0, step_closefds}, {"dup2", 1, step_dup2},
     {"reopen", 2, step_reopen},
-    {"nonblock", 0, step_nonblock}, {"flags", 0, step_flags}, {"epoll", 0, step_epoll},
+    {"ppid", 0, step_ppid}, {"nonblock", 0, step_nonblock}, {"flags", 0, step_flags}, {"epoll", 0, step_epoll},
     {"socketpair", 0, step_socketpair}, {"stray", 0, step_stray},
     {"itimer", 1, step_itimer}, {"alarm", 1, step_alarm},
     {"ticks", 1, step_ticks},   {"posixtimer", 0, step_posixtimer},

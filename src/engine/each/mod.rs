@@ -471,7 +471,7 @@ impl Runner {
 
     fn enter_task(&self, reports: OwnedFd) {
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-        if nix::unistd::getppid() != self.pid {
+        if crate::sys::parent_pid() != self.pid {
             sys::exit_now(1);
         }
         if let Some(saved) = &self.saved {
