@@ -30,10 +30,10 @@ pub const RESTART_TICKS: &str = "FORKMON_RESTART_TICKS";
 /// (every file below the current directory), not one the user chose.
 pub const DEFAULT_FILTER: &str = "FORKMON_DEFAULT_FILTER";
 /// Set by the process that made a program's first checkpoint, to its pid
-/// (that of the tree's first holder): a Lua its program starts with
-/// `-l forkmon` (a spec that runs `arg[-3] .. " " .. arg[-2] .. " " ..
-/// arg[-1]`, which under `forkmon busted` is `lua5.4 -l forkmon.busted`)
-/// runs without forkmon, as it would alone.
+/// (that of the tree's first holder): a Lua a spec starts as its own
+/// interpreter was started (`arg[-3] .. " " .. arg[-2] .. " " .. arg[-1]`,
+/// which under `forkmon busted` is `lua5.4 -l forkmon.busted`) runs
+/// without forkmon, as it would under plain busted.
 pub const WATCHED_TREE: &str = "FORKMON_WATCHED_TREE";
 
 /// The variables the user sets for forkmon (the library's options, and

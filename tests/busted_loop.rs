@@ -447,6 +447,7 @@ fn a_resume_of_the_runner_runs_the_spec_files_there_are_now() {
 /// Penlight's `app.lua()` does, from `arg[-n]`: under `forkmon busted`
 /// that is `lua5.4 -l forkmon.busted`) gets a Lua that runs and ends as
 /// under plain busted: before, it waited for a change of its own files.
+/// One it starts with `-l forkmon` is forkmon's.
 #[test]
 fn a_spec_that_starts_its_lua_again_gets_a_plain_lua() {
     let project = Scratch::new("busted-nested-lua");
@@ -460,7 +461,7 @@ fn a_spec_that_starts_its_lua_again_gets_a_plain_lua() {
     );
     project.write(
         "spec/nested_spec.lua",
-        "describe('nested', function()\n  it('runs lua again', function()\n    local first = -1\n    while arg[first - 1] do first = first - 1 end\n    local parts = {}\n    for i = first, -1 do parts[#parts + 1] = arg[i] end\n    local tool = io.popen(table.concat(parts, ' ') .. ' tool.lua 2>&1')\n    print('tool said ' .. tool:read('a'))\n    tool:close()\n  end)\nend)\n",
+        "describe('nested', function()\n  it('runs lua again', function()\n    local first = -1\n    while arg[first - 1] do first = first - 1 end\n    local parts = {}\n    for i = first, -1 do parts[#parts + 1] = arg[i] end\n    local tool = io.popen(table.concat(parts, ' ') .. ' tool.lua 2>&1')\n    print('tool said ' .. tool:read('a'))\n    tool:close()\n    local own = io.popen(parts[1] .. ' -l forkmon -e \"print(1)\" 2>&1')\n    print('own said ' .. own:read('a'))\n    own:close()\n  end)\nend)\n",
     );
     let mut session = busted(&project, "lua5.4")
         .env("FORKMON_BUSTED_TIMEOUT", "10")
@@ -470,8 +471,15 @@ fn a_spec_that_starts_its_lua_again_gets_a_plain_lua() {
     session.wait_for("1 of 1 spec file ran:");
     let output = session.output();
     assert!(output.contains("tool said 5\n"), "{output}");
+    // A `-l forkmon` of its own is a session of its own, as asked: it says
+    // that it watched nothing.
+    assert!(
+        output.contains("own said 1\n[forkmon] no opened file matched"),
+        "{output}"
+    );
     assert!(output.contains("1 of 1 spec file ran: 1 ok"), "{output}");
-    assert!(!output.contains("nothing was watched"), "{output}");
+    // The tool's Lua said nothing: only the one of its own did.
+    assert_eq!(session.count("nothing was watched"), 1, "{output}");
     session.interrupt();
     session.assert_all_gone();
 }

@@ -53,13 +53,23 @@ fn forkmon(lua: &Lua) -> LuaResult<LuaTable> {
 /// this same file by Lua's all-in-one C searcher.
 #[mlua::lua_module(name = "forkmon_busted")]
 fn forkmon_busted(lua: &Lua) -> LuaResult<LuaValue> {
+    // A Lua a spec started as its own interpreter was started (`arg[-3] ..
+    // " -l forkmon.busted"`): not a session of its own, as under plain
+    // busted. (A `lua -l forkmon` the user starts on purpose is one.)
+    if started_by_a_watched_program() {
+        STARTED_BY_A_SPEC.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     lua.load(BUSTED_SIDE)
         .set_name("@forkmon/busted.lua")
         .call::<LuaValue>(())
 }
 
+/// This Lua was started by a spec under `forkmon busted` with
+/// `-l forkmon.busted`: forkmon stays off in it.
+static STARTED_BY_A_SPEC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn switch_on() {
-    if gate::is_on() || started_by_a_watched_program() {
+    if gate::is_on() || STARTED_BY_A_SPEC.load(std::sync::atomic::Ordering::Relaxed) {
         return;
     }
     let start_dir = std::env::current_dir().unwrap_or_default();
