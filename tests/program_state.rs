@@ -757,3 +757,32 @@ fn os_clock_under_the_preload_counts_the_program_from_its_start() {
 fn os_clock_under_the_lua_module_counts_the_program_from_its_start() {
     os_clock_counts_the_work_before_the_checkpoint("state-clock-module", true);
 }
+
+#[test]
+fn clock_counts_from_zero_in_a_copy_the_program_forks() {
+    // The run's clock() counts the work before its checkpoint; a child the
+    // program forks counts its own, from zero, as alone.
+    let dir = Scratch::new("state-clock-fork");
+    dir.write("a.txt", "a=1\n");
+    let mut session = host(
+        &dir,
+        &[
+            "burn",
+            "300",
+            "read",
+            "a.txt",
+            "clock",
+            "forkclock",
+            "print",
+            "ready",
+            "wait",
+        ],
+    )
+    .start();
+    session.wait_for("ready");
+    let output = session.output();
+    assert!(output.contains("clock 0.3\n"), "{output}");
+    assert!(output.contains("child clock 0.0\n"), "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}

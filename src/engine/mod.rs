@@ -256,26 +256,29 @@ pub fn resume_count() -> u64 {
 /// count at zero, and `clock()` (Lua's `os.clock`) adds this back.
 static CPU_BEFORE_THIS_PROCESS: AtomicU64 = AtomicU64::new(0);
 
+/// The fork count ([`sys::forks`]) of the process the count above is
+/// for: a copy the program forks by itself counts from zero, as alone.
+static CPU_COUNTED_FOR: AtomicU64 = AtomicU64::new(0);
+
 /// The program's processor time so far, as it would be alone: this
 /// process's, and what the program used before its checkpoint's fork.
 pub fn program_cpu_time() -> Duration {
-    Duration::from_micros(CPU_BEFORE_THIS_PROCESS.load(Ordering::Relaxed)) + process_cpu_time()
+    cpu_before_this_process() + sys::processor_time().unwrap_or_default()
 }
 
-/// What the checkpoints added to `clock()`'s count in this process.
+/// What the checkpoints added to `clock()`'s count in this process
+/// (nothing in a copy the program forked by itself).
 pub fn cpu_before_this_process() -> Duration {
+    if CPU_COUNTED_FOR.load(Ordering::Relaxed) != sys::forks() {
+        return Duration::ZERO;
+    }
     Duration::from_micros(CPU_BEFORE_THIS_PROCESS.load(Ordering::Relaxed))
-}
-
-fn process_cpu_time() -> Duration {
-    nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID)
-        .map(Duration::from)
-        .unwrap_or(Duration::ZERO)
 }
 
 fn set_cpu_before_this_process(cpu: Duration) {
     let micros = u64::try_from(cpu.as_micros()).unwrap_or(u64::MAX);
     CPU_BEFORE_THIS_PROCESS.store(micros, Ordering::Relaxed);
+    CPU_COUNTED_FOR.store(sys::forks(), Ordering::Relaxed);
 }
 
 /// What an open for reading will find.

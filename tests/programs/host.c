@@ -37,6 +37,10 @@
  *   closefds            closes every descriptor from 3 up (close_range)
  *   dup2 N              puts /dev/null at descriptor N (dup2 over it)
  *   ppid                prints "parent N", its parent's pid (getppid)
+ *   burn MS             uses MS milliseconds of processor time
+ *   clock               prints "clock S.S", clock() in seconds
+ *   forkclock           forks a child that prints "child clock S.S" and
+ *                       exits; waits for it
  *   nonblock            sets O_NONBLOCK on stdin (a killed run may
  *                       leave it so)
  *   flags               prints "stdin blocking" or "stdin nonblocking"
@@ -337,6 +341,29 @@ static void step_ppid(char **args) {
     printf("parent %d\n", (int)getppid());
 }
 
+static void step_burn(char **args) {
+    clock_t until = clock() + (clock_t)atol(args[0]) * (CLOCKS_PER_SEC / 1000);
+    while (clock() < until) {}
+}
+
+static void step_clock(char **args) {
+    (void)args;
+    printf("clock %.1f\n", (double)clock() / CLOCKS_PER_SEC);
+}
+
+static void step_forkclock(char **args) {
+    (void)args;
+    fflush(stdout);
+    pid_t child = fork();
+    if (child < 0) fail("forkclock", strerror(errno));
+    if (child == 0) {
+        printf("child clock %.1f\n", (double)clock() / CLOCKS_PER_SEC);
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(child, NULL, 0);
+}
+
 static void step_nonblock(char **args) {
     (void)args;
     int flags = fcntl(0, F_GETFL);
@@ -565,7 +592,8 @@ static const struct step {
     {"line", 0, step_line},
     {"closefds", 0, step_closefds}, {"dup2", 1, step_dup2},
     {"reopen", 2, step_reopen},
-    {"ppid", 0, step_ppid}, {"nonblock", 0, step_nonblock}, {"flags", 0, step_flags}, {"epoll", 0, step_epoll},
+    {"ppid", 0, step_ppid}, {"burn", 1, step_burn}, {"clock", 0, step_clock},
+    {"forkclock", 0, step_forkclock}, {"nonblock", 0, step_nonblock}, {"flags", 0, step_flags}, {"epoll", 0, step_epoll},
     {"socketpair", 0, step_socketpair}, {"stray", 0, step_stray},
     {"itimer", 1, step_itimer}, {"alarm", 1, step_alarm},
     {"ticks", 1, step_ticks},   {"posixtimer", 0, step_posixtimer},
