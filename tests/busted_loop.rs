@@ -493,22 +493,34 @@ fn a_spec_runs_again_when_the_module_it_did_not_find_is_written() {
         "spec/fmt_spec.lua",
         "local fmt = require 'fmt'\ndescribe('fmt', function()\n  it('formats', function()\n    print('running fmt ' .. fmt.show(7))\n  end)\nend)\n",
     );
+    project.write(
+        "spec/pad_spec.lua",
+        "local pad = require 'util.pad'\ndescribe('pad', function()\n  it('pads', function()\n    print('running pad ' .. pad.show(7))\n  end)\nend)\n",
+    );
     let mut session = busted(&project, "lua5.4")
         .arg("-o")
         .arg("plainTerminal")
         .start();
-    session.wait_for("4 of 4 spec files ran: 3 ok, 1 failed ('spec/fmt_spec.lua')");
+    session.wait_for(
+        "5 of 5 spec files ran: 3 ok, 2 failed ('spec/fmt_spec.lua', 'spec/pad_spec.lua')",
+    );
     project.write(
         "src/fmt.lua",
         "return { show = function(n) return '<' .. n .. '>' end }\n",
     );
     session.wait_for("running fmt <7>");
-    session.wait_for("1 of 4 spec files ran: 1 ok; waiting for a change");
+    session.wait_for("1 of 5 spec files ran: 1 ok; waiting for a change");
     let output = session.output();
     assert!(
-        output.contains("running 1 of 4 spec files: 'spec/fmt_spec.lua' (read 'src/fmt.lua')"),
+        output.contains("running 1 of 5 spec files: 'spec/fmt_spec.lua' (read 'src/fmt.lua')"),
         "{output}"
     );
+    // In a folder that is not there yet.
+    project.write(
+        "src/util/pad.lua",
+        "return { show = function(n) return '[' .. n .. ']' end }\n",
+    );
+    session.wait_for("running pad [7]");
     session.interrupt();
     session.assert_all_gone();
 }

@@ -565,10 +565,10 @@ impl Engine {
         // A task's process of `forkmon.each` makes no checkpoint and ties
         // nothing: it reports what it read, and what it looked for (a spec
         // that requires a module not written yet runs once it is).
+        // Also where its directory is not there yet (`src/util/fmt.lua`):
+        // the runner watches the nearest one that is.
         if self.task_reports.is_some() {
-            if directory_exists(split_parent(path.as_bytes()).0)
-                && !self.tied.contains(path.as_bytes())
-            {
+            if !self.tied.contains(path.as_bytes()) {
                 self.report(&each::Report::Read(path.as_bytes().to_vec(), None));
             }
             return;

@@ -221,6 +221,12 @@ impl Runner {
                 if self.watch_files() {
                     self.relist(host);
                 }
+                // A folder made (`mkdir -p src/util`, then the file): a file
+                // a task looked for in it may be there before its watch.
+                if settled.iter().any(|path| watch::is_dir(path)) {
+                    let watched: Vec<Vec<u8>> = self.plan.watched().into_iter().collect();
+                    self.look_at(watched.iter().map(Vec::as_slice), true);
+                }
                 if self.plan.has_pending() {
                     break;
                 }
@@ -706,9 +712,10 @@ impl Runner {
             match report {
                 Some(Report::Start(index)) => *current = Some(index as usize),
                 Some(Report::Read(path, stamp)) => {
-                    // Watched from now: a save of it stops the run.
+                    // Watched from now: a save of it stops the run. (A
+                    // file looked for may be in a folder not there yet.)
                     if let Some(watching) = self.watching.as_mut() {
-                        watching.watch.add_dir(split_parent(&path).0);
+                        watching.watch.add_dir_or_above(split_parent(&path).0);
                     }
                     match current.and_then(|i| batch.get(i)) {
                         Some(name) => self.plan.read(name, &path, stamp),

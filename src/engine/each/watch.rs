@@ -105,7 +105,7 @@ impl Watch {
     }
 }
 
-fn is_dir(path: &[u8]) -> bool {
+pub fn is_dir(path: &[u8]) -> bool {
     std::fs::metadata(OsStr::from_bytes(path)).is_ok_and(|meta| meta.is_dir())
 }
 
