@@ -102,6 +102,48 @@ fn a_c_program_that_lists_with_opendir_resumes_when_a_file_is_added() {
     session.assert_all_gone();
 }
 
+const C_LISTER_THEN_READER: &str = r#"
+#include <dirent.h>
+#include <stdio.h>
+
+int main(void) {
+    DIR *dir = opendir("plugins");
+    if (dir) closedir(dir);
+    char line[64] = "";
+    FILE *file = fopen("a.txt", "r");
+    if (file && fgets(line, sizeof line, file)) printf("read %s", line);
+    if (file) fclose(file);
+    return 0;
+}
+"#;
+
+#[test]
+fn a_resume_from_a_listing_names_the_listed_folder() {
+    // A listing's checkpoint has no stamp, as one made before the lookup of
+    // a missing file: it was named a lookup.
+    let dir = Scratch::new("listing-named");
+    let program = dir.compile_c("lister", C_LISTER_THEN_READER);
+    dir.write("plugins/one.conf", "1");
+    dir.write("a.txt", "a=1\n");
+    let filter = format!("^{}/", escaped(&dir.0));
+    let mut session = Launch::preloaded(&program, &filter)
+        .env_remove("FORKMON_MIN_WORK")
+        .dir(&dir.0)
+        .start();
+    session.wait_for("waiting for a change");
+    save(&dir.path("a.txt"), "a=2\n", Save::RenameOver);
+    session.wait_for("read a=2");
+    let output = session.output();
+    let from_the_listing = format!(
+        "'{}' changed, resuming from '{}/' (resume #1",
+        dir.path("a.txt").display(),
+        dir.path("plugins").display()
+    );
+    assert!(output.contains(&from_the_listing), "{output}");
+    session.interrupt();
+    session.assert_all_gone();
+}
+
 #[test]
 fn busted_runs_a_spec_file_created_while_forkmon_waits() {
     let found = std::process::Command::new("sh")

@@ -171,8 +171,9 @@ impl Watchlist {
             }),
             missing_when_tied: registration.kind == Kind::AttachMissing,
         };
-        // A checkpoint's file has a stamp unless it was not there.
-        let looked_for = registration.stamp.is_none();
+        // A checkpoint's file has a stamp unless it was not there (a
+        // listing's, `dir/`, has none either).
+        let looked_for = registration.stamp.is_none() && !file.path.ends_with(b"/");
         match registration.kind {
             Kind::Checkpoint if chain_is(parents, &self.checkpoints) => {
                 let skips = Duration::from_micros(registration.elapsed_micros);
