@@ -786,3 +786,52 @@ fn clock_counts_from_zero_in_a_copy_the_program_forks() {
     session.interrupt();
     session.assert_all_gone();
 }
+
+#[test]
+fn a_program_that_points_its_output_elsewhere_lets_its_starters_pipe_end() {
+    // A daemon's start: it points descriptors 1 and 2 at files of its own,
+    // and `out=$(start)` ends. forkmon must not keep the pipe open.
+    use std::io::Read;
+    let dir = Scratch::new("state-output-elsewhere");
+    dir.write("a.txt", "a=1\n");
+    // Both on the pipe, as `2>&1` (closed on exec: the other tests' children
+    // must not hold it).
+    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe");
+    let mut child = std::process::Command::new(host_program())
+        .args([
+            "reopen", "1", "o.log", "reopen", "2", "e.log", "read", "a.txt",
+        ])
+        .args(["print", "ready", "wait"])
+        .env("LD_PRELOAD", common::library())
+        .env("FORKMON_FILTER", "%.txt$")
+        .env("FORKMON_MIN_WORK", "0")
+        .current_dir(&dir.0)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::from(
+            write_end.try_clone().expect("dup"),
+        ))
+        .stderr(std::process::Stdio::from(write_end))
+        .spawn()
+        .expect("start the host");
+    let mut pipe = std::fs::File::from(read_end);
+    let (sender, ended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut rest = Vec::new();
+        let _ = pipe.read_to_end(&mut rest);
+        let _ = sender.send(rest);
+    });
+    let said = ended.recv_timeout(DEADLINE);
+    // The program goes on below its checkpoint, into its own file.
+    let start = Instant::now();
+    while !std::fs::read_to_string(dir.path("o.log")).is_ok_and(|log| log.contains("ready")) {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the program did not get to its wait"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let root = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::kill(root, nix::sys::signal::Signal::SIGTERM);
+    let _ = child.wait();
+    assert_eq!(said.expect("the pipe ended"), b"");
+}

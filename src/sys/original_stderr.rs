@@ -1,58 +1,60 @@
 //! Where forkmon's lines go: the stderr the program was started with, and
 //! only that. A program may close descriptor 2 and get the number back for
 //! a file of its own (a daemon's database, a socket): a line written to
-//! "fd 2" would then land inside its data. So the stderr of the start is
-//! kept under a number of its own, and each line goes to whichever of that
-//! number and 2 is still that file; to neither if both are something else.
+//! "fd 2" would then land inside its data. So each line goes to
+//! descriptor 2 only while it is still the file it was at the start;
+//! otherwise to the controlling terminal, if there is one, or nowhere.
+//!
+//! (A copy of the original kept under a number of its own would also keep
+//! the starter's pipe open after a daemon pointed its descriptors
+//! elsewhere: `out=$(forkmon ./start-daemon)` would never end.)
 
-use std::os::fd::BorrowedFd;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::sync::OnceLock;
 
-/// Where the kept copy goes: above the numbers programs use for their own
-/// files, so that it takes none of them.
-const KEPT_FROM: i32 = 100;
+/// The device and inode of descriptor 2 at the start; `None` if it was
+/// closed.
+static ORIGINAL: OnceLock<Option<(u64, u64)>> = OnceLock::new();
 
-#[derive(Clone, Copy)]
-struct Original {
-    /// The kept copy's number, if the copy could be made.
-    copy: Option<i32>,
-    device: u64,
-    inode: u64,
-}
-
-static ORIGINAL: OnceLock<Option<Original>> = OnceLock::new();
-
-/// Keeps the stderr this process has now as forkmon's (once; the first
-/// call wins). A process started with descriptor 2 closed has none: its
-/// lines go nowhere.
+/// Takes the stderr this process has now as forkmon's (once; the first
+/// call wins).
 pub fn keep() {
-    ORIGINAL.get_or_init(|| {
-        let stat = super::fstat_number(2)?;
-        // SAFETY: borrowed for the one fcntl call; the kernel checks the
-        // number (2 was open just above).
-        let stderr = unsafe { BorrowedFd::borrow_raw(2) };
-        let copy = nix::fcntl::fcntl(stderr, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(KEPT_FROM)).ok();
-        Some(Original {
-            copy,
-            device: stat.st_dev,
-            inode: stat.st_ino,
-        })
-    });
+    ORIGINAL.get_or_init(|| super::fstat_number(2).map(|stat| (stat.st_dev, stat.st_ino)));
 }
 
-/// The descriptor a line goes to now: 2 until [`keep`] ran; then the kept
-/// copy or 2, whichever still is the original stderr.
-pub fn target() -> Option<i32> {
-    let Some(kept) = ORIGINAL.get() else {
-        return Some(2);
+/// Where a line goes now: descriptor 2 until [`keep`] ran, or while it is
+/// the original stderr; else the controlling terminal (opened for the
+/// line); else nowhere.
+pub fn target() -> Option<Target> {
+    let Some(original) = ORIGINAL.get() else {
+        return Some(Target::Stderr);
     };
-    let original = (*kept)?;
-    let is_original = |fd: i32| {
-        super::fstat_number(fd)
-            .is_some_and(|stat| stat.st_dev == original.device && stat.st_ino == original.inode)
+    let still = |(device, inode): (u64, u64)| {
+        super::fstat_number(2).is_some_and(|stat| stat.st_dev == device && stat.st_ino == inode)
     };
-    original
-        .copy
-        .filter(|&copy| is_original(copy))
-        .or_else(|| is_original(2).then_some(2))
+    if original.is_some_and(still) {
+        return Some(Target::Stderr);
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open("/dev/tty")
+        .ok()
+        .map(Target::Terminal)
+}
+
+/// A line's destination, as a descriptor number while it is held.
+pub enum Target {
+    Stderr,
+    Terminal(std::fs::File),
+}
+
+impl Target {
+    pub fn fd(&self) -> i32 {
+        match self {
+            Target::Stderr => 2,
+            Target::Terminal(file) => file.as_raw_fd(),
+        }
+    }
 }

@@ -300,9 +300,10 @@ impl SavedSignals {
 /// taken back; the program's mask, and a SIGPIPE the program itself had
 /// pending, stay as they were.
 pub fn write_stderr(bytes: &[u8]) {
-    let Some(stderr) = super::original_stderr::target() else {
+    let Some(target) = super::original_stderr::target() else {
         return;
     };
+    let stderr = target.fd();
     // SAFETY: sigset_t is plain data, initialised by sigemptyset; the mask
     // calls change this thread's mask only and restore it below; write gets
     // a valid buffer and length; sigtimedwait a valid set and timespec (a
