@@ -30,6 +30,9 @@ pub enum EventKind {
     Inotify,
     Signalfd,
     Timerfd,
+    IoUring,
+    Fanotify,
+    Userfaultfd,
 }
 
 impl EventKind {
@@ -40,6 +43,9 @@ impl EventKind {
             b"anon_inode:inotify" => Some(EventKind::Inotify),
             b"anon_inode:[signalfd]" => Some(EventKind::Signalfd),
             b"anon_inode:[timerfd]" => Some(EventKind::Timerfd),
+            b"anon_inode:[io_uring]" => Some(EventKind::IoUring),
+            b"anon_inode:[fanotify]" => Some(EventKind::Fanotify),
+            b"anon_inode:[userfaultfd]" => Some(EventKind::Userfaultfd),
             _ => None,
         }
     }
@@ -60,6 +66,18 @@ impl EventKind {
                 "an epoll set that holds it wakes for the checkpoint's signals, not the run's",
             ),
             EventKind::Timerfd => ("a timerfd", "the timer as the run before it set it"),
+            EventKind::IoUring => (
+                "an io_uring instance",
+                "its rings as the runs before it advanced them",
+            ),
+            EventKind::Fanotify => (
+                "a fanotify instance",
+                "the marks the runs before it added, and the events they left unread",
+            ),
+            EventKind::Userfaultfd => (
+                "a userfaultfd",
+                "the ranges and events the runs before it left there",
+            ),
         };
         format!(
             "the program has {what} (descriptor {fd}) at the checkpoint of '{path}': a fork \
@@ -115,5 +133,30 @@ impl SharedDescriptors {
                 descriptors::set_status_flags(fd, flags);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_event_descriptors_a_fork_shares_are_told_by_their_link() {
+        for (target, kind) in [
+            (&b"anon_inode:[eventpoll]"[..], EventKind::Epoll),
+            (b"anon_inode:inotify", EventKind::Inotify),
+            (b"anon_inode:[signalfd]", EventKind::Signalfd),
+            (b"anon_inode:[timerfd]", EventKind::Timerfd),
+            (b"anon_inode:[io_uring]", EventKind::IoUring),
+            (b"anon_inode:[fanotify]", EventKind::Fanotify),
+            (b"anon_inode:[userfaultfd]", EventKind::Userfaultfd),
+        ] {
+            assert_eq!(EventKind::of(target), Some(kind));
+        }
+        // An eventfd's count is input waiting (`shared_input`); a pidfd
+        // holds nothing a run changes.
+        assert_eq!(EventKind::of(b"anon_inode:[eventfd]"), None);
+        assert_eq!(EventKind::of(b"anon_inode:[pidfd]"), None);
+        assert_eq!(EventKind::of(b"/dev/pts/0"), None);
     }
 }
