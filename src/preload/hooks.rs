@@ -484,7 +484,112 @@ detour! {
     }
 }
 
+/// scandir(3)'s callbacks and result, passed through untouched.
+type Untouched = *mut std::ffi::c_void;
+
+detour! {
+    /// scandir(3): glibc lists with its own opendir, which no detour sees.
+    fn scandir(path: *const c_char, names: Untouched, filter: Untouched, compare: Untouched) -> c_int;
+    missing: missing_int();
+    |real| {
+        // SAFETY: the caller honours scandir(3)'s contract for `path`.
+        unsafe { consider_listing(Base::CurrentDir, path) };
+        real(path, names, filter, compare)
+    }
+}
+
+detour! {
+    /// scandir64(3): scandir(3) in large-file builds.
+    fn scandir64(path: *const c_char, names: Untouched, filter: Untouched, compare: Untouched) -> c_int;
+    missing: missing_int();
+    |real| {
+        // SAFETY: as scandir.
+        unsafe { consider_listing(Base::CurrentDir, path) };
+        real(path, names, filter, compare)
+    }
+}
+
+detour! {
+    /// scandirat(3): scandir(3) relative to a directory descriptor.
+    fn scandirat(dir: c_int, path: *const c_char, names: Untouched, filter: Untouched, compare: Untouched) -> c_int;
+    missing: missing_int();
+    |real| {
+        // SAFETY: as scandir.
+        unsafe { consider_listing(Base::Directory(dir), path) };
+        real(dir, path, names, filter, compare)
+    }
+}
+
+/// The directory `glob(3)` lists for `pattern`, when only its last part
+/// has wildcards (`plugins/*.conf`: `plugins`; `*.lua`: `.`), NUL-ended.
+fn globbed_directory(pattern: &[u8]) -> Option<Vec<u8>> {
+    let wild = |part: &[u8]| part.iter().any(|b| matches!(b, b'*' | b'?' | b'['));
+    let (dir, name) = match pattern.iter().rposition(|&b| b == b'/') {
+        Some(0) => (&b"/"[..], &pattern[1..]),
+        Some(at) => (&pattern[..at], &pattern[at + 1..]),
+        None => (&b"."[..], pattern),
+    };
+    (wild(name) && !wild(dir)).then(|| [dir, b"\0"].concat())
+}
+
+/// Asks the gate about the directory a glob(3) of `pattern` lists.
+///
+/// # Safety
+/// `pattern` is null or a NUL-terminated string.
+unsafe fn consider_glob(pattern: *const c_char) {
+    if pattern.is_null() {
+        return;
+    }
+    // SAFETY: non-null and NUL-terminated per this function's contract.
+    let pattern = unsafe { CStr::from_ptr(pattern) }.to_bytes();
+    if let Some(dir) = globbed_directory(pattern) {
+        // SAFETY: `dir` ends with its NUL, and lives through the call.
+        unsafe { consider_listing(Base::CurrentDir, dir.as_ptr().cast()) };
+    }
+}
+
+detour! {
+    /// glob(3): lists with glibc's own opendir too.
+    fn glob(pattern: *const c_char, flags: c_int, errors: Untouched, found: Untouched) -> c_int;
+    missing: libc::GLOB_ABORTED;
+    |real| {
+        // SAFETY: the caller honours glob(3)'s contract for `pattern`.
+        unsafe { consider_glob(pattern) };
+        real(pattern, flags, errors, found)
+    }
+}
+
+detour! {
+    /// glob64(3): glob(3) in large-file builds.
+    fn glob64(pattern: *const c_char, flags: c_int, errors: Untouched, found: Untouched) -> c_int;
+    missing: libc::GLOB_ABORTED;
+    |real| {
+        // SAFETY: as glob.
+        unsafe { consider_glob(pattern) };
+        real(pattern, flags, errors, found)
+    }
+}
+
 fn missing_dir() -> *mut libc::DIR {
     sys::set_errno(libc::ENOSYS);
     std::ptr::null_mut()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::globbed_directory;
+
+    #[test]
+    fn a_glob_lists_the_folder_of_its_last_part() {
+        assert_eq!(
+            globbed_directory(b"plugins/*.conf"),
+            Some(b"plugins\0".to_vec())
+        );
+        assert_eq!(globbed_directory(b"*.lua"), Some(b".\0".to_vec()));
+        assert_eq!(globbed_directory(b"/*.lua"), Some(b"/\0".to_vec()));
+        // No wildcard: nothing is listed; wildcards above: not told.
+        assert_eq!(globbed_directory(b"plugins/a.conf"), None);
+        assert_eq!(globbed_directory(b"*/a.conf"), None);
+        assert_eq!(globbed_directory(b"*/*.conf"), None);
+    }
 }
