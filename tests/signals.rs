@@ -705,3 +705,25 @@ fn a_run_sees_the_parent_the_program_has_alone() {
     session.interrupt();
     session.assert_all_gone();
 }
+
+#[test]
+fn a_program_whose_parent_dies_gets_its_parent_death_signal_and_nothing_is_left() {
+    // prctl(PR_SET_PDEATHSIG) before the first checkpoint is the first
+    // holder's: its starter's death came to the holder, the program never
+    // had it, and the tree waited for a change with nobody left to see it.
+    let dir = Scratch::new("signals-pdeathsig");
+    dir.write("a.txt", "a=1\n");
+    let mut session = Launch::preloaded("sh", "%.txt$")
+        .arg("-c")
+        .arg("\"$0\" pdeathsig USR1 mark USR1 read a.txt print ready wait marked 9; sleep 600")
+        .arg(host_program())
+        .dir(&dir.0)
+        .start();
+    session.wait_for("ready");
+    // The starter, sh, dies.
+    session.signal_root(Signal::SIGKILL);
+    session.wait_exit();
+    session.assert_all_gone();
+    let output = session.output();
+    assert!(!output.contains("waiting for a change"), "{output}");
+}

@@ -55,6 +55,12 @@ pub struct Holder {
     /// The latest program signal passed down (see `pass_down`): a child
     /// that dies of it ends the tree.
     passed_down: Option<i32>,
+    /// This holder's parent when it began to hold (for the first holder,
+    /// the program's starter), and whether a signal it sent came as it
+    /// died (the program's parent-death signal): then the program's end
+    /// ends the tree, as nobody is left to see the next run.
+    starter: i32,
+    starter_gone: bool,
     /// A SIGHUP taken for a reload was passed to the child: if the child
     /// dies of it (no handler, or a holder below with no program left),
     /// the tree ends by it, as the program alone would be gone.
@@ -96,6 +102,8 @@ impl Holder {
             ending_since: None,
             reload_passed: false,
             passed_down: None,
+            starter: sys::parent_pid().as_raw(),
+            starter_gone: false,
             passing_through,
             trace: trace::enabled(),
             // With no watcher no resume comes: no standby either.
@@ -259,6 +267,8 @@ impl Holder {
         };
         if sent {
             self.passed_down = Some(received.signal);
+            self.starter_gone |=
+                received.sender == self.starter && sys::parent_pid().as_raw() != self.starter;
         }
     }
 
@@ -492,6 +502,7 @@ impl Holder {
             || reader_gone
             || died_of_the_reload
             || died_of_a_passed_signal
+            || self.starter_gone
         {
             self.end_run(None);
             wait::end_as(status);

@@ -37,6 +37,7 @@
  *   closefds            closes every descriptor from 3 up (close_range)
  *   dup2 N              puts /dev/null at descriptor N (dup2 over it)
  *   ppid                prints "parent N", its parent's pid (getppid)
+ *   pdeathsig SIG       asks for SIG when its parent dies (prctl)
  *   burn MS             uses MS milliseconds of processor time
  *   clock               prints "clock S.S", clock() in seconds
  *   forkclock           forks a child that prints "child clock S.S" and
@@ -341,6 +342,10 @@ static void step_ppid(char **args) {
     printf("parent %d\n", (int)getppid());
 }
 
+static void step_pdeathsig(char **args) {
+    if (prctl(PR_SET_PDEATHSIG, signal_number(args[0])) != 0) fail("pdeathsig", strerror(errno));
+}
+
 static void step_burn(char **args) {
     clock_t until = clock() + (clock_t)atol(args[0]) * (CLOCKS_PER_SEC / 1000);
     while (clock() < until) {}
@@ -592,7 +597,7 @@ static const struct step {
     {"line", 0, step_line},
     {"closefds", 0, step_closefds}, {"dup2", 1, step_dup2},
     {"reopen", 2, step_reopen},
-    {"ppid", 0, step_ppid}, {"burn", 1, step_burn}, {"clock", 0, step_clock},
+    {"ppid", 0, step_ppid}, {"pdeathsig", 1, step_pdeathsig}, {"burn", 1, step_burn}, {"clock", 0, step_clock},
     {"forkclock", 0, step_forkclock}, {"nonblock", 0, step_nonblock}, {"flags", 0, step_flags}, {"epoll", 0, step_epoll},
     {"socketpair", 0, step_socketpair}, {"stray", 0, step_stray},
     {"itimer", 1, step_itimer}, {"alarm", 1, step_alarm},
