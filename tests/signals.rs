@@ -711,19 +711,38 @@ fn a_program_whose_parent_dies_gets_its_parent_death_signal_and_nothing_is_left(
     // prctl(PR_SET_PDEATHSIG) before the first checkpoint is the first
     // holder's: its starter's death came to the holder, the program never
     // had it, and the tree waited for a change with nobody left to see it.
+    // The starter is an inner shell (killing the terminal's session leader
+    // would hang the terminal up as well).
     let dir = Scratch::new("signals-pdeathsig");
     dir.write("a.txt", "a=1\n");
+    dir.write(
+        "inner.sh",
+        "\"$1\" ppid pdeathsig USR1 mark USR1 read a.txt print ready wait marked 9\nsleep 600\n",
+    );
     let mut session = Launch::preloaded("sh", "%.txt$")
         .arg("-c")
-        .arg("\"$0\" pdeathsig USR1 mark USR1 read a.txt print ready wait marked 9; sleep 600")
+        .arg("sh inner.sh \"$0\"; sleep 600")
         .arg(host_program())
         .dir(&dir.0)
         .start();
     session.wait_for("ready");
-    // The starter, sh, dies.
+    let output = session.output();
+    let starter: i32 = output
+        .lines()
+        .find_map(|line| line.strip_prefix("parent "))
+        .and_then(|pid| pid.trim().parse().ok())
+        .expect("the starter's pid");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(starter), Signal::SIGKILL)
+        .expect("kill the starter");
+    // The program's tree ends by itself; only the outer shell is left.
+    session.wait_for_processes("the program's tree to end", |processes| {
+        processes
+            .iter()
+            .all(|p| p.name == "sh" || p.name == "sleep" || p.state == 'Z')
+    });
+    let output = session.output();
+    assert!(!output.contains("waiting for a change"), "{output}");
     session.signal_root(Signal::SIGKILL);
     session.wait_exit();
     session.assert_all_gone();
-    let output = session.output();
-    assert!(!output.contains("waiting for a change"), "{output}");
 }

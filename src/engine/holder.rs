@@ -102,7 +102,7 @@ impl Holder {
             ending_since: None,
             reload_passed: false,
             passed_down: None,
-            starter: sys::parent_pid().as_raw(),
+            starter: 0,
             starter_gone: false,
             passing_through,
             trace: trace::enabled(),
@@ -111,6 +111,12 @@ impl Holder {
             terminal: None,
             descriptors: None,
         }
+    }
+
+    /// The program's parent at the checkpoint (see `starter_gone`).
+    pub fn with_starter(mut self, starter: Pid) -> Holder {
+        self.starter = starter.as_raw();
+        self
     }
 
     pub fn with_descriptors(mut self, descriptors: SharedDescriptors) -> Holder {

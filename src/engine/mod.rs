@@ -1042,6 +1042,9 @@ impl Engine {
         let pending_in_resumed = signals::without_passed_on(&pending);
         let terminal = TerminalModes::read();
         let costs_before = self.costs.before_fork();
+        // The holder's parent as the program has it now: the holder may
+        // start to hold only once its starter is gone.
+        let starter = sys::parent_pid();
         sys::flush_stdio();
         let program_cpu = program_cpu_time();
         clock.forking();
@@ -1083,6 +1086,7 @@ impl Engine {
                     elapsed_micros,
                     terminal,
                     descriptors,
+                    starter,
                     raised_in_child: pending,
                 };
                 self.hold(holding)?;
@@ -1117,6 +1121,7 @@ impl Engine {
             elapsed_micros,
             terminal,
             descriptors,
+            starter,
             raised_in_child,
         } = holding;
         // Signals that came while this process was still the program
@@ -1148,6 +1153,7 @@ impl Engine {
         let parent = self.lineage.last().map(|link| Pid::from_raw(link.holder));
         let held = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             Holder::new(child, journal, signals, parent, passing_through)
+                .with_starter(starter)
                 .with_terminal(terminal)
                 .with_descriptors(descriptors)
                 .hold(missed, &raised_in_child)
@@ -1214,6 +1220,8 @@ struct Holding {
     terminal: Option<TerminalModes>,
     /// The offsets and flags of the program's descriptors then.
     descriptors: SharedDescriptors,
+    /// The program's parent at the checkpoint.
+    starter: Pid,
     /// The signals pending at the fork, raised in the child at its start.
     raised_in_child: Vec<i32>,
 }
