@@ -148,6 +148,27 @@ fn scandir_and_glob_listings_resume_when_a_file_is_added() {
     }
 }
 
+#[test]
+fn listing_a_folder_that_is_not_there_leaves_the_rest_watched() {
+    // The program probes an optional folder: its watch failed, and forkmon
+    // stopped watching anything for the rest of the run.
+    let dir = Scratch::new("listing-missing");
+    let program = dir.compile_c("lister", C_LISTER_THEN_READER);
+    dir.write("a.txt", "a=1\n");
+    let filter = format!("^{}/", escaped(&dir.0));
+    let mut session = Launch::preloaded(&program, &filter).dir(&dir.0).start();
+    session.wait_for("waiting for a change");
+    save(&dir.path("a.txt"), "a=2\n", Save::RenameOver);
+    session.wait_for("read a=2");
+    assert!(
+        !session.output().contains("cannot watch"),
+        "{}",
+        session.output()
+    );
+    session.interrupt();
+    session.assert_all_gone();
+}
+
 const C_LISTER_THEN_READER: &str = r#"
 #include <dirent.h>
 #include <stdio.h>

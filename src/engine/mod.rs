@@ -538,6 +538,12 @@ impl Engine {
             self.stop_in_a_copy();
             return;
         }
+        // An optional folder that is not there (`pcall(lfs.dir, "plugins")`):
+        // its listing fails, as alone, and there is nothing to watch in it.
+        // (Its watch failed, and that stopped forkmon for the whole run.)
+        if !directory_exists(dir.as_bytes()) {
+            return;
+        }
         if self.root_changed() {
             return;
         }
