@@ -691,14 +691,17 @@ fn a_run_sees_the_parent_the_program_has_alone() {
     let dir = Scratch::new("signals-ppid");
     dir.write("a.txt", "a=1\n");
     let mut session = Launch::preloaded(host_program(), "%.txt$")
-        .args(["ppid", "read", "a.txt", "ppid", "print", "ready", "wait"])
+        .args([
+            "ppid", "read", "a.txt", "ppid", "rawfork", "print", "ready", "wait",
+        ])
         .dir(&dir.0)
         .start();
     session.wait_for("ready");
     let parent = format!("parent {}\n", std::process::id());
     assert_eq!(
         session.program_output(),
-        format!("{parent}a=1\n{parent}ready\n"),
+        // A child made without fork handlers has the run for its parent.
+        format!("{parent}a=1\n{parent}raw child's parent is me\nready\n"),
         "{}",
         session.output()
     );

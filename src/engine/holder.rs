@@ -252,7 +252,6 @@ impl Holder {
     /// as the program did. What the kernel sends to the terminal's group,
     /// the run has itself; what the run sends to its parent is not for it.
     fn pass_down(&mut self, received: &Received) {
-        let Some(child) = self.child else { return };
         // The kernel sends some in a process's own name (SIGPIPE of its own
         // write, a parent-death signal: then the parent's).
         let me = nix::unistd::getpid().as_raw();
@@ -263,6 +262,28 @@ impl Holder {
         {
             return;
         }
+        // Only the first holder has the program's pid as the world knows
+        // it; below it, what the holder above passes down. (A signal to
+        // the whole group reaches every holder: each passed its own copy
+        // down, and the run had it once per holder.)
+        let from_above = self
+            .parent
+            .is_some_and(|parent| parent.as_raw() == received.sender);
+        if self.parent.is_some() && !from_above {
+            return;
+        }
+        let starter_gone =
+            received.sender == self.starter && sys::parent_pid().as_raw() != self.starter;
+        self.starter_gone |= starter_gone;
+        let Some(child) = self.child else {
+            // Its parent-death signal while the program waits for a change:
+            // nobody is left to see another run.
+            if starter_gone {
+                self.end_run(None);
+                sys::exit_now(0);
+            }
+            return;
+        };
         let sent = if received.queued {
             signals::send_with_value(child, received.signal, received.value).is_ok()
         } else {
@@ -273,8 +294,6 @@ impl Holder {
         };
         if sent {
             self.passed_down = Some(received.signal);
-            self.starter_gone |=
-                received.sender == self.starter && sys::parent_pid().as_raw() != self.starter;
         }
     }
 

@@ -237,13 +237,30 @@ pub fn watcher_started() -> bool {
 /// (before the first checkpoint, in a copy the program forked).
 pub fn program_parent() -> Option<i32> {
     let first_holder = with_engine(|engine| {
-        if engine.lineage.is_empty() || !engine.is_own_process() {
+        // The pid too: a child made without fork handlers (vfork, _Fork,
+        // a raw fork) has the run's fork count, and its parent is the run.
+        let own = engine.is_own_process() && nix::unistd::getpid().as_raw() == engine.pid;
+        if engine.lineage.is_empty() || !own {
             return None;
         }
         engine.lineage.first().map(|link| link.holder)
     })
     .flatten()?;
-    sys::procfs::parent_of(first_holder)
+    // Read again at most every 50 ms: a program may ask in a loop, and
+    // /proc costs a hundred times a getppid.
+    static LATEST: Mutex<Option<(Instant, i32, i32)>> = Mutex::new(None);
+    let mut latest = LATEST
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((at, holder, parent)) = *latest
+        && holder == first_holder
+        && at.elapsed() < Duration::from_millis(50)
+    {
+        return Some(parent);
+    }
+    let parent = sys::procfs::parent_of(first_holder)?;
+    *latest = Some((Instant::now(), first_holder, parent));
+    Some(parent)
 }
 
 /// How many times this run was resumed (0 on the first run).

@@ -3,7 +3,8 @@
 //! a file of its own (a daemon's database, a socket): a line written to
 //! "fd 2" would then land inside its data. So each line goes to
 //! descriptor 2 only while it is still the file it was at the start;
-//! otherwise to the controlling terminal, if there is one, or nowhere.
+//! otherwise, if that was the terminal, to the controlling terminal; else
+//! nowhere.
 //!
 //! (A copy of the original kept under a number of its own would also keep
 //! the starter's pipe open after a daemon pointed its descriptors
@@ -13,14 +14,18 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::OnceLock;
 
-/// The device and inode of descriptor 2 at the start; `None` if it was
-/// closed.
-static ORIGINAL: OnceLock<Option<(u64, u64)>> = OnceLock::new();
+/// The device and inode of descriptor 2 at the start, and whether it was
+/// a terminal; `None` if it was closed.
+static ORIGINAL: OnceLock<Option<(u64, u64, bool)>> = OnceLock::new();
 
 /// Takes the stderr this process has now as forkmon's (once; the first
 /// call wins).
 pub fn keep() {
-    ORIGINAL.get_or_init(|| super::fstat_number(2).map(|stat| (stat.st_dev, stat.st_ino)));
+    ORIGINAL.get_or_init(|| {
+        let stat = super::fstat_number(2)?;
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        Some((stat.st_dev, stat.st_ino, terminal))
+    });
 }
 
 /// Where a line goes now: descriptor 2 until [`keep`] ran, or while it is
@@ -30,11 +35,16 @@ pub fn target() -> Option<Target> {
     let Some(original) = ORIGINAL.get() else {
         return Some(Target::Stderr);
     };
-    let still = |(device, inode): (u64, u64)| {
+    let still = |(device, inode, _): (u64, u64, bool)| {
         super::fstat_number(2).is_some_and(|stat| stat.st_dev == device && stat.st_ino == inode)
     };
     if original.is_some_and(still) {
         return Some(Target::Stderr);
+    }
+    // Only where the user had them on the terminal (`2>/dev/null` keeps
+    // them away).
+    if !original.is_some_and(|(_, _, terminal)| terminal) {
+        return None;
     }
     std::fs::OpenOptions::new()
         .write(true)

@@ -43,12 +43,17 @@ const SI_TKILL: i32 = -6;
 /// Signals a program is sent by another process to handle for itself (a
 /// log rotation's SIGUSR1 to the pid in its pidfile) or to die of: a holder
 /// that gets one passes it down to the run.
-const PROGRAM_SIGNALS: [Signal; 5] = [
+const PROGRAM_SIGNALS: [Signal; 10] = [
     Signal::SIGUSR1,
     Signal::SIGUSR2,
     Signal::SIGWINCH,
     Signal::SIGALRM,
     Signal::SIGPIPE,
+    Signal::SIGPROF,
+    Signal::SIGVTALRM,
+    Signal::SIGURG,
+    Signal::SIGIO,
+    Signal::SIGXCPU,
 ];
 
 /// Whether a holder passes `signal`, sent to it by a process, down to the

@@ -38,6 +38,9 @@
  *   dup2 N              puts /dev/null at descriptor N (dup2 over it)
  *   ppid                prints "parent N", its parent's pid (getppid)
  *   pdeathsig SIG       asks for SIG when its parent dies (prctl)
+ *   rawfork             makes a child with the raw fork system call (no
+ *                       fork handlers run) that prints "raw child's
+ *                       parent is me" or "... is N"; waits for it
  *   burn MS             uses MS milliseconds of processor time
  *   clock               prints "clock S.S", clock() in seconds
  *   forkclock           forks a child that prints "child clock S.S" and
@@ -346,6 +349,22 @@ static void step_pdeathsig(char **args) {
     if (prctl(PR_SET_PDEATHSIG, signal_number(args[0])) != 0) fail("pdeathsig", strerror(errno));
 }
 
+static void step_rawfork(char **args) {
+    (void)args;
+    pid_t me = getpid();
+    fflush(stdout);
+    long child = syscall(SYS_fork);
+    if (child < 0) fail("rawfork", strerror(errno));
+    if (child == 0) {
+        pid_t parent = getppid();
+        if (parent == me) printf("raw child's parent is me\n");
+        else printf("raw child's parent is %d\n", (int)parent);
+        fflush(stdout);
+        syscall(SYS_exit, 0);
+    }
+    waitpid((pid_t)child, NULL, 0);
+}
+
 static void step_burn(char **args) {
     clock_t until = clock() + (clock_t)atol(args[0]) * (CLOCKS_PER_SEC / 1000);
     while (clock() < until) {}
@@ -597,7 +616,7 @@ static const struct step {
     {"line", 0, step_line},
     {"closefds", 0, step_closefds}, {"dup2", 1, step_dup2},
     {"reopen", 2, step_reopen},
-    {"ppid", 0, step_ppid}, {"pdeathsig", 1, step_pdeathsig}, {"burn", 1, step_burn}, {"clock", 0, step_clock},
+    {"ppid", 0, step_ppid}, {"rawfork", 0, step_rawfork}, {"pdeathsig", 1, step_pdeathsig}, {"burn", 1, step_burn}, {"clock", 0, step_clock},
     {"forkclock", 0, step_forkclock}, {"nonblock", 0, step_nonblock}, {"flags", 0, step_flags}, {"epoll", 0, step_epoll},
     {"socketpair", 0, step_socketpair}, {"stray", 0, step_stray},
     {"itimer", 1, step_itimer}, {"alarm", 1, step_alarm},
