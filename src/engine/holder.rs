@@ -55,10 +55,10 @@ pub struct Holder {
     /// The latest program signal passed down (see `pass_down`): a child
     /// that dies of it ends the tree.
     passed_down: Option<i32>,
-    /// This holder's parent when it began to hold (for the first holder,
-    /// the program's starter), and whether a signal it sent came as it
-    /// died (the program's parent-death signal): then the program's end
-    /// ends the tree, as nobody is left to see the next run.
+    /// The program's parent at this checkpoint (for the first holder, the
+    /// program's starter), and whether a signal it sent came as it died
+    /// (the program's parent-death signal): then the program's end ends
+    /// the tree, as nobody is left to see the next run.
     starter: i32,
     starter_gone: bool,
     /// A SIGHUP taken for a reload was passed to the child: if the child
@@ -129,10 +129,10 @@ impl Holder {
         self
     }
 
-    /// After the old run is killed: it can no longer change the modes.
     /// Sets back what the runs share with the checkpoint: the terminal's
-    /// modes, the offsets and flags of the program's descriptors.
-    fn restore_terminal(&self) {
+    /// modes, the offsets and flags of the program's descriptors. After the
+    /// old run is killed: it can no longer change them.
+    fn restore_shared_state(&self) {
         if let Some(terminal) = &self.terminal {
             terminal.restore();
         }
@@ -181,7 +181,7 @@ impl Holder {
                     let released = self.release_standby(order, trace.as_mut());
                     if !released {
                         self.end_run(trace.as_mut());
-                        self.restore_terminal();
+                        self.restore_shared_state();
                     }
                     self.ending = false;
                     self.ending_since = None;
@@ -321,7 +321,7 @@ impl Holder {
         let mut roots: Vec<Pid> = self.child.take().into_iter().collect();
         roots.extend(self.run_children(Some(parked.pid())));
         standby::kill_run(&roots, trace.as_deref_mut());
-        self.restore_terminal();
+        self.restore_shared_state();
         let Some(child) = parked.release(order.value()) else {
             return false;
         };

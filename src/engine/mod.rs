@@ -10,6 +10,7 @@
 // a standby): each is allowed where it stands.
 #![deny(unsafe_code)]
 
+pub mod as_alone;
 pub mod each;
 mod end_requests;
 mod given_back;
@@ -232,11 +233,11 @@ pub fn watcher_started() -> bool {
     with_engine(|engine| engine.watcher.is_some()).unwrap_or(false)
 }
 
-/// The parent the program has as it would alone: the first holder's (the
-/// process the user started), in a run below a checkpoint; `None` elsewhere
-/// (before the first checkpoint, in a copy the program forked).
-pub fn program_parent() -> Option<i32> {
-    let first_holder = with_engine(|engine| {
+/// The first holder of this run's tree, in the run itself (not before the
+/// first checkpoint, not in a copy the program forked, with or without
+/// fork handlers): see [`as_alone::program_parent`].
+fn first_holder_of_this_run() -> Option<i32> {
+    with_engine(|engine| {
         // The pid too: a child made without fork handlers (vfork, _Fork,
         // a raw fork) has the run's fork count, and its parent is the run.
         let own = engine.is_own_process() && nix::unistd::getpid().as_raw() == engine.pid;
@@ -245,57 +246,12 @@ pub fn program_parent() -> Option<i32> {
         }
         engine.lineage.first().map(|link| link.holder)
     })
-    .flatten()?;
-    // Read again at most every 50 ms: a program may ask in a loop, and
-    // /proc costs a hundred times a getppid.
-    static LATEST: Mutex<Option<(Instant, i32, i32)>> = Mutex::new(None);
-    let mut latest = LATEST
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some((at, holder, parent)) = *latest
-        && holder == first_holder
-        && at.elapsed() < Duration::from_millis(50)
-    {
-        return Some(parent);
-    }
-    let parent = sys::procfs::parent_of(first_holder)?;
-    *latest = Some((Instant::now(), first_holder, parent));
-    Some(parent)
+    .flatten()
 }
 
 /// How many times this run was resumed (0 on the first run).
 pub fn resume_count() -> u64 {
     RESUMES.load(Ordering::Relaxed)
-}
-
-/// The processor time the program had used when this process was forked
-/// from its checkpoint, in microseconds: a fork's child starts its own
-/// count at zero, and `clock()` (Lua's `os.clock`) adds this back.
-static CPU_BEFORE_THIS_PROCESS: AtomicU64 = AtomicU64::new(0);
-
-/// The fork count ([`sys::forks`]) of the process the count above is
-/// for: a copy the program forks by itself counts from zero, as alone.
-static CPU_COUNTED_FOR: AtomicU64 = AtomicU64::new(0);
-
-/// The program's processor time so far, as it would be alone: this
-/// process's, and what the program used before its checkpoint's fork.
-pub fn program_cpu_time() -> Duration {
-    cpu_before_this_process() + sys::processor_time().unwrap_or_default()
-}
-
-/// What the checkpoints added to `clock()`'s count in this process
-/// (nothing in a copy the program forked by itself).
-pub fn cpu_before_this_process() -> Duration {
-    if CPU_COUNTED_FOR.load(Ordering::Relaxed) != sys::forks() {
-        return Duration::ZERO;
-    }
-    Duration::from_micros(CPU_BEFORE_THIS_PROCESS.load(Ordering::Relaxed))
-}
-
-fn set_cpu_before_this_process(cpu: Duration) {
-    let micros = u64::try_from(cpu.as_micros()).unwrap_or(u64::MAX);
-    CPU_BEFORE_THIS_PROCESS.store(micros, Ordering::Relaxed);
-    CPU_COUNTED_FOR.store(sys::forks(), Ordering::Relaxed);
 }
 
 /// What an open for reading will find.
@@ -1069,7 +1025,7 @@ impl Engine {
         // start to hold only once its starter is gone.
         let starter = sys::parent_pid();
         sys::flush_stdio();
-        let program_cpu = program_cpu_time();
+        let program_cpu = as_alone::program_cpu_time();
         clock.forking();
         // SAFETY: `thread_count` above found one thread, and nothing since
         // started one.
@@ -1086,7 +1042,7 @@ impl Engine {
             }
             Ok(ForkResult::Child) => {
                 watcher.leave_watcher_end();
-                set_cpu_before_this_process(program_cpu);
+                as_alone::set_cpu_before_this_process(program_cpu);
                 self.costs.forked(costs_before, clock.in_child());
                 signals.restore();
                 signals::raise_each(&pending);
@@ -1114,7 +1070,7 @@ impl Engine {
                 };
                 self.hold(holding)?;
                 // A resumed child, forked from this holder now.
-                set_cpu_before_this_process(program_cpu);
+                as_alone::set_cpu_before_this_process(program_cpu);
                 signals::raise_each(&pending_in_resumed);
                 self.relook_if_changed(path, stamp.is_none());
                 Ok(())

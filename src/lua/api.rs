@@ -49,7 +49,7 @@ pub fn raw_functions(lua: &Lua, other: Option<&'static SharedV1>) -> LuaResult<L
     if other.is_none() {
         api.set(
             "clock",
-            lua.create_function(|_, ()| Ok(engine::program_cpu_time().as_secs_f64()))?,
+            lua.create_function(|_, ()| Ok(engine::as_alone::program_cpu_time().as_secs_f64()))?,
         )?;
     }
     let owned = move |function: &str| match other {

@@ -363,7 +363,7 @@ detour! {
         if own < 0 || !gate::is_on() {
             return own;
         }
-        let before = crate::engine::cpu_before_this_process();
+        let before = crate::engine::as_alone::cpu_before_this_process();
         // CLOCKS_PER_SEC is 1,000,000 (POSIX): microseconds.
         let before = libc::clock_t::try_from(before.as_micros()).unwrap_or(libc::clock_t::MAX);
         own.saturating_add(before)
@@ -384,7 +384,7 @@ detour! {
             return real();
         };
         let saved_errno = sys::errno();
-        let parent = std::panic::catch_unwind(crate::engine::program_parent).ok().flatten();
+        let parent = std::panic::catch_unwind(crate::engine::as_alone::program_parent).ok().flatten();
         sys::set_errno(saved_errno);
         parent.unwrap_or_else(real)
     }
