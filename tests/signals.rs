@@ -749,3 +749,45 @@ fn a_program_whose_parent_dies_gets_its_parent_death_signal_and_nothing_is_left(
     session.wait_exit();
     session.assert_all_gone();
 }
+
+#[test]
+fn a_signal_to_the_whole_group_reaches_the_run_once_directly_and_once_through_the_first_holder() {
+    // Each holder passed its own copy down as well: with three holders a
+    // real-time signal (queued, never merged) came four times.
+    let dir = Scratch::new("signals-group");
+    for name in ["a", "b", "c"] {
+        dir.write(&format!("{name}.txt"), &format!("{name}=1\n"));
+    }
+    let mut session = Launch::preloaded(host_program(), "%.txt$")
+        .args([
+            "count", "RTMIN+1", "mark", "RTMIN+2", "read", "a.txt", "read", "b.txt",
+        ])
+        .args([
+            "read",
+            "c.txt",
+            "print",
+            "ready",
+            "untilmarked",
+            "counted",
+            "wait",
+        ])
+        .dir(&dir.0)
+        .start();
+    session.wait_for("ready");
+    // SAFETY: plain system call on integers (the session's group).
+    let sent = unsafe { libc::kill(-session.pid(), libc::SIGRTMIN() + 1) };
+    assert_eq!(sent, 0);
+    // A barrier: a higher real-time signal to the pid comes down the same
+    // way, after it (the lower number is taken first at each step).
+    // SAFETY: as above.
+    let sent = unsafe { libc::kill(session.pid(), libc::SIGRTMIN() + 2) };
+    assert_eq!(sent, 0);
+    session.wait_for("counted ");
+    assert!(
+        session.output().contains("counted 2\n"),
+        "{}",
+        session.output()
+    );
+    session.interrupt();
+    session.assert_all_gone();
+}

@@ -38,6 +38,9 @@
  *   dup2 N              puts /dev/null at descriptor N (dup2 over it)
  *   ppid                prints "parent N", its parent's pid (getppid)
  *   pdeathsig SIG       asks for SIG when its parent dies (prctl)
+ *   count SIG           on SIG, counts it (the program goes on)
+ *   untilmarked         waits until a signal `mark` notes has come
+ *   counted             prints "counted N", the signals `count` counted
  *   rawfork             makes a child with the raw fork system call (no
  *                       fork handlers run) that prints "raw child's
  *                       parent is me" or "... is N"; waits for it
@@ -349,6 +352,34 @@ static void step_pdeathsig(char **args) {
     if (prctl(PR_SET_PDEATHSIG, signal_number(args[0])) != 0) fail("pdeathsig", strerror(errno));
 }
 
+static volatile sig_atomic_t counted = 0;
+
+static void count_one(int signal) {
+    (void)signal;
+    counted++;
+}
+
+static void step_count(char **args) {
+    struct sigaction action = {0};
+    action.sa_handler = count_one;
+    sigemptyset(&action.sa_mask);
+    sigaction(signal_number(args[0]), &action, NULL);
+}
+
+static void step_untilmarked(char **args) {
+    (void)args;
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
+    while (!noted) sigsuspend(&old);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+static void step_counted(char **args) {
+    (void)args;
+    printf("counted %d\n", (int)counted);
+}
+
 static void step_rawfork(char **args) {
     (void)args;
     pid_t me = getpid();
@@ -616,7 +647,8 @@ static const struct step {
     {"line", 0, step_line},
     {"closefds", 0, step_closefds}, {"dup2", 1, step_dup2},
     {"reopen", 2, step_reopen},
-    {"ppid", 0, step_ppid}, {"rawfork", 0, step_rawfork}, {"pdeathsig", 1, step_pdeathsig}, {"burn", 1, step_burn}, {"clock", 0, step_clock},
+    {"ppid", 0, step_ppid}, {"rawfork", 0, step_rawfork}, {"count", 1, step_count},
+    {"untilmarked", 0, step_untilmarked}, {"counted", 0, step_counted}, {"pdeathsig", 1, step_pdeathsig}, {"burn", 1, step_burn}, {"clock", 0, step_clock},
     {"forkclock", 0, step_forkclock}, {"nonblock", 0, step_nonblock}, {"flags", 0, step_flags}, {"epoll", 0, step_epoll},
     {"socketpair", 0, step_socketpair}, {"stray", 0, step_stray},
     {"itimer", 1, step_itimer}, {"alarm", 1, step_alarm},
