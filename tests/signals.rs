@@ -661,15 +661,26 @@ fn a_signal_sent_to_the_programs_pid_reaches_its_run() {
     // holder: `kill -USR1 $(cat app.pid)` (a log rotation) went nowhere.
     let dir = Scratch::new("signals-to-the-pid");
     dir.write("a.txt", "a=1\n");
+    dir.write("b.txt", "b=1\n");
     let mut session = Launch::preloaded(host_program(), "%.txt$")
         .args([
-            "read", "a.txt", "mark", "USR1", "print", "ready", "wait", "marked", "7",
+            "whosent", "USR1", "read", "a.txt", "read", "b.txt", "print", "ready",
         ])
+        .args(["untilmarked", "sender", "marked", "7"])
         .dir(&dir.0)
         .start();
     session.wait_for("ready");
     session.signal_root(Signal::SIGUSR1);
     session.wait_for("[forkmon] program exited with status 7; waiting for a change");
+    // In its sender's name, through two holders: an answer to `si_pid`
+    // goes to the sender, not to a holder.
+    assert!(
+        session
+            .output()
+            .contains(&format!("sent by {}\n", std::process::id())),
+        "{}",
+        session.output()
+    );
     // One the program dies of ends the tree, as it would end alone.
     save(&dir.path("a.txt"), "a=2\n", Save::RenameOver);
     session.wait_for_count("ready", 2);

@@ -263,12 +263,15 @@ impl Holder {
             return;
         }
         // Only the first holder has the program's pid as the world knows
-        // it; below it, what the holder above passes down. (A signal to
-        // the whole group reaches every holder: each passed its own copy
-        // down, and the run had it once per holder.)
-        let from_above = self
-            .parent
-            .is_some_and(|parent| parent.as_raw() == received.sender);
+        // it; below it, what the holder above passes down, queued in its
+        // sender's name (a group's signal comes by kill, and to a pid, not
+        // a group, by sigqueue). (A signal to the whole group reaches every
+        // holder: each passed its own copy down, and the run had it once
+        // per holder.)
+        let from_above = received.queued
+            || self
+                .parent
+                .is_some_and(|parent| parent.as_raw() == received.sender);
         if self.parent.is_some() && !from_above {
             return;
         }
@@ -284,14 +287,11 @@ impl Holder {
             }
             return;
         };
-        let sent = if received.queued {
-            signals::send_with_value(child, received.signal, received.value).is_ok()
-        } else {
-            Signal::try_from(received.signal).map_or_else(
-                |_| signals::send_plain(child, received.signal).is_ok(),
-                |signal| kill(child, signal).is_ok(),
-            )
-        };
+        // In the sender's name: a program that answers `si_pid` answers it,
+        // not this holder (which would take the answer for the run's own).
+        let value = if received.queued { received.value } else { 0 };
+        let sender = (received.sender, received.sender_uid);
+        let sent = signals::pass_on_as(child, received.signal, value, sender).is_ok();
         if sent {
             self.passed_down = Some(received.signal);
         }

@@ -69,6 +69,16 @@ struct QueuedInfo {
 }
 
 fn queued_info(signal: i32, value: u64) -> libc::siginfo_t {
+    let me = (
+        nix::unistd::getpid().as_raw(),
+        nix::unistd::getuid().as_raw(),
+    );
+    queued_info_from(signal, value, me)
+}
+
+/// A siginfo_t for SI_QUEUE that names `sender` (pid, uid) as its sender:
+/// the kernel lets a process queue a signal in another's name only so.
+pub fn queued_info_from(signal: i32, value: u64, sender: (i32, u32)) -> libc::siginfo_t {
     const { assert!(std::mem::size_of::<QueuedInfo>() <= std::mem::size_of::<libc::siginfo_t>()) };
     // SAFETY: siginfo_t is plain data, so all-zero is a valid value.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
@@ -78,8 +88,8 @@ fn queued_info(signal: i32, value: u64) -> libc::siginfo_t {
         code: libc::SI_QUEUE,
         #[cfg(target_pointer_width = "64")]
         _pad: 0,
-        pid: nix::unistd::getpid().as_raw(),
-        uid: nix::unistd::getuid().as_raw(),
+        pid: sender.0,
+        uid: sender.1,
         value: value as usize,
     };
     // SAFETY: QueuedInfo is no bigger than siginfo_t (checked above) and

@@ -89,11 +89,21 @@ fn with_realtime(set: SigSet, signal: i32) -> SigSet {
     unsafe { SigSet::from_sigset_t_unchecked(raw) }
 }
 
-/// Sends `signal` by number (kill(2)): a real-time signal, which nix's
-/// `Signal` does not name.
-pub fn send_plain(pid: Pid, signal: i32) -> io::Result<()> {
-    // SAFETY: plain system call on integers.
-    match unsafe { libc::kill(pid.as_raw(), signal) } {
+/// Queues `signal` to `pid` in the name of `sender` (its pid and uid), with
+/// `value`: the receiver's `si_pid` is the process that sent it first, to
+/// which a reply goes (rt_sigqueueinfo(2); `si_code` is SI_QUEUE).
+pub fn pass_on_as(pid: Pid, signal: i32, value: u64, sender: (i32, u32)) -> io::Result<()> {
+    let info = super::pidfd::queued_info_from(signal, value, sender);
+    // SAFETY: `info` is a fully initialised siginfo_t the kernel copies.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigqueueinfo,
+            pid.as_raw(),
+            signal,
+            &info as *const libc::siginfo_t,
+        )
+    };
+    match result {
         0 => Ok(()),
         _ => Err(io::Error::last_os_error()),
     }
@@ -124,6 +134,8 @@ pub struct Received {
     /// Sent by a process (kill, sigqueue, tgkill), not by a timer, the
     /// kernel or I/O.
     pub by_a_process: bool,
+    /// The sender's user id (with `sender`, for a process's signal).
+    pub sender_uid: u32,
     pub sender: i32,
 }
 
@@ -147,13 +159,20 @@ pub fn wait_signal(set: &SigSet) -> io::Result<Received> {
 fn received(signal: i32, info: &libc::siginfo_t) -> Received {
     // SAFETY: for a signal sent by kill or sigqueue the kernel filled si_pid
     // (and si_value for sigqueue); for others they are not used.
-    let (value, sender) = unsafe { (info.si_value().sival_ptr as usize as u64, info.si_pid()) };
+    let (value, sender, sender_uid) = unsafe {
+        (
+            info.si_value().sival_ptr as usize as u64,
+            info.si_pid(),
+            info.si_uid(),
+        )
+    };
     Received {
         signal,
         value,
         queued: info.si_code == libc::SI_QUEUE,
         from_kernel: info.si_code == libc::SI_KERNEL,
         by_a_process: matches!(info.si_code, libc::SI_USER | libc::SI_QUEUE | SI_TKILL),
+        sender_uid,
         sender,
     }
 }

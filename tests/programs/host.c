@@ -38,6 +38,8 @@
  *   dup2 N              puts /dev/null at descriptor N (dup2 over it)
  *   ppid                prints "parent N", its parent's pid (getppid)
  *   pdeathsig SIG       asks for SIG when its parent dies (prctl)
+ *   whosent SIG         on SIG, notes who sent it (as `mark` does)
+ *   sender              prints "sent by N", the sender `whosent` noted
  *   count SIG           on SIG, counts it (the program goes on)
  *   untilmarked         waits until a signal `mark` notes has come
  *   counted             prints "counted N", the signals `count` counted
@@ -352,6 +354,28 @@ static void step_pdeathsig(char **args) {
     if (prctl(PR_SET_PDEATHSIG, signal_number(args[0])) != 0) fail("pdeathsig", strerror(errno));
 }
 
+static volatile pid_t sent_by = 0;
+
+static void note_sender(int signal, siginfo_t *info, void *context) {
+    (void)signal;
+    (void)context;
+    sent_by = info->si_pid;
+    noted = 1;
+}
+
+static void step_whosent(char **args) {
+    struct sigaction action = {0};
+    action.sa_sigaction = note_sender;
+    action.sa_flags = SA_SIGINFO;
+    sigemptyset(&action.sa_mask);
+    sigaction(signal_number(args[0]), &action, NULL);
+}
+
+static void step_sender(char **args) {
+    (void)args;
+    printf("sent by %d\n", (int)sent_by);
+}
+
 static volatile sig_atomic_t counted = 0;
 
 static void count_one(int signal) {
@@ -648,7 +672,8 @@ static const struct step {
     {"closefds", 0, step_closefds}, {"dup2", 1, step_dup2},
     {"reopen", 2, step_reopen},
     {"ppid", 0, step_ppid}, {"rawfork", 0, step_rawfork}, {"count", 1, step_count},
-    {"untilmarked", 0, step_untilmarked}, {"counted", 0, step_counted}, {"pdeathsig", 1, step_pdeathsig}, {"burn", 1, step_burn}, {"clock", 0, step_clock},
+    {"untilmarked", 0, step_untilmarked}, {"counted", 0, step_counted},
+    {"whosent", 1, step_whosent}, {"sender", 0, step_sender}, {"pdeathsig", 1, step_pdeathsig}, {"burn", 1, step_burn}, {"clock", 0, step_clock},
     {"forkclock", 0, step_forkclock}, {"nonblock", 0, step_nonblock}, {"flags", 0, step_flags}, {"epoll", 0, step_epoll},
     {"socketpair", 0, step_socketpair}, {"stray", 0, step_stray},
     {"itimer", 1, step_itimer}, {"alarm", 1, step_alarm},
