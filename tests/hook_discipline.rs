@@ -404,6 +404,12 @@ const EXCLUDE_HV: u64 = 1 << 6;
 /// Accesses to the engine lock, word by word, while `work` runs (run once
 /// per group of four words: the CPU has four watchpoints).
 fn engine_accesses(work: impl Fn()) -> u64 {
+    // One test at a time: the CPU's four watchpoints are shared by the
+    // test threads (two at once failed with ENOSPC).
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let (start, size) = engine_lock();
     let first = start & !7;
     let words: Vec<usize> = (first..start + size).step_by(8).collect();
