@@ -56,6 +56,11 @@ fn busted(project: &Scratch, lua: &str) -> Launch {
         .dir(&project.0)
 }
 
+/// `forkmon busted` with busted's plain output, whose lines the tests read.
+fn busted_plain(project: &Scratch, lua: &str) -> Launch {
+    busted(project, lua).arg("-o").arg("plainTerminal")
+}
+
 /// Three spec files: each loads the module under test (calc); s2 also
 /// loads `only`, s3 reads a fixture.
 fn project(name: &str) -> Scratch {
@@ -86,7 +91,7 @@ fn spec(name: &str, shown: &str) -> String {
 
 fn saves_run_what_read_the_saved_file(lua: &str) {
     let project = project(&format!("busted-loop-{lua}"));
-    let mut session = busted(&project, lua).arg("-o").arg("plainTerminal").start();
+    let mut session = busted_plain(&project, lua).start();
     session.wait_for("3 of 3 spec files ran: 3 ok; waiting for a change");
     let output = session.output();
     for line in [
@@ -269,10 +274,8 @@ fn hangs_and_crashes_do_not_stop_the_loop(lua: &str) {
         "spec/s2_spec.lua",
         "describe('s2', function() it('hangs', function() os.execute('sleep 1000') end) end)\n",
     );
-    let mut session = busted(&project, lua)
+    let mut session = busted_plain(&project, lua)
         .env("FORKMON_BUSTED_TIMEOUT", "1")
-        .arg("-o")
-        .arg("plainTerminal")
         .start();
     session.wait_for("spec file 'spec/s2_spec.lua' timed out after 1 s: killed");
     // The rest of the round runs in a round of its own.
@@ -326,10 +329,8 @@ fn a_save_while_a_spec_runs_stops_it_and_runs_it_again_at_once() {
         "describe('s1', function() it('fails', function() print('running s1 failing') assert.are.equal(1, 2) end) end)\n",
     );
     // Past the longest timeout taken: said, and 60 s is used.
-    let mut session = busted(&project, "lua5.4")
+    let mut session = busted_plain(&project, "lua5.4")
         .env("FORKMON_BUSTED_TIMEOUT", "1e12")
-        .arg("-o")
-        .arg("plainTerminal")
         .start();
     session.wait_for(
         "FORKMON_BUSTED_TIMEOUT='1e12' is not a number of seconds above 0 and at most 1e9: using 60",
@@ -378,10 +379,7 @@ fn a_project_without_its_spec_folder_yet_runs_once_it_is_made() {
         "src/calc.lua",
         "return { add = function(a, b) return a + b end }\n",
     );
-    let mut session = busted(&project, "lua5.4")
-        .arg("-o")
-        .arg("plainTerminal")
-        .start();
+    let mut session = busted_plain(&project, "lua5.4").start();
     session.wait_for("Cannot find file or directory: spec");
     session.wait_for("waiting for a change");
     // Made as `mkdir spec`, then an editor's first save would: the
@@ -401,10 +399,7 @@ fn a_project_without_its_spec_folder_yet_runs_once_it_is_made() {
 #[test]
 fn a_resume_of_the_runner_runs_the_spec_files_there_are_now() {
     let project = project("busted-resume-relists");
-    let mut session = busted(&project, "lua5.4")
-        .arg("-o")
-        .arg("plainTerminal")
-        .start();
+    let mut session = busted_plain(&project, "lua5.4").start();
     session.wait_for("3 of 3 spec files ran: 3 ok; waiting for a change");
     // Once, so that the runner's checkpoint is surely at calc.lua.
     save(
@@ -463,10 +458,8 @@ fn a_spec_that_starts_its_lua_again_gets_a_plain_lua() {
         "spec/nested_spec.lua",
         "describe('nested', function()\n  it('runs lua again', function()\n    local first = -1\n    while arg[first - 1] do first = first - 1 end\n    local parts = {}\n    for i = first, -1 do parts[#parts + 1] = arg[i] end\n    local tool = io.popen(table.concat(parts, ' ') .. ' tool.lua 2>&1')\n    print('tool said ' .. tool:read('a'))\n    tool:close()\n    local own = io.popen(parts[1] .. ' -l forkmon -e \"print(1)\" 2>&1')\n    print('own said ' .. own:read('a'))\n    own:close()\n  end)\nend)\n",
     );
-    let mut session = busted(&project, "lua5.4")
+    let mut session = busted_plain(&project, "lua5.4")
         .env("FORKMON_BUSTED_TIMEOUT", "10")
-        .arg("-o")
-        .arg("plainTerminal")
         .start();
     session.wait_for("1 of 1 spec file ran:");
     let output = session.output();
@@ -497,10 +490,7 @@ fn a_spec_runs_again_when_the_module_it_did_not_find_is_written() {
         "spec/pad_spec.lua",
         "local pad = require 'util.pad'\ndescribe('pad', function()\n  it('pads', function()\n    print('running pad ' .. pad.show(7))\n  end)\nend)\n",
     );
-    let mut session = busted(&project, "lua5.4")
-        .arg("-o")
-        .arg("plainTerminal")
-        .start();
+    let mut session = busted_plain(&project, "lua5.4").start();
     session.wait_for(
         "5 of 5 spec files ran: 3 ok, 2 failed ('spec/fmt_spec.lua', 'spec/pad_spec.lua')",
     );
@@ -538,10 +528,7 @@ fn lua54_hangs_and_crashes_do_not_stop_the_loop() {
 #[test]
 fn a_spec_folder_removed_or_moved_away_runs_again_once_it_is_back() {
     let project = project("busted-spec-back");
-    let mut session = busted(&project, "lua5.4")
-        .arg("-o")
-        .arg("plainTerminal")
-        .start();
+    let mut session = busted_plain(&project, "lua5.4").start();
     session.wait_for("3 of 3 spec files ran: 3 ok; waiting for a change");
     let spec_folder = project.path("spec");
     std::fs::remove_dir_all(&spec_folder).expect("rm -rf spec");
@@ -579,10 +566,7 @@ fn a_spec_folder_removed_or_moved_away_runs_again_once_it_is_back() {
 fn a_nested_spec_folder_moved_away_and_copied_back_runs_its_saves() {
     let project = project("busted-spec-nested");
     project.write("spec/unit/s4_spec.lua", &spec("s4", "'v1'"));
-    let mut session = busted(&project, "lua5.4")
-        .arg("-o")
-        .arg("plainTerminal")
-        .start();
+    let mut session = busted_plain(&project, "lua5.4").start();
     session.wait_for("4 of 4 spec files ran: 4 ok; waiting for a change");
     // Moved out of the project, then a copy put back (a restore from a
     // backup): the moved spec/unit's watch must not stand for the copy.
@@ -621,10 +605,7 @@ fn a_spec_folder_that_is_a_link_runs_its_saves() {
     );
     project.write("specs-a/s1_spec.lua", &spec("s1", "'v1'"));
     std::os::unix::fs::symlink("specs-a", project.path("spec")).expect("ln -s");
-    let mut session = busted(&project, "lua5.4")
-        .arg("-o")
-        .arg("plainTerminal")
-        .start();
+    let mut session = busted_plain(&project, "lua5.4").start();
     session.wait_for("1 of 1 spec file ran: 1 ok; waiting for a change");
     save(
         &project.path("spec/s1_spec.lua"),

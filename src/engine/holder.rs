@@ -258,7 +258,7 @@ impl Holder {
         if !received.by_a_process
             || received.sender <= 0
             || received.sender == me
-            || self.is_below(received.sender)
+            || procfs::has_ancestor(received.sender, me)
         {
             return;
         }
@@ -295,21 +295,6 @@ impl Holder {
         if sent {
             self.passed_down = Some(received.signal);
         }
-    }
-
-    /// Whether `pid` is this holder's run, or below it (the program, its
-    /// children, the holders and standbys below).
-    fn is_below(&self, pid: i32) -> bool {
-        let me = nix::unistd::getpid().as_raw();
-        let mut process = pid;
-        for _ in 0..256 {
-            match procfs::parent_of(process) {
-                Some(parent) if parent == me => return true,
-                Some(parent) if parent > 1 => process = parent,
-                _ => return false,
-            }
-        }
-        false
     }
 
     /// Resumes by the standby, if one is parked: the old run is killed but

@@ -963,13 +963,15 @@ impl Engine {
                 crate::log::shown(path)
             );
         }
+        // One listing of the program's descriptors for both looks.
+        let open = sys::procfs::descriptors(Pid::this());
         if !self.shared_input_said
-            && let Some(waiting) = shared_input::Waiting::now(&watcher.own_descriptors())
+            && let Some(waiting) = shared_input::Waiting::now(&open, &watcher.own_descriptors())
         {
             self.shared_input_said = true;
             warn!("{}", waiting.describe(&crate::log::shown(path)));
         }
-        let (descriptors, events) = SharedDescriptors::read();
+        let (descriptors, events) = SharedDescriptors::read(&open);
         for (fd, kind) in events {
             if !self.events_said.contains(&kind) {
                 self.events_said.push(kind);

@@ -11,9 +11,7 @@
 
 #![forbid(unsafe_code)]
 
-use nix::unistd::Pid;
-
-use crate::sys::{descriptors, procfs};
+use crate::sys::descriptors;
 
 /// The program's descriptors as a checkpoint found them.
 pub struct SharedDescriptors {
@@ -88,12 +86,13 @@ impl EventKind {
 }
 
 impl SharedDescriptors {
-    /// Reads them in the program, just before a checkpoint's fork; with the
-    /// event descriptors the program has (not forkmon's own).
-    pub fn read() -> (SharedDescriptors, Vec<(i32, EventKind)>) {
+    /// Reads them in the program, just before a checkpoint's fork, of what
+    /// it has `open` (`procfs::descriptors`); with the event descriptors the
+    /// program has (not forkmon's own).
+    pub fn read(open: &[(i32, std::path::PathBuf)]) -> (SharedDescriptors, Vec<(i32, EventKind)>) {
         let mut offsets = Vec::new();
         let mut events = Vec::new();
-        for (fd, target) in procfs::descriptors(Pid::this()) {
+        for &(fd, ref target) in open {
             use std::os::unix::ffi::OsStrExt;
             if let Some(kind) = EventKind::of(target.as_os_str().as_bytes()) {
                 if !descriptors::is_forkmons(fd) {

@@ -22,11 +22,12 @@ impl Waiting {
     /// The first descriptor of this process, other than forkmon's `own`,
     /// with input waiting; terminals are left out (what is typed is for
     /// the run in front).
-    pub fn now(own: &[i32]) -> Option<Waiting> {
+    /// `open` is what this process has open now (`procfs::descriptors`).
+    pub fn now(open: &[(i32, std::path::PathBuf)], own: &[i32]) -> Option<Waiting> {
         let me = nix::unistd::getpid();
-        sys::procfs::descriptors(me)
-            .into_iter()
+        open.iter()
             .filter(|(fd, _)| !own.contains(fd))
+            .map(|(fd, target)| (*fd, target))
             .find_map(|(fd, target)| {
                 let target = target.as_os_str().as_encoded_bytes();
                 let kind = kind_of(target)?;

@@ -100,14 +100,5 @@ fn started_by_a_watched_program() -> bool {
     else {
         return false;
     };
-    let mut pid = std::process::id() as i32;
-    // A chain of processes longer than this is no program's.
-    for _ in 0..256 {
-        match crate::sys::procfs::parent_of(pid) {
-            Some(parent) if parent == tree => return true,
-            Some(parent) if parent > 1 => pid = parent,
-            _ => return false,
-        }
-    }
-    false
+    crate::sys::procfs::has_ancestor(std::process::id() as i32, tree)
 }

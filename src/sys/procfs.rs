@@ -47,6 +47,21 @@ pub fn descendants(root: Pid) -> Vec<Pid> {
     found
 }
 
+/// Whether `ancestor` is above `pid` (its parent, or its parent's, ...),
+/// as /proc tells now.
+pub fn has_ancestor(pid: i32, ancestor: i32) -> bool {
+    let mut process = pid;
+    // A chain of processes longer than this is no program's.
+    for _ in 0..256 {
+        match parent_of(process) {
+            Some(parent) if parent == ancestor => return true,
+            Some(parent) if parent > 1 => process = parent,
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// The parent of process `pid`, as /proc tells now.
 pub fn parent_of(pid: i32) -> Option<i32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
